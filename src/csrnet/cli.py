@@ -1,0 +1,217 @@
+"""The ``csrnet`` command line: a thin layer over the package's functions.
+
+Every user error ends with one line on stderr (``csrnet: error: ...``) and a non-zero exit
+status: 2 for bad options, 1 for bad data. Nothing is written unless the command succeeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .errors import CsrnetError
+
+DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
+# Tolerances against the paper's baseline rows (the foundation issue's acceptance bar).
+PSNR_TOLERANCE = 0.05
+SSIM_TOLERANCE = 0.002
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="csrnet", description="Cross-Scale Residual Network for image restoration.")
+    parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="versions, device, and the size of the model presets")
+    info.add_argument("--preset", default="all", help="a preset name, or 'all' (default)")
+
+    base = commands.add_parser(
+        "baseline",
+        help="score the degraded input itself (bicubic / noisy / JPEG) on a folder of images",
+        description="Score the degraded input against the clean images by the paper's protocol.",
+    )
+    base.add_argument("task", choices=["sr", "denoise", "jpeg"])
+    base.add_argument("dataset", metavar="DATASET_DIR", help="folder of clean images")
+    add_level_options(base)
+    base.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
+    base.add_argument("--clip", action="store_true", help="clip noisy images to [0, 255]")
+    base.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    base.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
+    base.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    table = commands.add_parser(
+        "baseline-table",
+        help="reproduce every baseline row of the paper's Tables II and IV",
+        description="Score Bicubic (Table II) and JPEG (Table IV) on the paper's test sets "
+        "and print them beside the paper's numbers as Markdown.",
+    )
+    table.add_argument(
+        "--data-root", default=DEFAULT_DATA_ROOT,
+        help=f"folder holding Set5, Set14, ... (default: $CSRNET_DATA or {DEFAULT_DATA_ROOT})",
+    )
+    table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
+    table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def add_level_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", type=int, help="SR scale factor (2-16)")
+    parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
+    parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
+
+
+def degradation_from_args(args: argparse.Namespace):
+    """The Degradation named by ``task`` and exactly one matching level option."""
+    from .degrade import Degradation
+
+    wanted = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}[args.task]
+    for option in ("scale", "sigma", "quality"):
+        given = getattr(args, option) is not None
+        if option == wanted and not given:
+            raise UsageError(f"{args.task} needs --{option}")
+        if option != wanted and given:
+            raise UsageError(f"--{option} does not apply to {args.task}")
+    return Degradation(args.task, getattr(args, wanted), clip=getattr(args, "clip", False))
+
+
+class UsageError(CsrnetError):
+    """A bad combination of options (exit status 2)."""
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    import torch
+
+    from .model import PRESETS, make_model, multiply_adds_per_pixel
+
+    names = list(PRESETS) if args.preset == "all" else [args.preset]
+    if args.preset != "all" and args.preset not in PRESETS:
+        raise UsageError(f"unknown preset {args.preset!r}; choose from all, {', '.join(PRESETS)}")
+    device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    print(f"csrnet {__version__}")
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    print(f"{'preset':<14}{'D':>3}{'R':>3}{'scales':>7}{'dense':>7}{'parameters':>12}{'MACs/pixel':>12}")
+    for name in names:
+        model = make_model(name)
+        cfg = model.config
+        params = sum(p.numel() for p in model.parameters())
+        macs = multiply_adds_per_pixel(model)
+        print(
+            f"{name:<14}{cfg.depth:>3}{cfg.res_blocks:>3}{cfg.scales:>7}{str(cfg.dense):>7}"
+            f"{params:>12,}{macs / 1e6:>11.3f}M"
+        )
+
+
+def cmd_baseline(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate_folder
+
+    degradation = degradation_from_args(args)
+    check_output_folder(args.csv)
+    result = evaluate_folder(args.dataset, degradation, seed=args.seed, progress=not args.no_progress)
+    if args.csv:
+        result.write_csv(args.csv)
+    if args.json:
+        print(json.dumps(result.summary()))
+    else:
+        print(
+            f"{result.dataset} {args.task} {degradation.label}: {len(result.images)} images, "
+            f"PSNR {result.psnr:.3f} dB, SSIM {result.ssim:.4f}"
+        )
+
+
+def cmd_baseline_table(args: argparse.Namespace) -> None:
+    from .degrade import Degradation
+    from .evaluate import evaluate_folder
+    from .images import write_atomic
+    from .paper import baseline_rows
+
+    root = Path(args.data_root)
+    rows = baseline_rows()
+    missing = sorted({d for _, _, d, _, _ in rows if not (root / d).is_dir()})
+    if missing:
+        raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
+    check_output_folder(args.output)
+    results = []
+    for task, level, dataset, paper_psnr, paper_ssim in rows:
+        ours = evaluate_folder(root / dataset, Degradation(task, level), progress=not args.no_progress)
+        results.append({**ours.summary(), "paper_psnr": paper_psnr, "paper_ssim": paper_ssim})
+    if args.json:
+        print(json.dumps(results, indent=1))
+    markdown = baseline_markdown(results)
+    if not args.json:
+        print(markdown, end="")
+    if args.output:
+        write_atomic(args.output, lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
+
+
+def baseline_markdown(results: list[dict]) -> str:
+    """The rows of ``baseline-table`` as a Markdown table; '!' marks a cell off the paper."""
+    name = {"sr": "II Bicubic", "jpeg": "IV JPEG"}
+    lines = [
+        "| Table | Setting | Set | Paper PSNR | Ours PSNR | Δ PSNR | Paper SSIM | Ours SSIM | Δ SSIM |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        d_psnr, d_ssim = r["psnr"] - r["paper_psnr"], r["ssim"] - r["paper_ssim"]
+        flag_p = " !" if abs(d_psnr) > PSNR_TOLERANCE else ""
+        flag_s = " !" if abs(d_ssim) > SSIM_TOLERANCE else ""
+        lines.append(
+            f"| {name[r['task']]} | {r['setting']} | {r['dataset']} | {r['paper_psnr']:.2f} | "
+            f"{r['psnr']:.3f} | {d_psnr:+.3f}{flag_p} | {r['paper_ssim']:.4f} | {r['ssim']:.4f} | "
+            f"{d_ssim:+.4f}{flag_s} |"
+        )
+    lines.append(
+        f"\n'!' marks a difference beyond {PSNR_TOLERANCE} dB PSNR or {SSIM_TOLERANCE} SSIM.\n"
+    )
+    return "\n".join(lines)
+
+
+def check_output_folder(path: str | None) -> None:
+    """Fail before any work if an output file could not be written."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{target}: is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target}: folder {target.parent} does not exist")
+
+
+COMMANDS = {"info": cmd_info, "baseline": cmd_baseline, "baseline-table": cmd_baseline_table}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"csrnet: error: {exc}", file=sys.stderr)
+        return 2
+    except CsrnetError as exc:
+        print(f"csrnet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("csrnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Reading, listing and atomically writing images.
+
+Images come back as uint8 numpy arrays: (H, W) for grayscale, (H, W, 3) for RGB. Anything
+else (alpha, palette, CMYK, 16-bit, ...) is refused with a :class:`CsrnetError` that says
+what to do, as are unreadable, truncated and oversized files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import CsrnetError
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "list_images", "read_image", "write_atomic", "write_image"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+# Larger images are refused as possible decompression bombs (Pillow's own default limit).
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+_MODE_ADVICE = {
+    "RGBA": "has an alpha channel (RGBA)",
+    "LA": "has an alpha channel (LA)",
+    "PA": "is a palette image with alpha (PA)",
+    "P": "is a palette image (mode P)",
+    "CMYK": "is a CMYK image",
+    "I;16": "is a 16-bit image",
+    "I;16B": "is a 16-bit image",
+    "I;16L": "is a 16-bit image",
+    "I": "is a 32-bit integer image",
+    "F": "is a 32-bit float image",
+}
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name; an error if there are none."""
+    path = Path(folder)
+    if not path.exists():
+        raise CsrnetError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise CsrnetError(f"{path}: not a folder")
+    files = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not files:
+        raise CsrnetError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    return files
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an 8-bit grayscale or RGB image fully; raise CsrnetError for anything else."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise CsrnetError(
+                        f"{path}: {img.width}x{img.height} is larger than the "
+                        f"{MAX_PIXELS:,}-pixel limit (possible decompression bomb)"
+                    )
+                img.load()
+                mode = img.mode
+                if mode in _MODE_ADVICE:
+                    raise CsrnetError(
+                        f"{path}: image {_MODE_ADVICE[mode]}; only 8-bit grayscale (L) "
+                        "and RGB images are supported, convert it first"
+                    )
+                if mode == "1":
+                    img = img.convert("L")
+                elif mode not in ("L", "RGB"):
+                    raise CsrnetError(
+                        f"{path}: unsupported image mode {mode}; only 8-bit grayscale (L) "
+                        "and RGB images are supported"
+                    )
+                array = np.array(img, dtype=np.uint8)
+    except CsrnetError:
+        raise
+    except FileNotFoundError:
+        raise CsrnetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CsrnetError(f"{path}: is a folder, not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CsrnetError(f"{path}: image is too large (possible decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CsrnetError(f"{path}: cannot decode image ({exc})") from None
+    if array.size == 0:
+        raise CsrnetError(f"{path}: image is empty")
+    return array
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failure leaves neither a partial ``path`` nor the temporary file behind.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise CsrnetError(f"{path}: folder {path.parent} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write a uint8 (H, W) or (H, W, 3) array atomically; the format follows the suffix."""
+    if array.dtype != np.uint8:
+        raise ValueError(f"write_image takes uint8 arrays, got {array.dtype}")
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise CsrnetError(f"{path}: unknown image file extension")
+    write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))

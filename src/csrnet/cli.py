@@ -31,7 +31,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="csrnet", description="Cross-Scale Residual Network for image restoration.")
+    parser = Parser(
+        prog="csrnet", description="Cross-Scale Residual Network for image restoration."
+    )
     parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -59,7 +61,8 @@ def build_parser() -> Parser:
         "and print them beside the paper's numbers as Markdown.",
     )
     table.add_argument(
-        "--data-root", default=DEFAULT_DATA_ROOT,
+        "--data-root",
+        default=DEFAULT_DATA_ROOT,
         help=f"folder holding Set5, Set14, ... (default: $CSRNET_DATA or {DEFAULT_DATA_ROOT})",
     )
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
@@ -85,7 +88,10 @@ def degradation_from_args(args: argparse.Namespace):
             raise UsageError(f"{args.task} needs --{option}")
         if option != wanted and given:
             raise UsageError(f"--{option} does not apply to {args.task}")
-    return Degradation(args.task, getattr(args, wanted), clip=getattr(args, "clip", False))
+    try:
+        return Degradation(args.task, getattr(args, wanted), clip=getattr(args, "clip", False))
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
 
 
 class UsageError(CsrnetError):
@@ -103,7 +109,9 @@ def cmd_info(args: argparse.Namespace) -> None:
     device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
     print(f"csrnet {__version__}")
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
-    print(f"{'preset':<14}{'D':>3}{'R':>3}{'scales':>7}{'dense':>7}{'parameters':>12}{'MACs/pixel':>12}")
+    print(
+        f"{'preset':<14}{'D':>3}{'R':>3}{'scales':>7}{'dense':>7}{'parameters':>12}{'MACs/pixel':>12}"
+    )
     for name in names:
         model = make_model(name)
         cfg = model.config
@@ -120,7 +128,9 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
     degradation = degradation_from_args(args)
     check_output_folder(args.csv)
-    result = evaluate_folder(args.dataset, degradation, seed=args.seed, progress=not args.no_progress)
+    result = evaluate_folder(
+        args.dataset, degradation, seed=args.seed, progress=not args.no_progress
+    )
     if args.csv:
         result.write_csv(args.csv)
     if args.json:
@@ -146,7 +156,9 @@ def cmd_baseline_table(args: argparse.Namespace) -> None:
     check_output_folder(args.output)
     results = []
     for task, level, dataset, paper_psnr, paper_ssim in rows:
-        ours = evaluate_folder(root / dataset, Degradation(task, level), progress=not args.no_progress)
+        ours = evaluate_folder(
+            root / dataset, Degradation(task, level), progress=not args.no_progress
+        )
         results.append({**ours.summary(), "paper_psnr": paper_psnr, "paper_ssim": paper_ssim})
     if args.json:
         print(json.dumps(results, indent=1))
@@ -161,7 +173,8 @@ def baseline_markdown(results: list[dict]) -> str:
     """The rows of ``baseline-table`` as a Markdown table; '!' marks a cell off the paper."""
     name = {"sr": "II Bicubic", "jpeg": "IV JPEG"}
     lines = [
-        "| Table | Setting | Set | Paper PSNR | Ours PSNR | Δ PSNR | Paper SSIM | Ours SSIM | Δ SSIM |",
+        "| Table | Setting | Set | Paper PSNR | Ours PSNR | Δ PSNR "
+        "| Paper SSIM | Ours SSIM | Δ SSIM |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:

@@ -150,6 +150,4 @@ class Degradation:
 
 
 def _is_int(value: float) -> bool:
-    return isinstance(value, (int, np.integer)) or (
-        isinstance(value, float) and value.is_integer()
-    )
+    return isinstance(value, (int, np.integer)) or (isinstance(value, float) and value.is_integer())

@@ -72,10 +72,14 @@ class SetScore:
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write the per-image rows atomically."""
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=["dataset", "setting", *ImageScore.__annotations__])
+        writer = csv.DictWriter(
+            text, fieldnames=["dataset", "setting", *ImageScore.__annotations__]
+        )
         writer.writeheader()
         for score in self.images:
-            writer.writerow({"dataset": self.dataset, "setting": self.degradation.label, **asdict(score)})
+            writer.writerow(
+                {"dataset": self.dataset, "setting": self.degradation.label, **asdict(score)}
+            )
         write_atomic(path, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
 
 
@@ -94,11 +98,16 @@ def evaluate_folder(
         restore: maps the degraded Y (float64, [0, 255]) to the restored Y, same shape.
         seed: noise seed (denoising); noise is drawn per image name, so it does not depend
             on the order or the subset of images.
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr when it is a terminal.
     """
     paths = list_images(folder)
     result = SetScore(Path(folder).name, degradation)
-    for path in tqdm(paths, desc=f"{result.dataset} {degradation.label}", disable=not progress, unit="img"):
+    for path in tqdm(
+        paths,
+        desc=f"{result.dataset} {degradation.label}",
+        disable=None if progress else True,
+        unit="img",
+    ):
         clean = degradation.clean(to_y(read_image(path)))
         _check_size(path, clean, degradation)
         degraded = degradation.apply(clean, name=path.name, seed=seed)
@@ -107,7 +116,9 @@ def evaluate_folder(
             raise RuntimeError(f"restored image is {restored.shape}, expected {clean.shape}")
         out = to_uint8(restored)
         border = degradation.border
-        score = ImageScore(path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border))
+        score = ImageScore(
+            path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border)
+        )
         if not (math.isfinite(score.ssim) and not math.isnan(score.psnr)):
             raise RuntimeError(f"{path}: metric is not a number")
         result.images.append(score)

@@ -18,11 +18,9 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import CsrnetError
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "list_images", "read_image", "write_atomic", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "write_atomic", "write_image"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-# Larger images are refused as possible decompression bombs (Pillow's own default limit).
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 _MODE_ADVICE = {
     "RGBA": "has an alpha channel (RGBA)",
@@ -58,13 +56,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():
+            # Pillow warns above Image.MAX_IMAGE_PIXELS (~89 Mpx) and raises above twice
+            # that; both are refused here as possible decompression bombs.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise CsrnetError(
-                        f"{path}: {img.width}x{img.height} is larger than the "
-                        f"{MAX_PIXELS:,}-pixel limit (possible decompression bomb)"
-                    )
                 img.load()
                 mode = img.mode
                 if mode in _MODE_ADVICE:
@@ -87,7 +82,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except IsADirectoryError:
         raise CsrnetError(f"{path}: is a folder, not an image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CsrnetError(f"{path}: image is too large (possible decompression bomb)") from None
+        raise CsrnetError(
+            f"{path}: image has more than {Image.MAX_IMAGE_PIXELS:,} pixels "
+            "(possible decompression bomb)"
+        ) from None
     except UnidentifiedImageError:
         raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
     except (OSError, SyntaxError, ValueError) as exc:

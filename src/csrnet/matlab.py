@@ -18,7 +18,7 @@ __all__ = ["imresize", "rgb2ycbcr", "ycbcr2rgb", "round_half_away", "to_uint8"]
 
 
 def round_half_away(x: np.ndarray) -> np.ndarray:
-    """Round half away from zero, as MATLAB's ``round`` and ``uint8()`` do (numpy rounds to even)."""
+    """Round half away from zero, as MATLAB's ``round`` and ``uint8()`` do (numpy: to even)."""
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 

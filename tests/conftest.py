@@ -1,0 +1,76 @@
+"""Shared fixtures: the benchmark data in ../shared/data and a set of malformed images."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+DATA_ROOT = Path(
+    os.environ.get("CSRNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+def data_dir(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test when the data is absent."""
+    path = DATA_ROOT / name
+    if not path.is_dir():
+        pytest.skip(f"test data {path} is not available")
+    return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    """A tiny PNG that claims width x height gray pixels (its data stops after one row)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    row = zlib.compress(b"\x00" * (width + 1))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", row)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def make_bad_images(folder: Path) -> dict[str, Path]:
+    """Write one file of each kind the readers must refuse; returns {kind: path}."""
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    good = io.BytesIO()
+    rgb.save(good, format="PNG")
+    files = {
+        "truncated": good.getvalue()[: len(good.getvalue()) // 2],
+        "empty": b"",
+        "not_an_image": b"this is text, not a PNG\n",
+        "bomb": _png_bomb(20_000, 20_000),
+    }
+    paths = {}
+    for kind, data in files.items():
+        paths[kind] = folder / f"{kind}.png"
+        paths[kind].write_bytes(data)
+    for kind, img, suffix in [
+        ("rgba", rgb.convert("RGBA"), ".png"),
+        ("palette", rgb.convert("P"), ".png"),
+        ("cmyk", rgb.convert("CMYK"), ".jpg"),
+        ("16bit", Image.fromarray((rng.integers(0, 65536, (64, 64))).astype(np.uint16)), ".png"),
+        ("gray_alpha", rgb.convert("LA"), ".png"),
+    ]:
+        paths[kind] = folder / f"{kind}{suffix}"
+        img.save(paths[kind])
+    return paths
+
+
+@pytest.fixture
+def bad_images(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    return make_bad_images(folder)

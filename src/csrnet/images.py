@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import CsrnetError
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "write_atomic", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "write_atomic"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
@@ -103,22 +103,18 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     path = Path(path)
     if not path.parent.is_dir():
         raise CsrnetError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CsrnetError(f"{path}: cannot write ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CsrnetError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def write_image(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write a uint8 (H, W) or (H, W, 3) array atomically; the format follows the suffix."""
-    if array.dtype != np.uint8:
-        raise ValueError(f"write_image takes uint8 arrays, got {array.dtype}")
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    if fmt is None:
-        raise CsrnetError(f"{path}: unknown image file extension")
-    write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format=fmt))

@@ -81,7 +81,10 @@ class ResidualBlock(nn.Module):
 
 
 class Branch(nn.Module):
-    """One scale of a CSRb: 1x1 input conv (eq. 6), R residual blocks, 1x1 output conv (eq. 7)."""
+    """One scale of a CSRb: 1x1 input conv (eq. 6), R residual blocks, 1x1 output conv (eq. 7).
+
+    A container of layers; :class:`CSRb` runs them, since the scales feed one another.
+    """
 
     def __init__(self, in_channels: int, channels: int, res_blocks: int) -> None:
         super().__init__()
@@ -116,20 +119,20 @@ class CSRb(nn.Module):
             nn.ConvTranspose2d(c, c, 4, stride=2, padding=1) for _ in range(cfg.scales - 1)
         )
 
-    def forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, inputs: list[list[torch.Tensor]]) -> list[torch.Tensor]:
         """Args: inputs[s], the features to concatenate at scale s (before the 1x1 conv).
         Returns: the block's output at each scale, finest first."""
         branch_in = []
         for s, branch in enumerate(self.branches):
             parts = inputs[s] if s == 0 else [*inputs[s], self.down[s - 1](branch_in[s - 1])]
             branch_in.append(branch.fuse_in(torch.cat(parts, dim=1)))  # eq. 6 (eq. 8 inside)
-        outputs: list[torch.Tensor] = [torch.empty(0)] * len(self.branches)
-        for s in reversed(range(len(self.branches))):
+        outputs: list[torch.Tensor] = []
+        for s in reversed(range(len(self.branches))):  # coarsest first
             branch = self.branches[s]
             out = branch.fuse_out(branch.body(branch_in[s]))  # eq. 7
-            if s + 1 < len(self.branches):
-                out = out + self.up[s](outputs[s + 1])  # eq. 7's "+ f_s^{s+2}", eq. 9
-            outputs[s] = out
+            if outputs:
+                out = out + self.up[s](outputs[0])  # eq. 7's "+ f_s^{s+2}", eq. 9
+            outputs.insert(0, out)
         return outputs
 
 

@@ -68,6 +68,32 @@ def build_parser() -> Parser:
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
     table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
     table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    tr = commands.add_parser(
+        "train",
+        help="train a model from a recipe in configs/",
+        description="Train from a YAML recipe. Several GPUs: torchrun --nproc_per_node=N "
+        "-m csrnet.train CONFIG [options].",
+    )
+    tr.add_argument("config", metavar="CONFIG", help="a recipe, e.g. configs/fast_sr_x2.yaml")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    tr.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set optim.lr=1e-4 (repeatable)",
+    )
+    tr.add_argument("--dry-run", action="store_true", help="check config and data, print the plan")
+    tr.add_argument("--run-dir", help="folder for checkpoints and logs (default runs/NAME)")
+    tr.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], help="override the config's device"
+    )
+    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    ex = commands.add_parser("export", help="write a run's weights as fp16 safetensors")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("-o", "--output", required=True, metavar="NAME.safetensors")
+    ex.add_argument("--checkpoint", choices=["best", "last"], default="best")
     return parser
 
 
@@ -192,6 +218,41 @@ def baseline_markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .train import train
+
+    overrides = [*args.set, *([f"device={args.device}"] if args.device else [])]
+    cfg = load_config(args.config, overrides)
+    run_dir = Path(args.run_dir or Path("runs") / cfg.name)
+    result = train(
+        cfg, run_dir, resume=args.resume, dry_run=args.dry_run, progress=not args.no_progress
+    )
+    if result.interrupted:
+        print(
+            f"csrnet: interrupted at step {result.step}; checkpoint saved. Resume with: "
+            f"csrnet train {args.config} --resume --run-dir {run_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.dry_run:
+        best = max((r["psnr"] for r in result.validation), default=float("nan"))
+        print(f"{cfg.name}: {result.step} steps in {run_dir}; best validation PSNR {best:.3f} dB")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .weights import export_run
+
+    if not args.output.endswith(".safetensors"):
+        raise UsageError(f"{args.output}: the output must end in .safetensors")
+    check_output_folder(args.output)
+    meta = export_run(args.run_dir, args.output, args.checkpoint)
+    print(
+        f"{args.output}: {meta['recipe']}, {meta['steps']} steps, validation {meta['validation']}"
+    )
+
+
 def check_output_folder(path: str | None) -> None:
     """Fail before any work if an output file could not be written."""
     if path is None:
@@ -203,7 +264,13 @@ def check_output_folder(path: str | None) -> None:
         raise UsageError(f"{target}: folder {target.parent} does not exist")
 
 
-COMMANDS = {"info": cmd_info, "baseline": cmd_baseline, "baseline-table": cmd_baseline_table}
+COMMANDS = {
+    "info": cmd_info,
+    "baseline": cmd_baseline,
+    "baseline-table": cmd_baseline_table,
+    "train": cmd_train,
+    "export": cmd_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"csrnet: error: {exc}", file=sys.stderr)
         return 2
@@ -223,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def evaluate_folder(
     restore: RestoreFn | None = None,
     seed: int = 0,
     progress: bool = False,
+    limit: int = 0,
 ) -> SetScore:
     """Score ``restore`` (None: the degraded input itself) on every image of ``folder``.
 
@@ -98,8 +99,9 @@ def evaluate_folder(
         seed: noise seed (denoising); noise is drawn per image name, so it does not depend
             on the order or the subset of images.
         progress: show a progress bar on stderr when it is a terminal.
+        limit: score only the first ``limit`` images (0: all).
     """
-    paths = list_images(folder)
+    paths = list_images(folder)[: limit or None]
     result = SetScore(Path(folder).name, degradation)
     for path in tqdm(
         paths,

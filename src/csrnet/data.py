@@ -1,0 +1,178 @@
+"""Training data: decoded Y images kept in memory, and a reproducible stream of patch batches.
+
+Every patch is a pure function of (seed, step, index in the global batch): its image, crop,
+flip/rotation, and degradation level and noise. So a run resumed at step k sees exactly the
+patches it would have seen, and the processes of a multi-GPU run take disjoint slices of the
+same global batch that a single process would draw (the DistributedSampler equivalent).
+
+SR inputs are made once per image and scale by the protocol (MATLAB bicubic down and up of
+the whole mod-cropped Y image, in floating point) and cropped, so training patches match what
+the network sees at test time. Noise and JPEG are made per patch with the protocol functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+from tqdm import tqdm
+
+from .degrade import bicubic_sr_input, jpeg_compress, modcrop, to_y
+from .errors import CsrnetError
+from .images import list_images, read_image
+
+__all__ = ["PatchStream", "TrainingImages", "make_batch"]
+
+
+@dataclass
+class TrainingImages:
+    """The clean Y images of the training folders and, for SR, their bicubic inputs.
+
+    Args:
+        clean: uint8 Y images (for SR: one list per scale, mod-cropped to it).
+        sr_inputs: per scale, float32 bicubic inputs on [0, 255], aligned with ``clean``.
+        names: "folder/file" of each image.
+    """
+
+    clean: dict[float, list[np.ndarray]]
+    sr_inputs: dict[float, list[np.ndarray]]
+    names: list[str]
+
+    @classmethod
+    def load(
+        cls,
+        folders: list[Path],
+        task: str,
+        scales: list[float],
+        patch_size: int,
+        progress: bool = False,
+    ) -> TrainingImages:
+        """Decode every image of ``folders``; refuse any smaller than a patch."""
+        paths = [p for folder in folders for p in list_images(folder)]
+        ys, names = [], []
+        for path in tqdm(paths, desc="loading training images", disable=None if progress else True):
+            y = to_y(read_image(path))
+            need = max([1, *(int(s) for s in scales)]) if task == "sr" else 1
+            if min(modcrop(y, need).shape) < patch_size:
+                raise CsrnetError(
+                    f"{path}: image {y.shape[0]}x{y.shape[1]} is smaller than the "
+                    f"{patch_size}x{patch_size} training patch (lower data.patch_size)"
+                )
+            ys.append(y)
+            names.append(f"{path.parent.name}/{path.name}")
+        if task != "sr":
+            return cls({0.0: ys}, {}, names)
+        clean = {s: [modcrop(y, int(s)) for y in ys] for s in scales}
+        inputs = {
+            s: [bicubic_sr_input(y, int(s)).astype(np.float32) for y in clean[s]] for s in scales
+        }
+        return cls(clean, inputs, names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _transform(img: np.ndarray, t: int) -> np.ndarray:
+    """The t-th of the 8 flips/rotations (dihedral group)."""
+    img = np.rot90(img, t % 4)
+    return img[:, ::-1] if t >= 4 else img
+
+
+def draw_level(
+    rng: np.random.Generator, task: str, levels: list[float], level_range: list[float] | None
+) -> float:
+    """A training setting: one of ``levels``, or uniform in ``level_range``."""
+    if level_range is None:
+        return float(levels[rng.integers(len(levels))])
+    low, high = level_range
+    if task == "jpeg":
+        return float(rng.integers(int(low), int(high) + 1))
+    return float(rng.uniform(low, high))
+
+
+def make_patch(
+    images: TrainingImages,
+    task: str,
+    levels: list[float],
+    level_range: list[float] | None,
+    patch: int,
+    seed: int,
+    step: int,
+    index: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(degraded, clean) float32 patches on [0, 1] for one (seed, step, index)."""
+    rng = np.random.default_rng([seed, step, index])
+    level = draw_level(rng, task, levels, level_range)
+    k = int(rng.integers(len(images)))
+    clean_img = images.clean[level if task == "sr" else 0.0][k]
+    h, w = clean_img.shape
+    y0, x0 = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
+    t = int(rng.integers(8))
+    clean = _transform(clean_img[y0 : y0 + patch, x0 : x0 + patch], t)
+    if task == "sr":
+        degraded = _transform(images.sr_inputs[level][k][y0 : y0 + patch, x0 : x0 + patch], t)
+    elif task == "denoise":
+        degraded = clean + rng.normal(0.0, level, size=clean.shape)
+    else:
+        degraded = jpeg_compress(np.ascontiguousarray(clean), int(level))
+    scale = np.float32(1 / 255)
+    return degraded.astype(np.float32) * scale, clean.astype(np.float32) * scale
+
+
+def make_batch(
+    images: TrainingImages,
+    task: str,
+    levels: list[float],
+    level_range: list[float] | None,
+    patch: int,
+    seed: int,
+    step: int,
+    indices: range,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets), each (len(indices), 1, patch, patch) float32 on [0, 1]."""
+    pairs = [make_patch(images, task, levels, level_range, patch, seed, step, i) for i in indices]
+    inputs = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
+    targets = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None])
+    return inputs, targets
+
+
+class PatchStream(IterableDataset):
+    """Batches for steps start, start+1, ...; this process's slice of each global batch.
+
+    With DataLoader workers, worker w makes the batches of steps start + w, start + w + W, ...
+    and the DataLoader returns them in step order.
+    """
+
+    def __init__(
+        self,
+        images: TrainingImages,
+        task: str,
+        levels: list[float],
+        level_range: list[float] | None,
+        patch: int,
+        global_batch: int,
+        seed: int,
+        start_step: int,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        super().__init__()
+        if global_batch % world:
+            raise CsrnetError(
+                f"data.batch_size {global_batch} is not divisible by the {world} processes"
+            )
+        per_rank = global_batch // world
+        self.indices = range(rank * per_rank, (rank + 1) * per_rank)
+        self.args = (images, task, levels, level_range, patch, seed)
+        self.start_step = start_step
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        for step in itertools.count(self.start_step + worker, workers):
+            yield make_batch(*self.args, step, self.indices)

@@ -1,0 +1,106 @@
+"""Released weights: fp16 safetensors files with their metadata (never pickle).
+
+Metadata keys (all strings; JSON where structured): ``format`` ("csrnet-weights"),
+``model`` (ModelConfig arguments), ``task`` (task, levels, level_range, val_levels),
+``steps``, ``train_data``, ``recipe`` (config name), ``validation`` (best validation
+record), ``config`` (the whole training config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .errors import CsrnetError
+from .images import write_atomic
+from .model import CSRnet
+
+__all__ = ["load_weights", "save_weights"]
+
+FORMAT = "csrnet-weights"
+
+
+def save_weights(path: str | os.PathLike, model: CSRnet, metadata: dict[str, Any]) -> None:
+    """Write the model's parameters as fp16 safetensors, atomically, with ``metadata``."""
+    tensors = {
+        k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+    }
+    meta = {"format": FORMAT, "model": json.dumps(dataclasses.asdict(model.config))}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a weights file, JSON values decoded."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except FileNotFoundError:
+        raise CsrnetError(f"{path}: no such weights file") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CsrnetError(f"{path}: not a readable safetensors file ({exc})") from None
+    if raw.get("format") != FORMAT:
+        raise CsrnetError(f"{path}: not a csrnet weights file (no format={FORMAT} metadata)")
+    meta = {}
+    for key, value in raw.items():
+        try:
+            meta[key] = json.loads(value)
+        except json.JSONDecodeError:
+            meta[key] = value
+    return meta
+
+
+def load_weights(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[CSRnet, dict[str, Any]]:
+    """Rebuild the model stored in a weights file (fp32, eval mode) and return its metadata."""
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        model = CSRnet(**meta["model"])
+        state = load_file(str(path))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise CsrnetError(
+            f"{path}: weights do not match their model description ({str(exc).splitlines()[0]})"
+        ) from None
+    return model.to(device).eval(), meta
+
+
+def export_run(
+    run_dir: str | os.PathLike, out: str | os.PathLike, which: str = "best"
+) -> dict[str, Any]:
+    """Write the ``best`` (or ``last``) checkpoint of a training run as released weights."""
+    from .checkpoint import read_checkpoint
+
+    run_dir = Path(run_dir)
+    state = read_checkpoint(run_dir / f"{which}.pt")
+    cfg = state["config"]
+    model = CSRnet(**_model_config(cfg))
+    model.load_state_dict(state["model"])
+    history = state.get("history", [])
+    validated = [r for r in history if r["step"] <= state["step"]]
+    metadata = {
+        "task": cfg["task"],
+        "steps": state["step"],
+        "train_data": cfg["data"]["train"],
+        "recipe": cfg["name"],
+        "validation": max(validated, key=lambda r: r["psnr"]) if validated else {},
+        "config": cfg,
+    }
+    save_weights(out, model, metadata)
+    return metadata
+
+
+def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    from .config import config_from_dict
+
+    return dataclasses.asdict(config_from_dict(cfg).model.build())

@@ -1,0 +1,300 @@
+"""Training: config checks, learning, exact resume, signals, export, and torchrun."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from csrnet.checkpoint import read_checkpoint
+from csrnet.cli import main
+from csrnet.config import load_config
+from csrnet.errors import CsrnetError
+from csrnet.train import lr_at, train
+from csrnet.weights import load_weights, read_metadata
+
+from conftest import DATA_ROOT, data_dir
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TASKS = {
+    "sr": ({"task": "sr", "levels": [2, 4]}, ["T91"]),
+    "denoise": ({"task": "denoise", "level_range": [0, 55], "val_levels": [25]}, ["Train400"]),
+    "jpeg": ({"task": "jpeg", "levels": [10]}, ["Train400"]),
+}
+
+
+def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
+    """A recipe for a tiny model on real data, on top of the shipped fast recipe."""
+    data_dir("T91")
+    task_cfg, train_dirs = TASKS[task]
+    raw = {
+        "base": [str(CONFIGS / "base" / "fast.yaml"), str(CONFIGS / "base" / f"{task}.yaml")],
+        "name": f"tiny_{task}",
+        "task": task_cfg,
+        "model": {"channels": 8, "first_channels": 8, "depth": 2, "res_blocks": 1},
+        "data": {
+            "root": str(DATA_ROOT),
+            "train": train_dirs,
+            "patch_size": 24,
+            "batch_size": 4,
+            "workers": 0,
+            "val_images": 1,
+        },
+        "optim": {"lr": 2.0e-3},
+        "schedule": {"kind": "constant", "warmup_steps": 0},
+        "steps": 40,
+        "val_every": 0,
+        "ckpt_every": 0,
+        "log_every": 10,
+        "device": "cpu",
+    }
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        if name:
+            raw[section][name] = value
+        else:
+            raw[section] = value
+    path = tmp_path / f"tiny_{task}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(run_dir / "last.pt")["model"]
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_a_short_cpu_run_learns(tmp_path: Path, task: str) -> None:
+    cfg = load_config(tiny_config(tmp_path, task))
+    result = train(cfg, tmp_path / "run", progress=False)
+    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    assert result.step == 40 and not result.interrupted
+    assert last < 0.7 * first, f"loss {first:.4f} -> {last:.4f}"
+    assert len(result.validation) == 1 and result.validation[0]["psnr"] > 0
+    assert {"last.pt", "best.pt", "config.yaml", "metrics.jsonl", "tb"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
+
+
+def test_resume_is_exact(tmp_path: Path) -> None:
+    """2k steps straight == k steps, interruption, resume for k more (with data workers)."""
+    path = tiny_config(tmp_path, "sr", steps=16, ckpt_every=0)
+    straight = train(load_config(path), tmp_path / "straight", progress=False)
+    first = train(load_config(path), tmp_path / "split", stop_at=8, progress=False)
+    assert first.interrupted and first.step == 8
+    assert read_checkpoint(tmp_path / "split" / "last.pt")["step"] == 8
+    resumed = train(
+        load_config(path, ["data.workers=2"]), tmp_path / "split", resume=True, progress=False
+    )
+    assert resumed.step == 16 and resumed.losses == straight.losses[8:]
+    a, b = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
+    path = tiny_config(tmp_path, "jpeg", steps=100_000, ckpt_every=5)
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "csrnet.cli", "train", str(path), "--run-dir", str(run_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and "Traceback" not in err
+    step = read_checkpoint(run_dir / "last.pt")["step"]
+    assert 5 <= step < 100_000
+    done = subprocess.run(
+        [*cmd, "--resume", "--set", f"steps={step + 3}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert read_checkpoint(run_dir / "last.pt")["step"] == step + 3
+
+
+def test_export_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(tiny_config(tmp_path, "denoise", steps=12, val_every=6))
+    train(cfg, tmp_path / "run", progress=False)
+    out = tmp_path / "tiny.safetensors"
+    assert main(["export", str(tmp_path / "run"), "-o", str(out)]) == 0
+    model, meta = load_weights(out)
+    assert meta["task"]["task"] == "denoise" and meta["recipe"] == "tiny_denoise"
+    assert meta["train_data"] == ["Train400"] and meta["validation"]["step"] in (6, 12)
+    assert meta["steps"] == meta["validation"]["step"]  # best.pt: the best step
+    assert all(v.dtype == torch.float32 for v in model.state_dict().values())
+    from csrnet.model import CSRnet
+
+    reference = CSRnet(**meta["model"])
+    reference.load_state_dict(read_checkpoint(tmp_path / "run" / "best.pt")["model"])
+    x = torch.rand(1, 1, 40, 33)
+    with torch.no_grad():
+        ref, half = reference.eval()(x), model(x)
+    # fp16 weights: relative rounding 2**-11 per weight; the outputs differ by far less
+    # than one grey level.
+    assert (ref - half).abs().max() < 1 / 255 and not torch.equal(ref, half)
+
+
+def test_corrupt_and_foreign_weights_are_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(CsrnetError, match="not a readable safetensors"):
+        load_weights(bad)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(CsrnetError, match="not a csrnet weights file"):
+        read_metadata(tmp_path / "foreign.safetensors")
+    with pytest.raises(CsrnetError, match="no such"):
+        load_weights(tmp_path / "missing.safetensors")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "best.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CsrnetError, match="not a readable checkpoint"):
+        read_checkpoint(tmp_path / "run" / "best.pt")
+
+
+def test_init_from_fine_tunes(tmp_path: Path) -> None:
+    path = tiny_config(tmp_path, "jpeg", steps=6)
+    train(load_config(path), tmp_path / "base", progress=False)
+    main(
+        [
+            "export",
+            str(tmp_path / "base"),
+            "-o",
+            str(tmp_path / "base.safetensors"),
+            "--checkpoint",
+            "last",
+        ]
+    )
+    for source in ("base.safetensors", "base/last.pt"):
+        cfg = load_config(path, [f"init_from={tmp_path / source}", "steps=1", "optim.lr=1e-12"])
+        run = tmp_path / f"ft_{source.replace('/', '_')}"
+        train(cfg, run, progress=False)
+        start, tuned = final_weights(tmp_path / "base"), final_weights(run)
+        tol = 1e-2 if source.endswith("safetensors") else 1e-6  # fp16 weights vs fp32
+        assert all(torch.allclose(start[k], tuned[k], atol=tol) for k in start)
+    wrong = load_config(path, [f"init_from={tmp_path / 'base.safetensors'}", "model.channels=4"])
+    with pytest.raises(CsrnetError, match="do not fit"):
+        train(wrong, tmp_path / "wrong", progress=False)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("optim.learning_rate=0.1", "unknown key optim.learning_rate"),
+        ("steps=many", "steps must be int"),
+        ("optim.name=rmsprop", "optim.name must be one of"),
+        ("task.levels=[3.5]", "quality must be an integer"),
+        ("data.train=[NoSuchSet]", "no such folder"),
+        ("data.patch_size=200", "smaller than the 200x200 training patch"),
+        ("model.preset=CSRnet-9S", "model.preset must be one of"),
+        ("init_from=/no/such.safetensors", "no such file"),
+        ("nonsense", "expected key=value"),
+    ],
+)
+def test_config_errors_are_one_line_before_anything_starts(
+    capsys, tmp_path: Path, override, needle
+) -> None:
+    path = tiny_config(tmp_path, "jpeg")
+    code, err = run_cli(
+        capsys, "train", str(path), "--dry-run", "--set", override, "--run-dir", str(tmp_path / "r")
+    )
+    assert code in (1, 2) and len(err.strip().splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_data_folder_and_missing_config(capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    path = tiny_config(tmp_path, "jpeg")
+    code, err = run_cli(
+        capsys, "train", str(path), "--dry-run", "--set", f"data.train=[{tmp_path / 'empty'}]"
+    )
+    assert code == 1 and "no images" in err
+    code, err = run_cli(capsys, "train", str(tmp_path / "nope.yaml"))
+    assert code == 1 and "no such config file" in err
+
+
+def test_dry_run_prints_the_plan_of_every_shipped_recipe(capsys) -> None:
+    data_dir("T91")
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.notes, f"{path.name}: no notes on where the recipe comes from"
+        if cfg.init_from:  # fine-tuning recipes need their parent model first
+            continue
+        code, err = run_cli(
+            capsys, "train", str(path), "--dry-run", "--set", f"data.root={DATA_ROOT}"
+        )
+        assert code == 0, f"{path.name}: {err}"
+
+
+def test_learning_rate_schedules(tmp_path: Path) -> None:
+    paper = load_config(CONFIGS / "sr_x2.yaml")
+    assert [lr_at(paper, s) for s in (0, 199_999, 200_000, 400_000)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.001]
+    )
+    fast = load_config(CONFIGS / "fast_sr_x2.yaml")
+    assert lr_at(fast, 0) == pytest.approx(2e-4 / 2000) and lr_at(fast, 1999) == pytest.approx(2e-4)
+    assert lr_at(fast, fast.steps) == pytest.approx(1e-6)
+
+
+def test_torchrun_two_processes_match_one(tmp_path: Path) -> None:
+    """Same global batch on 1 and 2 CPU processes (gloo): the same patches, the gradients
+    averaged by DDP, so the weights agree up to float summation order."""
+    path = tiny_config(tmp_path, "denoise", steps=6)
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "csrnet.cli",
+            "train",
+            str(path),
+            "--run-dir",
+            str(tmp_path / "one"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "csrnet.train",
+            str(path),
+            "--run-dir",
+            str(tmp_path / "two"),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert two.returncode == 0, two.stderr[-2000:]
+    a, b = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < 1e-5, worst

@@ -90,6 +90,17 @@ def build_parser() -> Parser:
     )
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    ov = commands.add_parser(
+        "check-overlap",
+        help="list training images that share pixels with test images (crops included)",
+        description="Exit status 0: no overlap; 1: overlaps found (listed on stdout).",
+    )
+    ov.add_argument("--train", required=True, help="comma-separated training folders")
+    ov.add_argument("--test", required=True, help="comma-separated test folders")
+    ov.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="base of relative folders")
+    ov.add_argument("--json", action="store_true", help="print the overlaps as JSON")
+    ov.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     ex = commands.add_parser("export", help="write a run's weights as fp16 safetensors")
     ex.add_argument("run_dir", metavar="RUN_DIR")
     ex.add_argument("-o", "--output", required=True, metavar="NAME.safetensors")
@@ -241,6 +252,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_overlap(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .overlap import find_overlaps
+
+    root = Path(args.data_root)
+
+    def folders(names: str) -> list[Path]:
+        return [root / n.strip() for n in names.split(",") if n.strip()]
+
+    overlaps = find_overlaps(folders(args.train), folders(args.test), progress=not args.no_progress)
+    if args.json:
+        print(json.dumps([asdict(o) for o in overlaps], indent=1))
+    else:
+        for o in overlaps:
+            print(f"{o.train} shares {o.height}x{o.width} pixels with {o.test} ({o.version})")
+        print(
+            f"{len(overlaps)} overlapping pairs, {len({o.train for o in overlaps})} training images"
+        )
+    return 1 if overlaps else 0
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from .weights import export_run
 
@@ -270,6 +303,7 @@ COMMANDS = {
     "baseline-table": cmd_baseline_table,
     "train": cmd_train,
     "export": cmd_export,
+    "check-overlap": cmd_check_overlap,
 }
 
 

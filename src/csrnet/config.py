@@ -1,7 +1,9 @@
 """Training configuration: typed dataclasses read from YAML recipes in ``configs/``.
 
 A recipe may name ``base`` recipes (a path or a list of paths relative to its own file,
-merged in order) whose keys it overrides; ``--set section.key=value`` overrides keys once more (values parsed as YAML).
+merged in order) whose keys it overrides; ``--set section.key=value`` overrides keys once
+more (values parsed as YAML).
+
 Everything is checked before training starts: unknown keys, wrong types, out-of-range values
 give a :class:`CsrnetError` naming the key.
 """
@@ -75,6 +77,8 @@ class DataConfig:
         train: folders of clean training images.
         val: folder of clean validation images.
         val_images: validate on the first N images only (0: all).
+        exclude_overlaps_with: test-set folders; training images sharing pixels with any
+            of them (crops included, see ``csrnet.overlap``) are left out.
         patch_size: side of the square training patches (ground-truth pixels).
         batch_size: patches per step, over all processes.
         workers: DataLoader worker processes making patches (0: in the training process).
@@ -83,6 +87,7 @@ class DataConfig:
     train: list[str]
     val: str
     root: str = ""
+    exclude_overlaps_with: list[str] = field(default_factory=list)
     val_images: int = 0
     patch_size: int = 48
     batch_size: int = 10

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from tqdm import tqdm
 from .degrade import bicubic_sr_input, jpeg_compress, modcrop, to_y
 from .errors import CsrnetError
 from .images import list_images, read_image
+from .overlap import Overlap, find_overlaps
 
 __all__ = ["PatchStream", "TrainingImages", "make_batch"]
 
@@ -37,11 +38,14 @@ class TrainingImages:
         clean: uint8 Y images (for SR: one list per scale, mod-cropped to it).
         sr_inputs: per scale, float32 bicubic inputs on [0, 255], aligned with ``clean``.
         names: "folder/file" of each image.
+        excluded: the overlaps with test sets that left training images out.
     """
 
     clean: dict[float, list[np.ndarray]]
     sr_inputs: dict[float, list[np.ndarray]]
     names: list[str]
+
+    excluded: list[Overlap] = field(default_factory=list)
 
     @classmethod
     def load(
@@ -50,10 +54,17 @@ class TrainingImages:
         task: str,
         scales: list[float],
         patch_size: int,
+        exclude: list[Path] = (),
         progress: bool = False,
     ) -> TrainingImages:
-        """Decode every image of ``folders``; refuse any smaller than a patch."""
+        """Decode every image of ``folders`` but those overlapping a folder of ``exclude``;
+        refuse any smaller than a patch."""
+        overlaps = find_overlaps(folders, list(exclude), progress) if exclude else []
+        skip = {o.train for o in overlaps}
         paths = [p for folder in folders for p in list_images(folder)]
+        paths = [p for p in paths if f"{p.parent.name}/{p.name}" not in skip]
+        if not paths:
+            raise CsrnetError(f"every training image overlaps a test set ({len(skip)} left out)")
         ys, names = [], []
         for path in tqdm(paths, desc="loading training images", disable=None if progress else True):
             y = to_y(read_image(path))
@@ -66,12 +77,12 @@ class TrainingImages:
             ys.append(y)
             names.append(f"{path.parent.name}/{path.name}")
         if task != "sr":
-            return cls({0.0: ys}, {}, names)
+            return cls({0.0: ys}, {}, names, overlaps)
         clean = {s: [modcrop(y, int(s)) for y in ys] for s in scales}
         inputs = {
             s: [bicubic_sr_input(y, int(s)).astype(np.float32) for y in clean[s]] for s in scales
         }
-        return cls(clean, inputs, names)
+        return cls(clean, inputs, names, overlaps)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -166,7 +166,9 @@ def describe_plan(
             f"patch {cfg.data.patch_size}x{cfg.data.patch_size}",
             f"optimiser  {cfg.optim.name} lr {cfg.optim.lr:g}, schedule {cfg.schedule.kind}, "
             f"loss {cfg.loss}, clip {cfg.optim.clip} {cfg.optim.clip_value:g}",
-            f"data       {len(images)} training images from {cfg.data.train}; "
+            f"data       {len(images)} training images from {cfg.data.train} "
+            f"({len({o.train for o in images.excluded})} left out: they overlap "
+            f"{sorted({o.test.split('/')[0] for o in images.excluded}) or 'no test set'}); "
             f"{n_val} validation images from {cfg.data.val}",
             f"device     {device}"
             + (", bf16 autocast, channels_last" if device.type == "cuda" else ""),
@@ -213,8 +215,9 @@ def train(
 
     train_dirs = [cfg.data.resolve(d) for d in cfg.data.train]
     scales = cfg.task.levels if cfg.task.task == "sr" else []
+    exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
     images = TrainingImages.load(
-        train_dirs, cfg.task.task, scales, cfg.data.patch_size, progress and rank == 0
+        train_dirs, cfg.task.task, scales, cfg.data.patch_size, exclude, progress and rank == 0
     )
     n_val = len(list_images(cfg.data.resolve(cfg.data.val)))
     n_val = min(n_val, cfg.data.val_images or n_val)

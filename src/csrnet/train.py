@@ -129,6 +129,15 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """Torch's RNG states. Patches use their own generators, seeded by (seed, step, index),
+    so numpy's and Python's global RNGs play no part in training."""
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
 def validation_settings(cfg: TrainConfig) -> list[Degradation]:
     levels = cfg.task.val_levels or cfg.task.levels
     return [Degradation(cfg.task.task, level) for level in levels]
@@ -145,6 +154,45 @@ def validate(model: CSRnet, cfg: TrainConfig, device: torch.device) -> dict[str,
     model.train()
     scores["psnr"] = float(np.mean(list(scores.values())))
     return scores
+
+
+def optimisation_step(
+    cfg: TrainConfig,
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    lr: float,
+    step: int,
+) -> float:
+    """Forward (bf16 autocast on CUDA), loss of eq. 5, backward, clipping, update; the loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
+    cuda = inputs.device.type == "cuda"
+    with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+        loss = loss_fn(net(inputs).float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if cfg.optim.clip == "adjustable":  # VDSR: the step lr * grad stays within clip_value
+        torch.nn.utils.clip_grad_value_(params, cfg.optim.clip_value / lr)
+    elif cfg.optim.clip == "norm":
+        torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip_value)
+    optimizer.step()
+    value = loss.item()
+    if not math.isfinite(value):
+        raise CsrnetError(f"step {step}: the loss is {value}; lower optim.lr or clip gradients")
+    return value
+
+
+def log_validation(writer, run_dir: Path, record: dict[str, float]) -> None:
+    """TensorBoard scalars and a line of metrics.jsonl for one validation."""
+    for key, value in record.items():
+        if key.startswith("psnr"):
+            writer.add_scalar(f"val/{key}", value, record["step"])
+    with (run_dir / "metrics.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
 
 
 def describe_plan(
@@ -248,6 +296,8 @@ def train(
             ) from None
         step, best, history = state["step"], state["best_psnr"], state["history"]
         torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
@@ -265,12 +315,6 @@ def train(
     )
     loader = DataLoader(
         stream, batch_size=None, num_workers=cfg.data.workers, pin_memory=device.type == "cuda"
-    )
-    loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
     )
     is_main = rank == 0
     writer = None
@@ -296,7 +340,7 @@ def train(
                 "best_psnr": best,
                 "history": history,
                 "config": cfg.to_dict(),
-                "rng": {"torch": torch.get_rng_state()},
+                "rng": rng_state(device),
             },
         )
 
@@ -308,7 +352,8 @@ def train(
         unit="step",
         disable=None if (progress and is_main) else True,
     )
-    data_time = compute_time = 0.0
+    data_time = compute_time = 0.0  # since the last log line
+    timed_steps = 0
     model.train()
     with _StopFlag() as stop:
         batches = iter(loader)
@@ -323,58 +368,36 @@ def train(
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             t1 = time.perf_counter()
             lr = lr_at(cfg, step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with autocast:
-                loss = loss_fn(net(inputs).float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.clip == "adjustable":
-                torch.nn.utils.clip_grad_value_(model.parameters(), cfg.optim.clip_value / lr)
-            elif cfg.optim.clip == "norm":
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_value)
-            optimizer.step()
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise CsrnetError(
-                    f"step {step}: the loss is {loss_value}; lower optim.lr or clip gradients"
-                )
+            loss_value = optimisation_step(cfg, net, optimizer, inputs, targets, lr, step)
             step += 1
             t2 = time.perf_counter()
             data_time, compute_time = data_time + t1 - t0, compute_time + t2 - t1
+            timed_steps += 1
             result.losses.append(loss_value)
             bar.update(1)
-            if is_main and (step % max(1, cfg.log_every) == 0 or step == cfg.steps):
+            final = step == cfg.steps
+            if is_main and ((cfg.log_every and step % cfg.log_every == 0) or final):
                 share = data_time / max(1e-9, data_time + compute_time)
                 bar.set_postfix(loss=f"{loss_value:.4g}", lr=f"{lr:.3g}", data=f"{share:.0%}")
                 writer.add_scalar("train/loss", loss_value, step)
                 writer.add_scalar("train/lr", lr, step)
                 writer.add_scalar(
-                    "train/step_seconds", (data_time + compute_time) / max(1, cfg.log_every), step
+                    "train/step_seconds", (data_time + compute_time) / timed_steps, step
                 )
                 writer.add_scalar("train/data_share", share, step)
                 data_time = compute_time = 0.0
-            final = step == cfg.steps
+                timed_steps = 0
             if is_main and ((cfg.val_every and step % cfg.val_every == 0) or final):
-                scores = validate(model, cfg, device)
-                record = {"step": step, "time": time.time(), **scores}
+                record = {"step": step, "time": time.time(), **validate(model, cfg, device)}
                 history.append(record)
                 result.validation.append(record)
-                for key, value in scores.items():
-                    writer.add_scalar(f"val/{key}", value, step)
-                with (run_dir / "metrics.jsonl").open("a") as log:
-                    log.write(json.dumps(record) + "\n")
-                if scores["psnr"] > best:
-                    best = scores["psnr"]
+                log_validation(writer, run_dir, record)
+                if record["psnr"] > best:
+                    best = record["psnr"]
+                    payload = {"model": model.state_dict(), "step": step, "best_psnr": best}
                     write_checkpoint(
                         run_dir / "best.pt",
-                        {
-                            "model": model.state_dict(),
-                            "step": step,
-                            "best_psnr": best,
-                            "config": cfg.to_dict(),
-                            "history": history,
-                        },
+                        {**payload, "config": cfg.to_dict(), "history": history},
                     )
             if is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or final):
                 checkpoint()

@@ -68,6 +68,26 @@ def build_parser() -> Parser:
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
     table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
     table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ev = commands.add_parser(
+        "evaluate",
+        help="score weights on the paper's test sets by the protocol",
+        description="Score weights files on test sets at the settings stored in each file "
+        "(or the one given), with per-image rows in --csv.",
+    )
+    ev.add_argument("weights", nargs="+", metavar="WEIGHTS", help=".safetensors files")
+    ev.add_argument("--sets", help="comma-separated test sets (default: the paper's for the task)")
+    ev.add_argument(
+        "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
+    )
+    add_level_options(ev)
+    ev.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    ev.add_argument("--tile", type=int, default=0, help="run on tiles of N pixels (0: whole)")
+    ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ev.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
+    ev.add_argument("--json", action="store_true", help="print the results as JSON")
+    ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
+    ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     tr = commands.add_parser(
         "train",
         help="train a model from a recipe in configs/",
@@ -229,6 +249,59 @@ def baseline_markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .degrade import Degradation
+    from .evaluate import evaluate_weights
+    from .images import write_atomic
+    from .inference import DEFAULT_OVERLAP
+    from .train import resolve_device
+
+    if args.tile and args.tile <= 2 * DEFAULT_OVERLAP:
+        raise UsageError(f"--tile must be 0 or larger than {2 * DEFAULT_OVERLAP}")
+    override = None
+    given = [o for o in ("scale", "sigma", "quality") if getattr(args, o) is not None]
+    if len(given) > 1:
+        raise UsageError("give at most one of --scale, --sigma, --quality")
+    if given:
+        task = {"scale": "sr", "sigma": "denoise", "quality": "jpeg"}[given[0]]
+        try:
+            override = Degradation(task, getattr(args, given[0]))
+        except CsrnetError as exc:
+            raise UsageError(str(exc)) from None
+    root = Path(args.data_root)
+    folders = [root / n.strip() for n in args.sets.split(",") if n.strip()] if args.sets else None
+    missing = [str(f) for f in folders or [] if not f.is_dir()]
+    if missing:
+        raise CsrnetError(f"missing test sets: {', '.join(missing)}")
+    check_output_folder(args.csv)
+    device = str(resolve_device(args.device))
+    results = []
+    for weights in args.weights:
+        results += evaluate_weights(
+            weights,
+            folders,
+            root,
+            override,
+            args.self_ensemble,
+            args.tile,
+            device,
+            args.seed,
+            progress=not args.no_progress,
+        )
+    if args.csv:
+        text = "".join(r.csv_text(header=i == 0) for i, r in enumerate(results))
+        write_atomic(args.csv, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if args.json:
+        print(json.dumps([r.summary() for r in results], indent=1))
+        return
+    for r in results:
+        print(
+            f"{r.method} {r.dataset} {r.degradation.label}: PSNR {r.psnr:.3f} dB, "
+            f"SSIM {r.ssim:.4f}, {r.seconds_per_image:.2f} s/image, "
+            f"{r.megapixels_per_second:.3f} Mpx/s ({len(r.images)} images)"
+        )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .train import train
@@ -301,6 +374,7 @@ COMMANDS = {
     "info": cmd_info,
     "baseline": cmd_baseline,
     "baseline-table": cmd_baseline_table,
+    "evaluate": cmd_evaluate,
     "train": cmd_train,
     "export": cmd_export,
     "check-overlap": cmd_check_overlap,

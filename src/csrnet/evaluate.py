@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +24,14 @@ from .images import list_images, read_image, write_atomic
 from .matlab import to_uint8
 from .metrics import psnr, ssim
 
-__all__ = ["ImageScore", "SetScore", "evaluate_folder"]
+__all__ = ["DEFAULT_SETS", "ImageScore", "SetScore", "evaluate_folder", "evaluate_weights"]
+
+# The paper's test sets of each task (Tables II, III, IV).
+DEFAULT_SETS = {
+    "sr": ["Set5", "Set14", "BSD100", "Urban100"],
+    "denoise": ["MemNet14", "BSD200_test", "Urban100", "BSD68"],
+    "jpeg": ["Classic5", "LIVE1"],
+}
 
 SSIM_WINDOW = 11
 # A restoration function maps the degraded Y image (float64 on [0, 255]) to the restored one.
@@ -39,6 +47,7 @@ class ImageScore:
     width: int
     psnr: float
     ssim: float
+    seconds: float  # time of the restoration alone (0 for the degraded input)
 
 
 @dataclass
@@ -47,6 +56,7 @@ class SetScore:
 
     dataset: str
     degradation: Degradation
+    method: str = "input"
     images: list[ImageScore] = field(default_factory=list)
 
     @property
@@ -57,29 +67,53 @@ class SetScore:
     def ssim(self) -> float:
         return float(np.mean([s.ssim for s in self.images]))
 
+    @property
+    def seconds_per_image(self) -> float:
+        return float(np.mean([s.seconds for s in self.images]))
+
+    @property
+    def megapixels_per_second(self) -> float | None:
+        """Restoration speed; None for the degraded input, which takes no time."""
+        seconds = sum(s.seconds for s in self.images)
+        pixels = sum(s.height * s.width for s in self.images)
+        return pixels / 1e6 / seconds if seconds > 0 else None
+
     def summary(self) -> dict:
         """Means and identification, ready for JSON."""
         return {
+            "method": self.method,
             "dataset": self.dataset,
             "task": self.degradation.task,
             "setting": self.degradation.label,
             "images": len(self.images),
             "psnr": self.psnr,
             "ssim": self.ssim,
+            "seconds_per_image": self.seconds_per_image,
+            "megapixels_per_second": self.megapixels_per_second,
         }
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write the per-image rows atomically."""
+        write_atomic(path, lambda tmp: tmp.write_text(self.csv_text(), encoding="utf-8"))
+
+    def csv_text(self, header: bool = True) -> str:
+        """The per-image rows as CSV."""
         text = io.StringIO()
         writer = csv.DictWriter(
-            text, fieldnames=["dataset", "setting", *ImageScore.__annotations__]
+            text, fieldnames=["method", "dataset", "setting", *ImageScore.__annotations__]
         )
-        writer.writeheader()
+        if header:
+            writer.writeheader()
         for score in self.images:
             writer.writerow(
-                {"dataset": self.dataset, "setting": self.degradation.label, **asdict(score)}
+                {
+                    "method": self.method,
+                    "dataset": self.dataset,
+                    "setting": self.degradation.label,
+                    **asdict(score),
+                }
             )
-        write_atomic(path, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
+        return text.getvalue()
 
 
 def evaluate_folder(
@@ -89,6 +123,7 @@ def evaluate_folder(
     seed: int = 0,
     progress: bool = False,
     limit: int = 0,
+    method: str = "input",
 ) -> SetScore:
     """Score ``restore`` (None: the degraded input itself) on every image of ``folder``.
 
@@ -100,9 +135,10 @@ def evaluate_folder(
             on the order or the subset of images.
         progress: show a progress bar on stderr when it is a terminal.
         limit: score only the first ``limit`` images (0: all).
+        method: the name of ``restore`` in the results.
     """
     paths = list_images(folder)[: limit or None]
-    result = SetScore(Path(folder).name, degradation)
+    result = SetScore(Path(folder).name, degradation, method)
     for path in tqdm(
         paths,
         desc=f"{result.dataset} {degradation.label}",
@@ -112,13 +148,15 @@ def evaluate_folder(
         clean = degradation.clean(to_y(read_image(path)))
         _check_size(path, clean, degradation)
         degraded = degradation.apply(clean, name=path.name, seed=seed)
+        start = time.perf_counter()
         restored = degraded if restore is None else restore(degraded)
+        seconds = 0.0 if restore is None else time.perf_counter() - start
         if restored.shape != clean.shape:
             raise ValueError(f"restored image is {restored.shape}, expected {clean.shape}")
         out = to_uint8(restored)
         border = degradation.border
         score = ImageScore(
-            path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border)
+            path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border), seconds
         )
         result.images.append(score)
     return result
@@ -132,3 +170,44 @@ def _check_size(path: Path, clean: np.ndarray, degradation: Degradation) -> None
             f"{path}: image is too small for {degradation.task} {degradation.label} "
             f"({h}x{w} after cropping; the protocol needs at least {need}x{need})"
         )
+
+
+def weights_settings(meta: dict, path: Path, override: Degradation | None) -> list[Degradation]:
+    """The settings to evaluate a weights file at: ``override``, else those it was trained
+    for (its fixed levels, or its validation levels when it drew them from a range)."""
+    task = meta["task"]["task"]
+    if override is not None:
+        if override.task != task:
+            raise CsrnetError(f"{path}: trained for {task}, cannot be evaluated on {override.task}")
+        return [override]
+    levels = meta["task"].get("levels") or meta["task"].get("val_levels") or []
+    return [Degradation(task, level) for level in levels]
+
+
+def evaluate_weights(
+    path: str | os.PathLike,
+    folders: list[Path] | None = None,
+    data_root: Path = Path("."),
+    override: Degradation | None = None,
+    ensemble: bool = False,
+    tile: int = 0,
+    device: str = "cpu",
+    seed: int = 0,
+    progress: bool = False,
+) -> list[SetScore]:
+    """Score a weights file on test folders (default: the paper's sets for its task) at each
+    of its settings; the method is named after the file, with "+" for the self-ensemble."""
+    from .inference import restore_fn
+    from .weights import load_weights
+
+    path = Path(path)
+    model, meta = load_weights(path, device)
+    settings = weights_settings(meta, path, override)
+    folders = folders or [data_root / name for name in DEFAULT_SETS[meta["task"]["task"]]]
+    restore = restore_fn(model, device, ensemble=ensemble, tile=tile)
+    method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
+    return [
+        evaluate_folder(folder, deg, restore, seed=seed, progress=progress, method=method)
+        for deg in settings
+        for folder in folders
+    ]

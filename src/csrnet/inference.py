@@ -1,4 +1,4 @@
-"""Running a model on one Y image (numpy in, numpy out)."""
+"""Running a model on one Y image (numpy in, numpy out): whole, tiled, or self-ensembled."""
 
 from __future__ import annotations
 
@@ -9,19 +9,69 @@ import torch
 
 from .model import CSRnet
 
-__all__ = ["restore_fn"]
+__all__ = ["forward_tiled", "restore_fn", "self_ensemble"]
+
+DEFAULT_OVERLAP = 32
+
+
+def forward_tiled(
+    model: CSRnet, x: torch.Tensor, tile: int, overlap: int = DEFAULT_OVERLAP
+) -> torch.Tensor:
+    """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels.
+
+    Each tile keeps its core and discards an ``overlap``-pixel margin on each inner side,
+    where the missing context would change the result; ``tile`` must exceed 2 * overlap.
+    """
+    if tile <= 2 * overlap:
+        raise ValueError(f"tile {tile} must be larger than twice the overlap {overlap}")
+    h, w = x.shape[-2:]
+    if h <= tile and w <= tile:
+        return model(x)
+    core = tile - 2 * overlap
+    out = torch.empty_like(x)
+    for y0 in range(0, h, core):
+        for x0 in range(0, w, core):
+            y1, x1 = min(y0 + core, h), min(x0 + core, w)
+            ty0, tx0 = max(0, y0 - overlap), max(0, x0 - overlap)
+            ty1, tx1 = min(h, y1 + overlap), min(w, x1 + overlap)
+            result = model(x[..., ty0:ty1, tx0:tx1])
+            out[..., y0:y1, x0:x1] = result[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+    return out
+
+
+def self_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """The mean of ``run`` over the 8 flips/rotations of ``x``, each transformed back."""
+    total = torch.zeros_like(x)
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x, k, dims=(-2, -1))
+            t = t.flip(-1) if flip else t
+            y = run(t)
+            y = y.flip(-1) if flip else y
+            total += torch.rot90(y, -k, dims=(-2, -1))
+    return total / 8
 
 
 def restore_fn(
-    model: CSRnet, device: torch.device | str = "cpu"
+    model: CSRnet, device: torch.device | str = "cpu", ensemble: bool = False, tile: int = 0
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """A function mapping a degraded Y image (float, [0, 255]) to the restored one, in fp32."""
+    """A function mapping a degraded Y image (float, [0, 255]) to the restored one, in fp32.
+
+    Args:
+        model: the network, in eval mode.
+        device: where to run it.
+        ensemble: average over the 8 flips/rotations (the "+" results of the literature).
+        tile: run on tiles of this size (0: the whole image at once).
+    """
     device = torch.device(device)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return forward_tiled(model, x, tile) if tile else model(x)
 
     def restore(y: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.asarray(y, dtype=np.float32) / 255.0)[None, None].to(device)
         with torch.inference_mode():
-            out = model(x)
+            out = self_ensemble(run, x) if ensemble else run(x)
         return out[0, 0].float().cpu().numpy().astype(np.float64) * 255.0
 
     return restore

@@ -88,6 +88,24 @@ def build_parser() -> Parser:
     ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    rp = commands.add_parser(
+        "report",
+        help="the paper's Tables I-V for a folder of weights, as Markdown",
+        description="Evaluate every .safetensors in --weights-dir on the paper's test sets and "
+        "write Tables I-V beside the paper's numbers, a per-image CSV, and figures.",
+    )
+    rp.add_argument("--weights-dir", required=True, help="folder of .safetensors weights")
+    rp.add_argument("-o", "--output", default="docs/RESULTS.md", help="Markdown file to write")
+    rp.add_argument(
+        "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
+    )
+    rp.add_argument("--bm3d", action="store_true", help="add BM3D to the denoising table")
+    rp.add_argument("--figures", action="store_true", help="also write PNG figures")
+    rp.add_argument("--limit", type=int, default=0, help="first N images of each set (0: all)")
+    rp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    rp.add_argument("--cache", default=".cache", help="where BM3D results are kept")
+    rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
     tr = commands.add_parser(
         "train",
         help="train a model from a recipe in configs/",
@@ -302,6 +320,33 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .report import build_report
+    from .train import resolve_device
+
+    if args.limit < 0:
+        raise UsageError("--limit must be >= 0")
+    if not args.output.endswith(".md"):
+        raise UsageError(f"{args.output}: the report must be a .md file")
+    check_output_folder(args.output)
+    device = str(resolve_device(args.device))
+    scores = build_report(
+        args.weights_dir,
+        args.output,
+        args.data_root,
+        args.bm3d,
+        args.figures,
+        args.limit,
+        device,
+        args.cache,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{args.output}: {len(scores)} set scores; per-image rows in "
+        f"{Path(args.output).with_suffix('.csv')}"
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .train import train
@@ -375,6 +420,7 @@ COMMANDS = {
     "baseline": cmd_baseline,
     "baseline-table": cmd_baseline_table,
     "evaluate": cmd_evaluate,
+    "report": cmd_report,
     "train": cmd_train,
     "export": cmd_export,
     "check-overlap": cmd_check_overlap,

@@ -1,0 +1,368 @@
+"""``csrnet report``: the paper's Tables I-V for a folder of weights, beside the paper's numbers.
+
+Every weights file in the folder is evaluated by the protocol on the paper's test sets at
+the paper's settings it was trained for. Table II (SR), III (denoising) and IV (JPEG) show
+the degraded input, BM3D for denoising (optional: the ``bm3d`` package), the paper's CSRnet,
+and each of our weights with its difference to the paper. Tables I and V appear when the
+folder holds weights trained by the ablation (``ablation_*``) or depth (``depth_*``)
+recipes. All per-image scores go to a CSV beside the Markdown file; every table cell is the
+mean of its rows there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import paper
+from .degrade import Degradation, to_y
+from .errors import CsrnetError
+from .evaluate import DEFAULT_SETS, SetScore, evaluate_folder
+from .images import list_images, read_image, write_atomic
+from .inference import restore_fn
+from .matlab import to_uint8
+from .metrics import psnr
+from .weights import load_weights, read_metadata
+
+__all__ = ["build_report"]
+
+PAPER_LEVELS = {"sr": [2, 4, 8], "denoise": [15, 30, 50], "jpeg": [10, 20]}
+PAPER_TABLES = {
+    "sr": ("II", "super-resolution", paper.TABLE2_CSRNET),
+    "denoise": ("III", "Gaussian denoising", paper.TABLE3_CSRNET),
+    "jpeg": ("IV", "JPEG deblocking", paper.TABLE4_CSRNET),
+}
+INPUT_NAME = {"sr": "Bicubic", "denoise": "Noisy", "jpeg": "JPEG"}
+
+
+@dataclass
+class Weights:
+    path: Path
+    name: str
+    task: str
+    levels: list[float]
+    recipe: str
+    preset: str
+    steps: int
+
+
+def find_weights(folder: Path) -> list[Weights]:
+    """The csrnet weights files of ``folder`` with what the report needs of their metadata."""
+    if not folder.is_dir():
+        raise CsrnetError(f"{folder}: no such folder")
+    found = []
+    for path in sorted(folder.glob("*.safetensors")):
+        meta = read_metadata(path)
+        task = meta["task"]
+        levels = task.get("levels") or task.get("val_levels") or []
+        preset = meta.get("config", {}).get("model", {}).get("preset", "")
+        found.append(
+            Weights(
+                path,
+                path.name.removesuffix(".safetensors"),
+                task["task"],
+                levels,
+                str(meta.get("recipe", "")),
+                preset,
+                int(meta.get("steps", 0)),
+            )
+        )
+    if not found:
+        raise CsrnetError(f"{folder}: no .safetensors weights")
+    return found
+
+
+class CachedBM3D:
+    """BM3D (the ``bm3d`` package, non-commercial licence) with its results cached as PNG
+    and the seconds each took beside them, so a cached run still reports BM3D's speed."""
+
+    def __init__(self, cache: Path, dataset: str, sigma: float) -> None:
+        try:
+            import bm3d
+        except ImportError:
+            raise CsrnetError("BM3D needs the bm3d package: pip install 'csrnet[bm3d]'") from None
+        self._bm3d, self.sigma = bm3d, sigma
+        self.folder = cache / "bm3d" / dataset / f"sigma{sigma:g}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, noisy: np.ndarray, name: str) -> np.ndarray:
+        png, timing = (
+            self.folder / f"{Path(name).stem}.png",
+            self.folder / f"{Path(name).stem}.seconds",
+        )
+        if not (png.is_file() and timing.is_file()):
+            start = time.perf_counter()
+            out = to_uint8(self._bm3d.bm3d(noisy / 255.0, sigma_psd=self.sigma / 255.0) * 255.0)
+            seconds = time.perf_counter() - start
+            write_atomic(png, lambda tmp: Image.fromarray(out).save(tmp, format="PNG"))
+            write_atomic(timing, lambda tmp: tmp.write_text(f"{seconds}\n"))
+        return np.asarray(Image.open(png), dtype=np.float64)
+
+    def seconds(self, name: str) -> float:
+        return float((self.folder / f"{Path(name).stem}.seconds").read_text())
+
+
+def _score(
+    folder: Path, deg: Degradation, restore, method: str, limit: int, progress: bool
+) -> SetScore:
+    return evaluate_folder(folder, deg, restore, progress=progress, limit=limit, method=method)
+
+
+def build_report(
+    weights_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    data_root: str | os.PathLike,
+    with_bm3d: bool = False,
+    figures: bool = False,
+    limit: int = 0,
+    device: str = "cpu",
+    cache: str | os.PathLike = ".cache",
+    progress: bool = False,
+) -> list[SetScore]:
+    """Evaluate every weights file of ``weights_dir`` and write the Markdown report, its
+    per-image CSV (``output`` with suffix .csv) and, with ``figures``, PNG figures in
+    ``<output folder>/figures``. Returns every SetScore behind the tables."""
+    output, root = Path(output), Path(data_root)
+    if not output.parent.is_dir():
+        raise CsrnetError(f"{output}: folder {output.parent} does not exist")
+    weights = find_weights(Path(weights_dir))
+    tasks = sorted({w.task for w in weights}, key=list(PAPER_TABLES).index)
+    needed = {s for t in tasks for s in DEFAULT_SETS[t]}
+    missing = sorted(s for s in needed if not (root / s).is_dir())
+    if missing:
+        raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
+    models = {w.name: load_weights(w.path, device)[0] for w in weights}
+
+    scores: list[SetScore] = []
+    sections = []
+    for task in tasks:
+        number, title, paper_table = PAPER_TABLES[task]
+        ours = [w for w in weights if w.task == task]
+        levels = [lv for lv in PAPER_LEVELS[task] if any(lv in w.levels for w in ours)]
+        rows = []
+        for level in levels:
+            deg = Degradation(task, level)
+            for dataset in DEFAULT_SETS[task]:
+                folder = root / dataset
+                cells = {"input": _score(folder, deg, None, INPUT_NAME[task], limit, progress)}
+                if task == "denoise" and with_bm3d:
+                    bm3d = CachedBM3D(Path(cache), dataset, level)
+                    cells["bm3d"] = _score_bm3d(folder, deg, bm3d, limit, progress)
+                for w in ours:
+                    if level in w.levels:
+                        fn = restore_fn(models[w.name], device)
+                        cells[w.name] = _score(folder, deg, fn, w.name, limit, progress)
+                scores += cells.values()
+                rows.append((deg, dataset, cells))
+        sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d))
+    sections += _study_tables(weights, models, root, limit, device, progress, scores)
+    sections.append(_speed_table(scores))
+    if figures:
+        sections.append(
+            _figures(
+                weights, models, root, output.parent / "figures", device, with_bm3d, Path(cache)
+            )
+        )
+
+    command = (
+        "csrnet " + " ".join(sys.argv[1:])
+        if Path(sys.argv[0]).name == "csrnet"
+        else "csrnet report"
+    )
+    header = [
+        "# Results",
+        "",
+        f"Made by `{command}` on {datetime.date.today().isoformat()}, from these weights:",
+        "",
+        *[
+            f"- `{w.path.name}`: {w.task} {w.levels}, recipe `{w.recipe}`, {w.steps:,} steps"
+            for w in weights
+        ],
+        "",
+        "PSNR (dB) / SSIM on Y by the paper's protocol (see README). The paper's numbers are "
+        "transcribed from its tables; ours are measured"
+        + (f" on the first {limit} images of each set" if limit else "")
+        + f". Per-image scores: `{output.with_suffix('.csv').name}`.",
+        "",
+    ]
+    csv_text = "".join(s.csv_text(header=i == 0) for i, s in enumerate(scores))
+    write_atomic(output.with_suffix(".csv"), lambda tmp: tmp.write_text(csv_text, encoding="utf-8"))
+    text = "\n".join(header + sections)
+    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return scores
+
+
+def _score_bm3d(
+    folder: Path, deg: Degradation, bm3d: CachedBM3D, limit: int, progress: bool
+) -> SetScore:
+    """BM3D's scores, with the seconds it took when it was computed (cached or not)."""
+    names = iter(p.name for p in list_images(folder)[: limit or None])
+    result = _score(folder, deg, lambda y: bm3d(y, next(names)), "BM3D", limit, progress)
+    result.images = [replace(s, seconds=bm3d.seconds(s.name)) for s in result.images]
+    return result
+
+
+def _cell(score: SetScore) -> str:
+    return f"{score.psnr:.2f} / {score.ssim:.4f}"
+
+
+def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
+    head = ["Setting", "Set", INPUT_NAME[task]]
+    if task == "denoise" and with_bm3d:
+        head.append("BM3D")
+    head.append("CSRnet (paper)")
+    for w in ours:
+        head += [w.name, "Δ paper"]
+    lines = [
+        f"## Table {number}: {title}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for deg, dataset, cells in rows:
+        paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
+        line = [deg.label, dataset, _cell(cells["input"])]
+        if "bm3d" in cells:
+            line.append(_cell(cells["bm3d"]))
+        line.append(f"{paper_psnr:.2f} / {paper_ssim:.4f}" if paper_psnr else "-")
+        for w in ours:
+            if w.name in cells:
+                diff = cells[w.name].psnr - paper_psnr if paper_psnr else None
+                line += [_cell(cells[w.name]), f"{diff:+.2f}" if diff is not None else "-"]
+            else:
+                line += ["-", "-"]
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _study_tables(weights, models, root, limit, device, progress, scores) -> list[str]:
+    """Tables I (scales and inter-block links) and V (depth), PSNR at x2, when trained."""
+    out = []
+    deg = Degradation("sr", 2)
+    for prefix, number, title, table in (
+        ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
+        ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
+    ):
+        variants = [
+            w
+            for w in weights
+            if w.recipe.startswith(prefix) and w.preset in table and 2 in w.levels
+        ]
+        if not variants:
+            continue
+        head = ["Set"] + [f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")]
+        lines = [
+            f"## Table {number}: {title}",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        for dataset in table[next(iter(table))]:
+            line = [dataset]
+            for w in variants:
+                s = _score(
+                    root / dataset, deg, restore_fn(models[w.name], device), w.name, limit, progress
+                )
+                scores.append(s)
+                line += [f"{table[w.preset][dataset]:.3f}", f"{s.psnr:.3f}"]
+            lines.append("| " + " | ".join(line) + " |")
+        budgets = ", ".join(f"{w.preset} {w.steps:,} steps" for w in variants)
+        out.append("\n".join(lines) + f"\n\nTraining budgets: {budgets}.\n")
+    return out
+
+
+def _speed_table(scores: list[SetScore]) -> str:
+    timed = {}
+    for s in scores:
+        if s.megapixels_per_second is not None:
+            timed.setdefault((s.method, s.dataset), []).append(s)
+    lines = [
+        "## Speed (this machine)",
+        "",
+        "| Method | Set | s / image | Mpx / s |",
+        "|---|---|---:|---:|",
+    ]
+    for (method, dataset), group in sorted(timed.items()):
+        spi = np.mean([g.seconds_per_image for g in group])
+        mps = np.mean([g.megapixels_per_second for g in group])
+        lines.append(f"| {method} | {dataset} | {spi:.3f} | {mps:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> str:
+    """For each model and setting, the first image of the first set: zoomed crops of
+    clean / degraded / baseline / ours with the whole image's PSNR under each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["## Figures", ""]
+    for w in weights:
+        for level in [lv for lv in PAPER_LEVELS[w.task] if lv in w.levels]:
+            deg = Degradation(w.task, level)
+            dataset = DEFAULT_SETS[w.task][0]
+            path = list_images(root / dataset)[0]
+            clean = deg.clean(to_y(read_image(path)))
+            degraded = deg.apply(clean, name=path.name)
+            panels = [("clean", clean)]
+            if w.task == "sr":
+                s = int(level)
+                low = to_uint8(degraded[::s, ::s]).repeat(s, 0).repeat(s, 1)
+                panels += [("LR (nearest)", low), ("bicubic", to_uint8(degraded))]
+            else:
+                panels.append((INPUT_NAME[w.task].lower(), to_uint8(degraded)))
+                if w.task == "denoise" and with_bm3d:
+                    panels.append(
+                        ("BM3D", to_uint8(CachedBM3D(cache, dataset, level)(degraded, path.name)))
+                    )
+            panels.append((w.name, to_uint8(restore_fn(models[w.name], device)(degraded))))
+            y0, x0, size = _busiest_crop(clean, 96)
+            fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.8))
+            for ax, (label, img) in zip(axes, panels, strict=True):
+                ax.imshow(
+                    img[y0 : y0 + size, x0 : x0 + size],
+                    cmap="gray",
+                    vmin=0,
+                    vmax=255,
+                    interpolation="nearest",
+                )
+                score = "" if label == "clean" else f"\n{psnr(img, clean, deg.border):.2f} dB"
+                ax.set_title(label, fontsize=9)
+                ax.set_xlabel(score.strip(), fontsize=9)
+                ax.set_xticks([]), ax.set_yticks([])
+            fig.tight_layout()
+            name = f"{w.name}_{deg.label}_{path.stem}.png"
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=110)
+            plt.close(fig)
+            png = buffer.getvalue()
+            write_atomic(folder / name, lambda tmp, png=png: tmp.write_bytes(png))
+            lines.append(f"![{w.name} {deg.label} {path.name}](figures/{name})")
+    return "\n".join(lines) + "\n"
+
+
+def _busiest_crop(img: np.ndarray, size: int) -> tuple[int, int, int]:
+    """Top-left corner of the size x size crop with the most gradient energy."""
+    size = min(size, *img.shape)
+    grad = (
+        np.abs(np.diff(img.astype(np.float64), axis=1))[:-1]
+        + np.abs(np.diff(img.astype(np.float64), axis=0))[:, :-1]
+    )
+    best, corner = -1.0, (0, 0)
+    step = max(1, size // 2)
+    for y in range(0, grad.shape[0] - size + 1, step):
+        for x in range(0, grad.shape[1] - size + 1, step):
+            energy = grad[y : y + size, x : x + size].sum()
+            if energy > best:
+                best, corner = energy, (y, x)
+    return corner[0], corner[1], size

@@ -1,0 +1,147 @@
+"""csrnet report: every table and figure from tiny weights; cells equal the per-image means."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from csrnet.cli import main
+from csrnet.evaluate import DEFAULT_SETS
+from csrnet.images import list_images, read_image
+from csrnet.model import CSRnet
+from csrnet.weights import save_weights
+
+from conftest import data_dir
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture
+def small_data(tmp_path: Path) -> Path:
+    """The paper's test sets, two 64x64 crops of real images each."""
+    root = tmp_path / "data"
+    for name in {s for sets in DEFAULT_SETS.values() for s in sets}:
+        (root / name).mkdir(parents=True)
+        for path in list_images(data_dir(name))[:2]:
+            img = read_image(path)
+            Image.fromarray(img[:64, :64]).save(root / name / f"{path.stem}.png")
+    return root
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    specs = [  # name, task, levels, recipe, preset, scales
+        ("sr_tiny", "sr", [2, 4, 8], "fast_sr", "CSRnet-Dense", 3),
+        ("denoise_tiny", "denoise", [15, 30], "fast_denoise", "CSRnet-Dense", 3),
+        ("jpeg_tiny", "jpeg", [10, 20], "fast_jpeg", "CSRnet-Dense", 3),
+        ("abl_1s", "sr", [2], "ablation_1s", "CSRnet-1S", 1),
+        ("depth_b4r6", "sr", [2], "depth_b4r6", "B4R6", 3),
+    ]
+    for name, task, levels, recipe, preset, scales in specs:
+        torch.manual_seed(len(name))
+        model = CSRnet(
+            depth=1, res_blocks=1, channels=4, first_channels=4, scales=scales, input_skip=True
+        )
+        meta = {
+            "task": {"task": task, "levels": levels, "level_range": None, "val_levels": []},
+            "steps": 3,
+            "recipe": recipe,
+            "config": {"name": recipe, "model": {"preset": preset}},
+        }
+        save_weights(folder / f"{name}.safetensors", model, meta)
+    return folder
+
+
+def table_cells(markdown: str) -> dict[tuple[str, str, str], float]:
+    """(table number, setting or set, column) -> PSNR, from the report's tables."""
+    cells = {}
+    for block in markdown.split("## Table ")[1:]:
+        number = block.split(":")[0]
+        block = block.split("\n## ")[0]  # up to the next section
+        rows = [r for r in block.splitlines() if r.startswith("|")]
+        head = [c.strip() for c in rows[0].strip("|").split("|")]
+        for row in rows[2:]:
+            values = [c.strip() for c in row.strip("|").split("|")]
+            key = " ".join(values[:2]) if number in ("II", "III", "IV") else values[0]
+            for column, value in zip(head, values, strict=True):
+                match = re.match(r"^(\d+\.\d+)", value)
+                if match:
+                    cells[(number, key, column)] = float(match.group(1))
+    return cells
+
+
+def test_report_writes_every_table_and_figure(
+    tmp_path: Path, small_data: Path, weights_dir: Path, capsys
+) -> None:
+    out = tmp_path / "docs" / "RESULTS.md"
+    out.parent.mkdir()
+    code = main(
+        [
+            "report",
+            "--weights-dir",
+            str(weights_dir),
+            "-o",
+            str(out),
+            "--data-root",
+            str(small_data),
+            "--figures",
+            "--bm3d",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    text = out.read_text()
+    for title in ("Table II", "Table III", "Table IV", "Table I:", "Table V", "Speed", "Figures"):
+        assert title in text
+    figures = sorted(p.name for p in (out.parent / "figures").iterdir())
+    assert len(figures) == 3 + 2 + 2 + 1 + 1 and all(f.endswith(".png") for f in figures)
+    assert all(f"figures/{f}" in text for f in figures)
+
+    means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in csv.DictReader(out.with_suffix(".csv").open()):
+        means[(row["method"], row["dataset"], row["setting"])].append(float(row["psnr"]))
+    cells = table_cells(text)
+    checked = 0
+    for (number, key, column), value in cells.items():
+        if column.endswith("(paper)") or column == "CSRnet (paper)":
+            continue
+        if number in ("I", "V"):
+            method = {"CSRnet-1S (ours)": "abl_1s", "B4R6 (ours)": "depth_b4r6"}[column]
+            rows = means[(method, key, "x2")]
+        else:
+            setting, dataset = key.split(" ")
+            method = {"Bicubic": "Bicubic", "Noisy": "Noisy", "JPEG": "JPEG", "BM3D": "BM3D"}.get(
+                column, column
+            )
+            rows = means[(method, dataset, setting)]
+        assert rows, (number, key, column)
+        assert value == pytest.approx(
+            np.mean(rows), abs=0.0051 if number in ("II", "III", "IV") else 0.00051
+        )
+        checked += 1
+    assert checked >= 3 * 4 * 2 + 2 * 4 * 3 + 2 * 2 * 2 + 2 * 4  # every ours / input / BM3D cell
+
+
+def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(["report", "--weights-dir", str(tmp_path / "empty"), "-o", str(tmp_path / "r.md")])
+        == 1
+    )
+    assert "no .safetensors" in capsys.readouterr().err
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "broken.safetensors").write_bytes(b"\x00" * 16)
+    assert main(["report", "--weights-dir", str(tmp_path / "w"), "-o", str(tmp_path / "r.md")]) == 1
+    assert "not a readable safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "r.md").exists()

@@ -88,6 +88,34 @@ def build_parser() -> Parser:
     ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    rs = commands.add_parser(
+        "restore",
+        help="restore photos (files, folders or globs) with shipped or given weights",
+        description="Restore photos: super-resolve (--task sr --scale S), denoise "
+        "(--task denoise --sigma N) or deblock (--task jpeg --quality Q). Colour photos are "
+        "restored on Y; Cb/Cr are bicubic (SR) or kept. Results are written as PNG.",
+    )
+    rs.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or globs")
+    rs.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    rs.add_argument("--task", choices=["sr", "denoise", "jpeg"], required=True)
+    add_level_options(rs)
+    rs.add_argument("--weights", help="weights file or name (default: best installed)")
+    rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
+    rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
+    rs.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    rs.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    rs.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    rs.add_argument("--skip-existing", action="store_true", help="skip outputs already there")
+    rs.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    rs.add_argument(
+        "--demo",
+        action="store_true",
+        help="degrade a sample photo, restore it, write a side-by-side PNG to -o",
+    )
+    rs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    commands.add_parser("models", help="list the shipped and user weights")
+
     rp = commands.add_parser(
         "report",
         help="the paper's Tables I-V for a folder of weights, as Markdown",
@@ -320,6 +348,107 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .images import write_atomic
+    from .restore import (
+        expand_inputs,
+        find_weights,
+        load_model,
+        make_demo,
+        open_photo,
+        output_paths,
+        restore_photo,
+        save_photo,
+    )
+    from .train import resolve_device
+
+    deg = degradation_from_args(args)
+    if args.tile and args.tile <= 2 * args.overlap:
+        raise UsageError(f"--tile must be 0 or larger than twice --overlap ({2 * args.overlap})")
+    if args.overlap < 0 or args.threads < 0:
+        raise UsageError("--overlap and --threads must be >= 0")
+    if args.skip_existing and args.overwrite:
+        raise UsageError("give at most one of --skip-existing and --overwrite")
+    if args.demo == bool(args.inputs):
+        raise UsageError("give INPUT files or --demo (not both)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = str(resolve_device(args.device))
+    model, meta = load_model(args.weights or find_weights(deg), device)
+    if meta["task"]["task"] != deg.task:
+        raise CsrnetError(f"{args.weights}: trained for {meta['task']['task']}, not {deg.task}")
+    run = {
+        "device": device,
+        "tile": args.tile,
+        "ensemble": args.self_ensemble,
+        "overlap": args.overlap,
+    }
+
+    if args.demo:
+        out = Path(args.output)
+        check_output_folder(str(out))
+        if out.exists() and not args.overwrite:
+            raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
+        sheet, before, after = make_demo(model, deg, **run)
+        write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
+        print(
+            f"{out}: {deg.task} {deg.label} on a sample photo: PSNR (Y) {before:.2f} dB "
+            f"degraded, {after:.2f} dB restored, weights {meta.get('recipe', '?')}"
+        )
+        return 0
+
+    inputs = expand_inputs(args.inputs)
+    out = Path(args.output)
+    outputs = output_paths(inputs, out)
+    if outputs[0].parent == out and not out.suffix:
+        out.mkdir(parents=True, exist_ok=True)
+    failures = []
+    bar = tqdm(
+        list(zip(inputs, outputs, strict=True)),
+        unit="img",
+        disable=None if not args.no_progress else True,
+    )
+    for src, dst in bar:
+        try:
+            if dst.resolve() == src.resolve() and not args.overwrite:
+                raise CsrnetError(f"{dst}: would overwrite the input; pass --overwrite")
+            if dst.exists() and args.skip_existing:
+                continue
+            if dst.exists() and not args.overwrite:
+                raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
+            save_photo(restore_photo(open_photo(src), model, deg, **run), dst)
+        except CsrnetError as exc:
+            failures.append(str(exc))
+    for failure in failures:
+        print(f"csrnet: failed: {failure}", file=sys.stderr)
+    done = len(inputs) - len(failures)
+    print(f"restored {done} of {len(inputs)} images into {out}")
+    if failures:
+        raise CsrnetError(f"{len(failures)} of {len(inputs)} images failed (listed above)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from .restore import available_weights, user_weights_dir
+
+    found = available_weights()
+    print(f"{'name':<24}{'task':<9}{'levels':<18}{'steps':>9}  validation PSNR  where")
+    for path, meta in found:
+        task = meta["task"]
+        levels = task.get("levels") or task.get("level_range") or []
+        val = meta.get("validation") or {}
+        score = f"{val['psnr']:.2f} dB @ {val.get('step', '?')}" if "psnr" in val else "-"
+        print(
+            f"{path.stem:<24}{task['task']:<9}{str(levels):<18}{meta.get('steps', 0):>9,}  "
+            f"{score:<15}  {path.parent}"
+        )
+    if not found:
+        print(f"(none; put .safetensors weights in {user_weights_dir()})")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from .report import build_report
     from .train import resolve_device
@@ -421,6 +550,8 @@ COMMANDS = {
     "baseline-table": cmd_baseline_table,
     "evaluate": cmd_evaluate,
     "report": cmd_report,
+    "restore": cmd_restore,
+    "models": cmd_models,
     "train": cmd_train,
     "export": cmd_export,
     "check-overlap": cmd_check_overlap,

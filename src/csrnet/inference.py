@@ -53,7 +53,11 @@ def self_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) 
 
 
 def restore_fn(
-    model: CSRnet, device: torch.device | str = "cpu", ensemble: bool = False, tile: int = 0
+    model: CSRnet,
+    device: torch.device | str = "cpu",
+    ensemble: bool = False,
+    tile: int = 0,
+    overlap: int = DEFAULT_OVERLAP,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping a degraded Y image (float, [0, 255]) to the restored one, in fp32.
 
@@ -62,11 +66,12 @@ def restore_fn(
         device: where to run it.
         ensemble: average over the 8 flips/rotations (the "+" results of the literature).
         tile: run on tiles of this size (0: the whole image at once).
+        overlap: margin discarded on each inner side of a tile.
     """
     device = torch.device(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        return forward_tiled(model, x, tile) if tile else model(x)
+        return forward_tiled(model, x, tile, overlap) if tile else model(x)
 
     def restore(y: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.asarray(y, dtype=np.float32) / 255.0)[None, None].to(device)

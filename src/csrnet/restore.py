@@ -1,0 +1,374 @@
+"""Restoring real photos: colour, any size under a memory cap, and the weights to use.
+
+The network restores the Y channel (MATLAB ``rgb2ycbcr``); Cb and Cr are upsampled with
+MATLAB bicubic for SR or taken from the input for denoising and JPEG, as in the paper.
+Grayscale stays grayscale; an alpha channel is carried through (resized for SR); EXIF
+orientation is applied and the ICC profile kept. 16-bit images are refused (convert to 8
+bits first): the models were trained on 8-bit data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .degrade import Degradation
+from .errors import CsrnetError
+from .inference import DEFAULT_OVERLAP, restore_fn
+from .matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
+from .model import CSRnet
+from .weights import load_weights, read_metadata
+
+__all__ = ["Photo", "find_weights", "load_model", "open_photo", "restore", "restore_photo"]
+
+PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
+DEFAULT_MEMORY_CAP = 2 * 1024**3
+MIN_TILE = 2 * DEFAULT_OVERLAP + 32
+
+
+def user_weights_dir() -> Path:
+    """Where users keep their own weights: $CSRNET_WEIGHTS or ~/.local/share/csrnet/weights."""
+    default = Path.home() / ".local" / "share" / "csrnet" / "weights"
+    return Path(os.environ.get("CSRNET_WEIGHTS", default))
+
+
+def available_weights() -> list[tuple[Path, dict[str, Any]]]:
+    """(path, metadata) of the shipped weights and those in the user weights folder."""
+    found = []
+    for folder in (PACKAGE_WEIGHTS, user_weights_dir()):
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            try:
+                found.append((path, read_metadata(path)))
+            except CsrnetError:
+                continue  # a stray or broken file does not hide the others
+    return found
+
+
+def find_weights(deg: Degradation) -> Path:
+    """The weights trained for this setting (a fixed level, else a range covering it) with
+    the best validation PSNR."""
+    candidates = []
+    for path, meta in available_weights():
+        task = meta["task"]
+        if task["task"] != deg.task:
+            continue
+        covers = deg.level in task.get("levels", []) or (
+            task.get("level_range")
+            and task["level_range"][0] <= deg.level <= task["level_range"][1]
+        )
+        if covers:
+            exact = deg.level in task.get("levels", [])
+            candidates.append((exact, meta.get("validation", {}).get("psnr", -math.inf), path))
+    if not candidates:
+        raise CsrnetError(
+            f"no weights for {deg.task} {deg.label} are installed; pass --weights FILE "
+            "(see `csrnet models`)"
+        )
+    return max(candidates)[2]
+
+
+def load_model(
+    name_or_path: str | os.PathLike, device: str = "cpu"
+) -> tuple[CSRnet, dict[str, Any]]:
+    """A model by file path, or by the name of a shipped or user weights file."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        for candidate, _ in available_weights():
+            if candidate.stem == str(name_or_path):
+                path = candidate
+                break
+    return load_weights(path, device)
+
+
+@dataclass
+class Photo:
+    """A decoded photo: uint8 ``pixels`` (H, W) or (H, W, 3), optional uint8 ``alpha``,
+    and the ICC profile to write back."""
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    icc_profile: bytes | None = None
+
+
+def photo_from_pil(img: Image.Image, name: str = "image") -> Photo:
+    """Convert a PIL image (any 8-bit mode) into a Photo, applying EXIF orientation."""
+    icc = img.info.get("icc_profile")
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        raise CsrnetError(
+            f"{name}: {img.mode} images (16/32-bit) are not supported; convert to 8-bit"
+        )
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    if img.mode == "1":
+        img = img.convert("L")
+    if img.mode == "PA":
+        img = img.convert("RGBA")
+    alpha = None
+    if img.mode in ("RGBA", "LA"):
+        alpha = np.array(img.getchannel("A"))
+        img = img.convert("RGB" if img.mode == "RGBA" else "L")
+    if img.mode not in ("L", "RGB"):
+        raise CsrnetError(f"{name}: unsupported image mode {img.mode}")
+    pixels = np.array(img, dtype=np.uint8)
+    return Photo(pixels, alpha, icc)
+
+
+def open_photo(path: str | os.PathLike) -> Photo:
+    """Read a photo file; unreadable, truncated or oversized files are a CsrnetError."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return photo_from_pil(img, str(path))
+    except CsrnetError:
+        raise
+    except FileNotFoundError:
+        raise CsrnetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CsrnetError(f"{path}: is a folder, not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CsrnetError(
+            f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels (possible decompression bomb)"
+        ) from None
+    except UnidentifiedImageError:
+        raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CsrnetError(f"{path}: cannot decode image ({exc})") from None
+
+
+def auto_tile(model: CSRnet, memory_cap: int) -> int:
+    """The largest tile side whose forward pass fits ``memory_cap`` bytes.
+
+    The estimate counts the float32 feature maps alive at once: f1, f2, the dense history of
+    scale-0 outputs and a block's working set, plus the coarse scales (1/4 and 1/16 of
+    the pixels), with a factor 2 of headroom for the allocator.
+    """
+    cfg = model.config
+    maps = cfg.first_channels * 2 + cfg.channels * (cfg.depth + 8)
+    bytes_per_pixel = 4 * maps * (1 + 1 / 4 + 1 / 16) * 2
+    side = int(math.sqrt(memory_cap / bytes_per_pixel))
+    return max(MIN_TILE, side - side % 4)
+
+
+def restore_photo(
+    photo: Photo,
+    model: CSRnet,
+    deg: Degradation,
+    device: str = "cpu",
+    tile: int = 0,
+    ensemble: bool = False,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+    overlap: int = DEFAULT_OVERLAP,
+) -> Photo:
+    """Restore a photo with ``model`` for setting ``deg`` (SR: the photo is the low-resolution
+    image and the result is ``deg.level`` times larger)."""
+    pixels = photo.pixels
+    if min(pixels.shape[:2]) < 2:
+        raise CsrnetError(
+            f"image is {pixels.shape[1]}x{pixels.shape[0]}; it needs at least 2x2 pixels"
+        )
+    tile = tile or auto_tile(model, memory_cap)
+    run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap)
+    ycc = (
+        pixels.astype(np.float64) / 255.0
+        if pixels.ndim == 2
+        else rgb2ycbcr(pixels.astype(np.float64) / 255.0)
+    )
+    if deg.task == "sr":
+        ycc = imresize(ycc, float(deg.level))  # MATLAB bicubic, the network's input
+    y = ycc if ycc.ndim == 2 else ycc[..., 0]
+    y_out = run(y * 255.0) / 255.0
+    if ycc.ndim == 2:
+        out = to_uint8(y_out * 255.0)
+    else:
+        out = ycbcr2rgb(np.dstack([y_out, ycc[..., 1], ycc[..., 2]]))
+        out = to_uint8(out * 255.0)
+    alpha = photo.alpha
+    if alpha is not None and deg.task == "sr":
+        alpha = imresize(alpha, float(deg.level))
+    return Photo(out, alpha, photo.icc_profile)
+
+
+def photo_to_pil(photo: Photo) -> Image.Image:
+    img = Image.fromarray(photo.pixels)
+    if photo.alpha is not None:
+        img.putalpha(Image.fromarray(photo.alpha))
+    if photo.icc_profile:
+        img.info["icc_profile"] = photo.icc_profile
+    return img
+
+
+def restore(
+    image: Image.Image | np.ndarray,
+    task: str,
+    scale: int | None = None,
+    sigma: float | None = None,
+    quality: int | None = None,
+    weights: str | os.PathLike | None = None,
+    tile: int = 0,
+    self_ensemble: bool = False,
+    device: str = "cpu",
+) -> Image.Image | np.ndarray:
+    """Restore a PIL image or a uint8 numpy array; returns the same type.
+
+    Args:
+        image: the degraded photo (for SR, the low-resolution one).
+        task: "sr", "denoise" or "jpeg", with ``scale``, ``sigma`` or ``quality``.
+        weights: a weights file or name (default: the best installed for the setting).
+        tile: tile side in pixels (0: chosen from a 2 GiB memory cap).
+        self_ensemble: average the 8 flips/rotations (8x slower, slightly better).
+        device: "cpu" or "cuda".
+    """
+    option = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}.get(task)
+    if option is None:
+        raise CsrnetError(f"unknown task {task!r}; choose from sr, denoise, jpeg")
+    level = {"scale": scale, "sigma": sigma, "quality": quality}[option]
+    if level is None:
+        raise CsrnetError(f"task {task} needs {option}")
+    deg = Degradation(task, level)
+    model, meta = load_model(weights or find_weights(deg), device)
+    if meta["task"]["task"] != task:
+        raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {task}")
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
+        photo = photo_from_pil(Image.fromarray(image), "array")
+        return np.asarray(
+            photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
+        )
+    photo = photo_from_pil(image, "image")
+    return photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns, in the order given."""
+    from glob import glob
+
+    from .images import IMAGE_EXTENSIONS
+
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            paths += sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+        elif path.exists():
+            paths.append(path)
+        elif any(c in item for c in "*?["):
+            matches = sorted(Path(m) for m in glob(item) if Path(m).is_file())
+            if not matches:
+                raise CsrnetError(f"{item}: no file matches")
+            paths += matches
+        else:
+            raise CsrnetError(f"{item}: no such file or folder")
+    if not paths:
+        raise CsrnetError("no input images")
+    return paths
+
+
+def output_paths(inputs: list[Path], out: Path) -> list[Path]:
+    """Where each result goes: ``out`` itself for one input and an image file name, else
+    ``out/<input name>.png`` (PNG: lossless, so no new JPEG artifacts)."""
+    from .images import IMAGE_EXTENSIONS
+
+    if len(inputs) == 1 and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+        return [out]
+    names = [p.stem for p in inputs]
+    if len(set(names)) != len(names):
+        raise CsrnetError("two inputs have the same file name; restore them to different folders")
+    return [out / f"{name}.png" for name in names]
+
+
+def save_photo(photo: Photo, path: Path) -> None:
+    """Write atomically; the format follows the suffix (JPEG drops the alpha channel)."""
+    from .images import write_atomic
+
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise CsrnetError(f"{path}: unknown image file extension")
+    img = photo_to_pil(photo)
+    if fmt == "JPEG" and img.mode == "RGBA":
+        img = img.convert("RGB")
+    options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
+    if fmt == "JPEG":
+        options["quality"] = 95
+    write_atomic(path, lambda tmp: img.save(tmp, format=fmt, **options))
+
+
+def demo_image(deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's astronaut photo (RGB, 512x512) and a degraded copy of it."""
+    from skimage import data
+
+    clean = data.astronaut()
+    if deg.task == "sr":
+        s = int(deg.level)
+        clean = clean[: clean.shape[0] - clean.shape[0] % s, : clean.shape[1] - clean.shape[1] % s]
+        degraded = to_uint8(imresize(clean.astype(np.float64), 1 / s))
+    elif deg.task == "denoise":
+        rng = np.random.default_rng(0)
+        degraded = to_uint8(clean + rng.normal(0, deg.level, clean.shape))
+    else:
+        from io import BytesIO
+
+        buffer = BytesIO()
+        Image.fromarray(clean).save(buffer, format="JPEG", quality=int(deg.level))
+        degraded = np.array(Image.open(buffer))
+    return clean, degraded
+
+
+def side_by_side(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
+    """Equal-size RGB panels in a row, each with its caption above it."""
+    from PIL import ImageDraw
+
+    h, w = panels[0][1].shape[:2]
+    sheet = Image.new("RGB", (w * len(panels), h + 22), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (caption, pixels) in enumerate(panels):
+        sheet.paste(Image.fromarray(pixels).convert("RGB"), (i * w, 22))
+        draw.text((i * w + 6, 5), caption, fill="black")
+    return sheet
+
+
+def make_demo(
+    model: CSRnet,
+    deg: Degradation,
+    device: str = "cpu",
+    tile: int = 0,
+    ensemble: bool = False,
+    overlap: int = DEFAULT_OVERLAP,
+) -> tuple[Image.Image, float, float]:
+    """Degrade the sample photo, restore it, and lay out degraded / restored / original;
+    also returns the PSNR (on Y) of the degraded and of the restored image."""
+    from .degrade import to_y
+    from .metrics import psnr
+
+    clean, degraded = demo_image(deg)
+    restored = restore_photo(
+        Photo(degraded), model, deg, device, tile, ensemble, overlap=overlap
+    ).pixels
+    shown, caption = degraded, f"input ({deg.label})"
+    if deg.task == "sr":  # the low-resolution input, enlarged by MATLAB bicubic
+        shown = to_uint8(imresize(degraded.astype(np.float64), deg.level))
+        caption = f"bicubic ({deg.label})"
+    before, after = (psnr(to_y(x), to_y(clean), deg.border) for x in (shown, restored))
+    sheet = side_by_side(
+        [
+            (f"{caption}: {before:.2f} dB", shown),
+            (f"CSRnet: {after:.2f} dB", restored),
+            ("original", clean),
+        ]
+    )
+    return sheet, before, after

@@ -1,0 +1,232 @@
+"""csrnet restore and the Python API: colour, alpha, EXIF, ICC, tiles, folders, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from csrnet.cli import main
+from csrnet.degrade import Degradation
+from csrnet.errors import CsrnetError
+from csrnet.matlab import rgb2ycbcr
+from csrnet.metrics import psnr
+from csrnet.model import CSRnet
+from csrnet.restore import Photo, find_weights, load_model, restore, restore_photo
+from csrnet.weights import save_weights
+
+from conftest import data_dir, make_bad_images
+
+
+def tiny_weights(folder: Path, name: str, task: str, levels: list[float]) -> Path:
+    torch.manual_seed(0)
+    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
+    path = folder / f"{name}.safetensors"
+    meta = {
+        "task": {"task": task, "levels": levels, "level_range": None, "val_levels": []},
+        "steps": 5,
+        "recipe": name,
+        "validation": {"step": 5, "psnr": 20.0},
+    }
+    save_weights(path, model, meta)
+    return path
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "user_weights"
+    folder.mkdir()
+    tiny_weights(folder, "tiny_sr", "sr", [2, 4])
+    tiny_weights(folder, "tiny_denoise", "denoise", [25])
+    monkeypatch.setenv("CSRNET_WEIGHTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    return Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 100, 80))
+
+
+def test_api_keeps_types_sizes_and_modes(weights_dir: Path, photo: Image.Image) -> None:
+    out = restore(photo, task="sr", scale=2)
+    assert isinstance(out, Image.Image) and out.size == (200, 160) and out.mode == "RGB"
+    arr = restore(np.asarray(photo), task="denoise", sigma=25)
+    assert isinstance(arr, np.ndarray) and arr.shape == (80, 100, 3) and arr.dtype == np.uint8
+    gray = restore(photo.convert("L"), task="sr", scale=4, weights="tiny_sr")
+    assert gray.mode == "L" and gray.size == (400, 320)
+    with pytest.raises(CsrnetError, match="no weights for jpeg"):
+        restore(photo, task="jpeg", quality=10)
+    with pytest.raises(CsrnetError, match="needs sigma"):
+        restore(photo, task="denoise")
+
+
+def test_colour_alpha_exif_and_icc(weights_dir: Path, photo: Image.Image) -> None:
+    out = np.asarray(restore(photo, task="denoise", sigma=25))
+    # Denoising restores Y only: Cb and Cr come from the input.
+    before, after = rgb2ycbcr(np.asarray(photo) / 255.0), rgb2ycbcr(out / 255.0)
+    inside = ((out > 0) & (out < 255)).all(axis=-1)  # where RGB did not clip
+    assert inside.mean() > 0.5
+    assert np.abs(before[inside, 1:] - after[inside, 1:]).max() * 255 < 1.5
+    assert np.abs(before[..., 0] - after[..., 0]).max() * 255 > 2  # Y was changed
+    rgba = photo.convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.tile(np.arange(100, dtype=np.uint8), (80, 1))))
+    sr = restore(rgba, task="sr", scale=2)
+    assert sr.mode == "RGBA" and sr.size == (200, 160)
+    assert np.asarray(sr.getchannel("A"))[:, 10:190].std() > 10  # the alpha ramp survives
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    tagged = photo.copy()
+    tagged.info["exif"] = exif.tobytes()
+    tagged = Image.open(_save(tagged, weights_dir / "tagged.jpg", exif=exif.tobytes()))
+    assert restore(tagged, task="sr", scale=2).size == (160, 200)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with_icc = Image.open(_save(photo, weights_dir / "icc.png", icc_profile=icc))
+    assert restore(with_icc, task="sr", scale=2).info.get("icc_profile") == icc
+
+
+def _save(img: Image.Image, path: Path, **options) -> Path:
+    img.save(path, **options)
+    return path
+
+
+def test_tiles_match_the_whole_image(weights_dir: Path) -> None:
+    model, _ = load_model("tiny_sr")
+    deg = Degradation("sr", 2)
+    clean = np.asarray(Image.open(data_dir("Set5") / "baby.png"))
+    low = np.asarray(Image.fromarray(clean).resize((256, 256), Image.BICUBIC))
+    whole = restore_photo(Photo(low), model, deg, tile=2048).pixels
+    tiled = restore_photo(Photo(low), model, deg, tile=128).pixels
+    y = rgb2ycbcr(clean, only_y=True)
+    assert (
+        abs(psnr(rgb2ycbcr(whole, only_y=True), y, 2) - psnr(rgb2ycbcr(tiled, only_y=True), y, 2))
+        <= 0.01
+    )
+
+
+def test_folder_run_keeps_going_and_lists_failures(
+    tmp_path: Path, weights_dir: Path, capsys
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(data_dir("Set5") / "bird.png").crop((0, 0, 64, 48)).save(src / "good.png")
+    Image.open(data_dir("Set12") / "01.png").crop((0, 0, 40, 40)).save(src / "gray.jpg")
+    (tmp_path / "bad").mkdir()
+    bad = make_bad_images(tmp_path / "bad")
+    for kind in ("truncated", "16bit", "bomb"):
+        (src / f"x_{kind}.png").write_bytes(bad[kind].read_bytes())
+    Image.new("RGB", (1, 1)).save(src / "x_tiny.png")
+    out = tmp_path / "out"
+    code = main(
+        ["restore", str(src), "-o", str(out), "--task", "sr", "--scale", "2", "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "4 of 6 images failed" in err and "Traceback" not in err
+    for needle in ("x_truncated.png", "16/32-bit", "decompression bomb", "at least 2x2"):
+        assert needle in err
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "gray.png"]
+    assert (
+        Image.open(out / "good.png").size == (128, 96) and Image.open(out / "gray.png").mode == "L"
+    )
+    # existing outputs: an error, unless skipped or overwritten
+    code = main(["restore", str(src / "good.png"), "-o", str(out), "--task", "sr", "--scale", "2"])
+    assert code == 1 and "exists" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "restore",
+                str(src / "good.png"),
+                "-o",
+                str(out),
+                "--task",
+                "sr",
+                "--scale",
+                "2",
+                "--skip-existing",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "restore",
+                str(src / "good.png"),
+                "-o",
+                str(out),
+                "--task",
+                "sr",
+                "--scale",
+                "2",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
+    # one input and an image file name: written there; never over the input itself
+    assert (
+        main(
+            [
+                "restore",
+                str(src / "good.png"),
+                "-o",
+                str(tmp_path / "one.jpg"),
+                "--task",
+                "denoise",
+                "--sigma",
+                "25",
+            ]
+        )
+        == 0
+    )
+    assert Image.open(tmp_path / "one.jpg").format == "JPEG"
+    code = main(
+        [
+            "restore",
+            str(src / "good.png"),
+            "-o",
+            str(src / "good.png"),
+            "--task",
+            "sr",
+            "--scale",
+            "2",
+        ]
+    )
+    assert code == 1 and "would overwrite the input" in capsys.readouterr().err
+
+
+def test_demo_and_models(tmp_path: Path, weights_dir: Path, capsys) -> None:
+    out = tmp_path / "demo.png"
+    assert main(["restore", "--demo", "-o", str(out), "--task", "sr", "--scale", "2"]) == 0
+    assert "on a sample photo" in capsys.readouterr().out
+    assert Image.open(out).size == (3 * 512, 512 + 22)
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "tiny_sr" in listing and "tiny_denoise" in listing and "20.00 dB" in listing
+    assert find_weights(Degradation("sr", 4)).name == "tiny_sr.safetensors"
+
+
+@pytest.mark.parametrize(
+    "argv,code,needle",
+    [
+        (["--task", "sr"], 2, "needs --scale"),
+        (["--task", "sr", "--scale", "2", "--sigma", "3"], 2, "--sigma does not apply"),
+        (["--task", "sr", "--scale", "2", "--tile", "50"], 2, "--tile"),
+        (["--task", "sr", "--scale", "2", "--overwrite", "--skip-existing"], 2, "at most one"),
+        (["--task", "jpeg", "--quality", "10"], 1, "no weights for jpeg"),
+        (["--task", "sr", "--scale", "2", "--weights", "tiny_denoise"], 1, "trained for denoise"),
+        (
+            ["--task", "sr", "--scale", "2", "--weights", "missing.safetensors"],
+            1,
+            "no such weights file",
+        ),
+    ],
+)
+def test_bad_restore_options(tmp_path: Path, weights_dir: Path, capsys, argv, code, needle) -> None:
+    img = tmp_path / "a.png"
+    Image.new("RGB", (16, 16)).save(img)
+    got = main(["restore", str(img), "-o", str(tmp_path / "out"), *argv])
+    err = capsys.readouterr().err
+    assert got == code and needle in err and len(err.strip().splitlines()) == 1, err

@@ -1,4 +1,4 @@
-"""csrnet restore and the Python API: colour, alpha, EXIF, ICC, tiles, folders, bad input."""
+"""csrnet restore and the API (csrnet.restore, load_model): colour, tiles, folders, errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from csrnet.errors import CsrnetError
 from csrnet.matlab import rgb2ycbcr
 from csrnet.metrics import psnr
 from csrnet.model import CSRnet
-from csrnet.restore import Photo, find_weights, load_model, restore, restore_photo
+from csrnet.photos import Photo, find_weights, load_model, restore, restore_photo
 from csrnet.weights import save_weights
 
 from conftest import data_dir, make_bad_images
@@ -51,7 +51,11 @@ def photo() -> Image.Image:
 
 
 def test_api_keeps_types_sizes_and_modes(weights_dir: Path, photo: Image.Image) -> None:
-    out = restore(photo, task="sr", scale=2)
+    import csrnet
+
+    model, meta = csrnet.load_model("tiny_sr")
+    assert isinstance(model, CSRnet) and meta["task"]["levels"] == [2, 4]
+    out = csrnet.restore(photo, task="sr", scale=2)
     assert isinstance(out, Image.Image) and out.size == (200, 160) and out.mode == "RGB"
     arr = restore(np.asarray(photo), task="denoise", sigma=25)
     assert isinstance(arr, np.ndarray) and arr.shape == (80, 100, 3) and arr.dtype == np.uint8

@@ -353,7 +353,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .images import write_atomic
-    from .restore import (
+    from .photos import (
         expand_inputs,
         find_weights,
         load_model,
@@ -432,7 +432,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from .restore import available_weights, user_weights_dir
+    from .photos import available_weights, user_weights_dir
 
     found = available_weights()
     print(f"{'name':<24}{'task':<9}{'levels':<18}{'steps':>9}  validation PSNR  where")

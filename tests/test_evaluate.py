@@ -137,3 +137,30 @@ def test_corrupt_weights_are_one_line(capsys, tmp_path: Path) -> None:
     bad.write_bytes(b"{" * 100)
     got, _, err = run(capsys, "evaluate", str(bad))
     assert got == 1 and "not a readable safetensors" in err and len(err.strip().splitlines()) == 1
+
+
+def test_record_stores_measured_means_in_the_weights(capsys, weights: Path, monkeypatch) -> None:
+    root = str(data_dir("Set5").parent)
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        str(weights),
+        "--sets",
+        "Set5",
+        "--data-root",
+        root,
+        "--scale",
+        "2",
+        "--record",
+        "--json",
+        "--no-progress",
+    )
+    assert code == 0
+    measured = json.loads(out)[0]["psnr"]
+    monkeypatch.setenv("CSRNET_WEIGHTS", str(weights.parent))
+    code, listing, _ = run(capsys, "models")
+    assert code == 0 and f"Set5 x2: PSNR {measured:.2f} dB" in listing
+    from csrnet.weights import load_weights
+
+    model, meta = load_weights(weights)  # still loads, tensors untouched
+    assert meta["benchmarks"]["Set5 x2"]["images"] == 5

@@ -58,3 +58,4 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     write_atomic(target, lambda tmp: tmp.write_text("done"))
     assert target.read_text() == "done" and list(tmp_path.iterdir()) == [target]
+    assert target.stat().st_mode & 0o644 == 0o644  # readable by others, as umask allows

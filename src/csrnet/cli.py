@@ -87,6 +87,11 @@ def build_parser() -> Parser:
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
     ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ev.add_argument(
+        "--record",
+        action="store_true",
+        help="store the measured means in each weights file (shown by `csrnet models`)",
+    )
 
     rs = commands.add_parser(
         "restore",
@@ -334,6 +339,22 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             args.seed,
             progress=not args.no_progress,
         )
+    if args.record:
+        from .weights import record_benchmarks
+
+        suffix = "+" if args.self_ensemble else ""
+        for weights in args.weights:
+            name = Path(weights).name.removesuffix(".safetensors") + suffix
+            measured = {
+                f"{r.dataset} {r.degradation.label}{suffix}": {
+                    "psnr": round(r.psnr, 4),
+                    "ssim": round(r.ssim, 5),
+                    "images": len(r.images),
+                }
+                for r in results
+                if r.method == name
+            }
+            record_benchmarks(weights, measured)
     if args.csv:
         text = "".join(r.csv_text(header=i == 0) for i, r in enumerate(results))
         write_atomic(args.csv, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -435,16 +456,20 @@ def cmd_models(args: argparse.Namespace) -> None:
     from .photos import available_weights, user_weights_dir
 
     found = available_weights()
-    print(f"{'name':<24}{'task':<9}{'levels':<18}{'steps':>9}  validation PSNR  where")
     for path, meta in found:
         task = meta["task"]
         levels = task.get("levels") or task.get("level_range") or []
-        val = meta.get("validation") or {}
-        score = f"{val['psnr']:.2f} dB @ {val.get('step', '?')}" if "psnr" in val else "-"
         print(
-            f"{path.stem:<24}{task['task']:<9}{str(levels):<18}{meta.get('steps', 0):>9,}  "
-            f"{score:<15}  {path.parent}"
+            f"{path.stem}: {task['task']} {levels}, {meta.get('steps', 0):,} training steps "
+            f"(recipe {meta.get('recipe', '?')}), {path}"
         )
+        for name, score in sorted(meta.get("benchmarks", {}).items()):
+            print(f"    {name}: PSNR {score['psnr']:.2f} dB, SSIM {score['ssim']:.4f}")
+        val = meta.get("validation") or {}
+        data = meta.get("config", {}).get("data", {})
+        if "psnr" in val and not meta.get("benchmarks"):
+            subset = f"first {data['val_images']} of " if data.get("val_images") else ""
+            print(f"    validation ({subset}{data.get('val', '?')}): PSNR {val['psnr']:.2f} dB")
     if not found:
         print(f"(none; put .safetensors weights in {user_weights_dir()})")
 

@@ -20,6 +20,9 @@ from .errors import CsrnetError
 
 __all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "write_atomic"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 _MODE_ADVICE = {
@@ -111,6 +114,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -3,7 +3,8 @@
 Metadata keys (all strings; JSON where structured): ``format`` ("csrnet-weights"),
 ``model`` (ModelConfig arguments), ``task`` (task, levels, level_range, val_levels),
 ``steps``, ``train_data``, ``recipe`` (config name), ``validation`` (best validation
-record), ``config`` (the whole training config).
+record), ``config`` (the whole training config), and ``benchmarks`` (means measured by
+``csrnet evaluate --record``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .errors import CsrnetError
 from .images import write_atomic
 from .model import CSRnet
 
-__all__ = ["load_weights", "save_weights"]
+__all__ = ["export_run", "load_weights", "read_metadata", "record_benchmarks", "save_weights"]
 
 FORMAT = "csrnet-weights"
 
@@ -73,6 +74,17 @@ def load_weights(
             f"{path}: weights do not match their model description ({str(exc).splitlines()[0]})"
         ) from None
     return model.to(device).eval(), meta
+
+
+def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, float]]) -> None:
+    """Merge measured benchmark means ({"Set5 x2": {"psnr": .., "ssim": ..}}) into the
+    ``benchmarks`` metadata of a weights file, rewriting it atomically."""
+    path = Path(path)
+    meta = read_metadata(path)
+    meta["benchmarks"] = {**meta.get("benchmarks", {}), **results}
+    tensors = load_file(str(path))
+    raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=raw))
 
 
 def export_run(

@@ -161,6 +161,12 @@ def build_parser() -> Parser:
     )
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    ox = commands.add_parser(
+        "export-onnx", help="write weights as an ONNX model (dynamic batch, height, width)"
+    )
+    ox.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or weights name")
+    ox.add_argument("-o", "--output", required=True, metavar="model.onnx")
+
     ov = commands.add_parser(
         "check-overlap",
         help="list training images that share pixels with test images (crops included)",
@@ -546,6 +552,20 @@ def cmd_check_overlap(args: argparse.Namespace) -> int:
     return 1 if overlaps else 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> None:
+    from .onnx_export import export_onnx
+    from .photos import resolve_weights
+    from .weights import read_metadata
+
+    if not args.output.endswith(".onnx"):
+        raise UsageError(f"{args.output}: the output must end in .onnx")
+    check_output_folder(args.output)
+    path = resolve_weights(args.weights)
+    task = read_metadata(path)["task"]["task"]
+    export_onnx(path, args.output)
+    print(f"{args.output}: {task} model; input y (N, 1, H, W) on [0, 1], output restored")
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from .weights import export_run
 
@@ -579,6 +599,7 @@ COMMANDS = {
     "models": cmd_models,
     "train": cmd_train,
     "export": cmd_export,
+    "export-onnx": cmd_export_onnx,
     "check-overlap": cmd_check_overlap,
 }
 

@@ -74,17 +74,22 @@ def find_weights(deg: Degradation) -> Path:
     return max(candidates)[2]
 
 
+def resolve_weights(name_or_path: str | os.PathLike) -> Path:
+    """A weights file path, or the shipped or user weights file of that name (stem)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate, _ in available_weights():
+        if candidate.stem == str(name_or_path):
+            return candidate
+    return path  # load_weights reports that it does not exist
+
+
 def load_model(
     name_or_path: str | os.PathLike, device: str = "cpu"
 ) -> tuple[CSRnet, dict[str, Any]]:
     """A model by file path, or by the name of a shipped or user weights file."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        for candidate, _ in available_weights():
-            if candidate.stem == str(name_or_path):
-                path = candidate
-                break
-    return load_weights(path, device)
+    return load_weights(resolve_weights(name_or_path), device)
 
 
 @dataclass

@@ -32,7 +32,9 @@ TASKS = {  # task: (training folder, levels)
 }
 
 
-def time_steps(device: torch.device, images, task, levels, patch, batch, steps) -> tuple[float, float]:
+def time_steps(
+    device: torch.device, images, task, levels, patch, batch, steps
+) -> tuple[float, float]:
     """Mean seconds to make a batch, and to train one step on it."""
     torch.manual_seed(0)
     model = make_model("CSRnet-Dense").to(device)
@@ -64,24 +66,30 @@ def time_steps(device: torch.device, images, task, levels, patch, batch, steps) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=os.environ.get("CSRNET_DATA", "../shared/data"))
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per row (after one warm-up)")
+    parser.add_argument(
+        "--steps", type=int, default=5, help="timed steps per row (after one warm-up)"
+    )
     parser.add_argument("--tasks", default="sr,denoise,jpeg")
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-          + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+        + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU")
+    )
     print("| device | task | recipe | patch | batch | patches/s | step s | data s | data share |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for task in args.tasks.split(","):
         folder, levels = TASKS[task]
-        images = TrainingImages.load([Path(args.data_root) / folder], task, levels if task == "sr" else [], 64)
+        images = TrainingImages.load(
+            [Path(args.data_root) / folder], task, levels if task == "sr" else [], 64
+        )
         for device in devices:
             for recipe, patch, batch in SETTINGS:
                 data_s, step_s = time_steps(device, images, task, levels, patch, batch, args.steps)
                 total = data_s + step_s
                 print(
-                    f"| {device.type} | {task} | {recipe} | {patch} | {batch} | {batch / total:.1f} | "
-                    f"{step_s:.3f} | {data_s:.4f} | {data_s / total:.1%} |",
+                    f"| {device.type} | {task} | {recipe} | {patch} | {batch} | "
+                    f"{batch / total:.1f} | {step_s:.3f} | {data_s:.4f} | {data_s / total:.1%} |",
                     flush=True,
                 )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from csrnet.data import TrainingImages, make_batch
+from csrnet.data import PatchRecipe, TrainingImages, make_batch
 from csrnet.model import make_model
 
 SETTINGS = [  # (recipe, patch, batch)
@@ -45,7 +45,7 @@ def time_steps(
     data_s = step_s = 0.0
     for step in range(steps + 1):  # step 0 warms up
         t0 = time.perf_counter()
-        x, y = make_batch(images, task, levels, None, patch, 0, step, range(batch))
+        x, y = make_batch(images, PatchRecipe(task, levels, None, patch, 0), step, range(batch))
         t1 = time.perf_counter()
         x, y = x.to(device), y.to(device)
         if cuda:

@@ -27,7 +27,7 @@ from .errors import CsrnetError
 from .images import list_images, read_image
 from .overlap import Overlap, find_overlaps
 
-__all__ = ["PatchStream", "TrainingImages", "make_batch"]
+__all__ = ["PatchRecipe", "PatchStream", "TrainingImages", "make_batch"]
 
 
 @dataclass
@@ -94,40 +94,43 @@ def _transform(img: np.ndarray, t: int) -> np.ndarray:
     return img[:, ::-1] if t >= 4 else img
 
 
-def draw_level(
-    rng: np.random.Generator, task: str, levels: list[float], level_range: list[float] | None
-) -> float:
-    """A training setting: one of ``levels``, or uniform in ``level_range``."""
-    if level_range is None:
-        return float(levels[rng.integers(len(levels))])
-    low, high = level_range
-    if task == "jpeg":
-        return float(rng.integers(int(low), int(high) + 1))
-    return float(rng.uniform(low, high))
+@dataclass(frozen=True)
+class PatchRecipe:
+    """How patches are drawn: the task, its levels (or a range of them), the patch side in
+    ground-truth pixels, and the seed."""
+
+    task: str
+    levels: list[float]
+    level_range: list[float] | None
+    patch: int
+    seed: int
+
+    def draw_level(self, rng: np.random.Generator) -> float:
+        """A training setting: one of ``levels``, or uniform in ``level_range``."""
+        if self.level_range is None:
+            return float(self.levels[rng.integers(len(self.levels))])
+        low, high = self.level_range
+        if self.task == "jpeg":
+            return float(rng.integers(int(low), int(high) + 1))
+        return float(rng.uniform(low, high))
 
 
 def make_patch(
-    images: TrainingImages,
-    task: str,
-    levels: list[float],
-    level_range: list[float] | None,
-    patch: int,
-    seed: int,
-    step: int,
-    index: int,
+    images: TrainingImages, recipe: PatchRecipe, step: int, index: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(degraded, clean) float32 patches on [0, 1] for one (seed, step, index)."""
-    rng = np.random.default_rng([seed, step, index])
-    level = draw_level(rng, task, levels, level_range)
+    rng = np.random.default_rng([recipe.seed, step, index])
+    level = recipe.draw_level(rng)
     k = int(rng.integers(len(images)))
-    clean_img = images.clean[level if task == "sr" else 0.0][k]
+    sr, patch = recipe.task == "sr", recipe.patch
+    clean_img = images.clean[level if sr else 0.0][k]
     h, w = clean_img.shape
     y0, x0 = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
     t = int(rng.integers(8))
     clean = _transform(clean_img[y0 : y0 + patch, x0 : x0 + patch], t)
-    if task == "sr":
+    if sr:
         degraded = _transform(images.sr_inputs[level][k][y0 : y0 + patch, x0 : x0 + patch], t)
-    elif task == "denoise":
+    elif recipe.task == "denoise":
         degraded = clean + rng.normal(0.0, level, size=clean.shape)
     else:
         degraded = jpeg_compress(np.ascontiguousarray(clean), int(level))
@@ -136,17 +139,10 @@ def make_patch(
 
 
 def make_batch(
-    images: TrainingImages,
-    task: str,
-    levels: list[float],
-    level_range: list[float] | None,
-    patch: int,
-    seed: int,
-    step: int,
-    indices: range,
+    images: TrainingImages, recipe: PatchRecipe, step: int, indices: range
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets), each (len(indices), 1, patch, patch) float32 on [0, 1]."""
-    pairs = [make_patch(images, task, levels, level_range, patch, seed, step, i) for i in indices]
+    pairs = [make_patch(images, recipe, step, i) for i in indices]
     inputs = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
     targets = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None])
     return inputs, targets
@@ -162,12 +158,8 @@ class PatchStream(IterableDataset):
     def __init__(
         self,
         images: TrainingImages,
-        task: str,
-        levels: list[float],
-        level_range: list[float] | None,
-        patch: int,
+        recipe: PatchRecipe,
         global_batch: int,
-        seed: int,
         start_step: int,
         rank: int = 0,
         world: int = 1,
@@ -179,11 +171,10 @@ class PatchStream(IterableDataset):
             )
         per_rank = global_batch // world
         self.indices = range(rank * per_rank, (rank + 1) * per_rank)
-        self.args = (images, task, levels, level_range, patch, seed)
-        self.start_step = start_step
+        self.images, self.recipe, self.start_step = images, recipe, start_step
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         for step in itertools.count(self.start_step + worker, workers):
-            yield make_batch(*self.args, step, self.indices)
+            yield make_batch(self.images, self.recipe, step, self.indices)

@@ -12,14 +12,16 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import CsrnetError
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "read_image", "write_atomic"]
+__all__ = ["IMAGE_EXTENSIONS", "decode_image", "list_images", "read_image", "write_atomic"]
 
+T = TypeVar("T")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -54,30 +56,20 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return files
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an 8-bit grayscale or RGB image fully; raise CsrnetError for anything else."""
+def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -> T:
+    """Open and fully decode an image file, then return ``convert(image)``.
+
+    Unreadable, empty, truncated and oversized files become a one-line CsrnetError (Pillow
+    warns above Image.MAX_IMAGE_PIXELS, about 89 Mpx, and refuses twice that; both are
+    refused here as possible decompression bombs).
+    """
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            # Pillow warns above Image.MAX_IMAGE_PIXELS (~89 Mpx) and raises above twice
-            # that; both are refused here as possible decompression bombs.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                mode = img.mode
-                if mode in _MODE_ADVICE:
-                    raise CsrnetError(
-                        f"{path}: image {_MODE_ADVICE[mode]}; only 8-bit grayscale (L) "
-                        "and RGB images are supported, convert it first"
-                    )
-                if mode == "1":
-                    img = img.convert("L")
-                elif mode not in ("L", "RGB"):
-                    raise CsrnetError(
-                        f"{path}: unsupported image mode {mode}; only 8-bit grayscale (L) "
-                        "and RGB images are supported"
-                    )
-                array = np.array(img, dtype=np.uint8)
+                return convert(img)
     except CsrnetError:
         raise
     except FileNotFoundError:
@@ -93,6 +85,27 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise CsrnetError(f"{path}: cannot decode image ({exc})") from None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an 8-bit grayscale or RGB image; raise CsrnetError for anything else."""
+
+    def gray_or_rgb(img: Image.Image) -> np.ndarray:
+        if img.mode in _MODE_ADVICE:
+            raise CsrnetError(
+                f"{path}: image {_MODE_ADVICE[img.mode]}; only 8-bit grayscale (L) "
+                "and RGB images are supported, convert it first"
+            )
+        if img.mode == "1":
+            img = img.convert("L")
+        elif img.mode not in ("L", "RGB"):
+            raise CsrnetError(
+                f"{path}: unsupported image mode {img.mode}; only 8-bit grayscale (L) "
+                "and RGB images are supported"
+            )
+        return np.array(img, dtype=np.uint8)
+
+    array = decode_image(path, gray_or_rgb)
     if array.size == 0:
         raise CsrnetError(f"{path}: image is empty")
     return array

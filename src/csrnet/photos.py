@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .degrade import Degradation
 from .errors import CsrnetError
+from .images import decode_image
 from .inference import DEFAULT_OVERLAP, restore_fn
 from .matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
 from .model import CSRnet
@@ -130,27 +130,7 @@ def photo_from_pil(img: Image.Image, name: str = "image") -> Photo:
 
 def open_photo(path: str | os.PathLike) -> Photo:
     """Read a photo file; unreadable, truncated or oversized files are a CsrnetError."""
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()
-                return photo_from_pil(img, str(path))
-    except CsrnetError:
-        raise
-    except FileNotFoundError:
-        raise CsrnetError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CsrnetError(f"{path}: is a folder, not an image") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CsrnetError(
-            f"{path}: more than {Image.MAX_IMAGE_PIXELS:,} pixels (possible decompression bomb)"
-        ) from None
-    except UnidentifiedImageError:
-        raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CsrnetError(f"{path}: cannot decode image ({exc})") from None
+    return decode_image(path, lambda img: photo_from_pil(img, str(path)))
 
 
 def auto_tile(model: CSRnet, memory_cap: int) -> int:

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import TrainConfig
-from .data import PatchStream, TrainingImages
+from .data import PatchRecipe, PatchStream, TrainingImages
 from .degrade import Degradation
 from .errors import CsrnetError
 from .evaluate import evaluate_folder
@@ -301,18 +301,10 @@ def train(
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    stream = PatchStream(
-        images,
-        cfg.task.task,
-        cfg.task.levels,
-        cfg.task.level_range,
-        cfg.data.patch_size,
-        cfg.data.batch_size,
-        cfg.seed,
-        step,
-        rank,
-        world,
+    recipe = PatchRecipe(
+        cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
     )
+    stream = PatchStream(images, recipe, cfg.data.batch_size, step, rank, world)
     loader = DataLoader(
         stream, batch_size=None, num_workers=cfg.data.workers, pin_memory=device.type == "cuda"
     )

@@ -49,7 +49,7 @@ def conv_gflops(repeats: int = 5) -> float:
 
 
 def run_case(path: str, size: tuple[int, int], tile: int, weights: str, threads: int) -> dict:
-    """One case in this process: seconds for one image (after a warm-up on a small one)."""
+    """One case in this process: seconds for one image, after a warm-up at the tile shape."""
     torch.set_num_threads(threads)
     from csrnet.inference import forward_tiled
     from csrnet.photos import load_model
@@ -91,7 +91,7 @@ def run_case(path: str, size: tuple[int, int], tile: int, weights: str, threads:
 
     x = torch.from_numpy(y)[None, None]
     with torch.inference_mode():
-        run(x[..., :64, :64])  # warm-up
+        run(x[..., : min(h, tile), : min(w, tile)])  # warm-up at the shape that will run
         start = time.perf_counter()
         if max(h, w) > tile:
             forward_tiled(run, x, tile)

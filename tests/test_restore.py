@@ -61,8 +61,8 @@ def test_api_keeps_types_sizes_and_modes(weights_dir: Path, photo: Image.Image) 
     assert isinstance(arr, np.ndarray) and arr.shape == (80, 100, 3) and arr.dtype == np.uint8
     gray = restore(photo.convert("L"), task="sr", scale=4, weights="tiny_sr")
     assert gray.mode == "L" and gray.size == (400, 320)
-    with pytest.raises(CsrnetError, match="no weights for jpeg"):
-        restore(photo, task="jpeg", quality=10)
+    with pytest.raises(CsrnetError, match="no weights for jpeg q20"):
+        restore(photo, task="jpeg", quality=20)
     with pytest.raises(CsrnetError, match="needs sigma"):
         restore(photo, task="denoise")
 
@@ -219,7 +219,7 @@ def test_demo_and_models(tmp_path: Path, weights_dir: Path, capsys) -> None:
         (["--task", "sr", "--scale", "2", "--sigma", "3"], 2, "--sigma does not apply"),
         (["--task", "sr", "--scale", "2", "--tile", "50"], 2, "--tile"),
         (["--task", "sr", "--scale", "2", "--overwrite", "--skip-existing"], 2, "at most one"),
-        (["--task", "jpeg", "--quality", "10"], 1, "no weights for jpeg"),
+        (["--task", "jpeg", "--quality", "20"], 1, "no weights for jpeg q20"),
         (["--task", "sr", "--scale", "2", "--weights", "tiny_denoise"], 1, "trained for denoise"),
         (
             ["--task", "sr", "--scale", "2", "--weights", "missing.safetensors"],

@@ -377,7 +377,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     import torch
-    from tqdm import tqdm
 
     from .images import write_atomic
     from .photos import (
@@ -385,10 +384,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         find_weights,
         load_model,
         make_demo,
-        open_photo,
-        output_paths,
-        restore_photo,
-        save_photo,
+        restore_files,
     )
     from .train import resolve_device
 
@@ -429,26 +425,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.inputs)
     out = Path(args.output)
-    outputs = output_paths(inputs, out)
-    if outputs[0].parent == out and not out.suffix:
-        out.mkdir(parents=True, exist_ok=True)
-    failures = []
-    bar = tqdm(
-        list(zip(inputs, outputs, strict=True)),
-        unit="img",
-        disable=None if not args.no_progress else True,
+    failures = restore_files(
+        inputs, out, model, deg, run, args.skip_existing, args.overwrite, not args.no_progress
     )
-    for src, dst in bar:
-        try:
-            if dst.resolve() == src.resolve() and not args.overwrite:
-                raise CsrnetError(f"{dst}: would overwrite the input; pass --overwrite")
-            if dst.exists() and args.skip_existing:
-                continue
-            if dst.exists() and not args.overwrite:
-                raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
-            save_photo(restore_photo(open_photo(src), model, deg, **run), dst)
-        except CsrnetError as exc:
-            failures.append(str(exc))
     for failure in failures:
         print(f"csrnet: failed: {failure}", file=sys.stderr)
     done = len(inputs) - len(failures)

@@ -77,6 +77,6 @@ def restore_fn(
         x = torch.from_numpy(np.asarray(y, dtype=np.float32) / 255.0)[None, None].to(device)
         with torch.inference_mode():
             out = self_ensemble(run, x) if ensemble else run(x)
-        return out[0, 0].float().cpu().numpy().astype(np.float64) * 255.0
+        return out[0, 0].float().cpu().numpy() * np.float32(255.0)
 
     return restore

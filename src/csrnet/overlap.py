@@ -100,11 +100,25 @@ def _shared_region(test: np.ndarray, train: np.ndarray, dy: int, dx: int) -> tup
     return (y1 - y0, x1 - x0) if same.mean() >= 0.99 else None
 
 
+_CACHE: dict[tuple, list[Overlap]] = {}
+
+
 def find_overlaps(train: list[Path], test: list[Path], progress: bool = False) -> list[Overlap]:
-    """Every (training image, test image) pair of the folders that shares a region."""
-    images: list[tuple[str, str, bool, np.ndarray]] = []  # (name, version, is_train, pixels)
+    """Every (training image, test image) pair of the folders that shares a region.
+
+    Results are kept for the life of the process, keyed by every file's path, size and
+    modification time, so repeated checks of unchanged folders cost nothing.
+    """
     folders = [(f, True) for f in train] + [(f, False) for f in test]
     paths = [(p, is_train) for folder, is_train in folders for p in list_images(folder)]
+    key = tuple((str(p), t, p.stat().st_size, p.stat().st_mtime_ns) for p, t in paths)
+    if key not in _CACHE:
+        _CACHE[key] = _find_overlaps(paths, progress)
+    return list(_CACHE[key])
+
+
+def _find_overlaps(paths: list[tuple[Path, bool]], progress: bool) -> list[Overlap]:
+    images: list[tuple[str, str, bool, np.ndarray]] = []  # (name, version, is_train, pixels)
     for path, is_train in tqdm(paths, desc="reading", disable=None if progress else True):
         name = f"{path.parent.name}/{path.name}"
         for version, pixels in one_channel_versions(read_image(path)).items():

@@ -26,11 +26,23 @@ from .matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
 from .model import CSRnet
 from .weights import load_weights, read_metadata
 
-__all__ = ["Photo", "find_weights", "load_model", "open_photo", "restore", "restore_photo"]
+__all__ = [
+    "Photo",
+    "find_weights",
+    "load_model",
+    "open_photo",
+    "restore",
+    "restore_files",
+    "restore_photo",
+]
 
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
 DEFAULT_MEMORY_CAP = 2 * 1024**3
 MIN_TILE = 2 * DEFAULT_OVERLAP + 32
+FASTEST_TILE = 384  # benchmarks/inference.py: faster than 256 (less overlap), as fast as 512
+PROCESS_BYTES = 400 * 1024**2
+PIPELINE_BYTES_PER_PIXEL = 32
+ROWS_PER_CHUNK = 256  # colour conversion in row blocks bounds its float64 temporaries
 
 
 def user_weights_dir() -> Path:
@@ -133,18 +145,20 @@ def open_photo(path: str | os.PathLike) -> Photo:
     return decode_image(path, lambda img: photo_from_pil(img, str(path)))
 
 
-def auto_tile(model: CSRnet, memory_cap: int) -> int:
-    """The largest tile side whose forward pass fits ``memory_cap`` bytes.
+def auto_tile(model: CSRnet, memory_cap: int, pixels: int) -> int:
+    """The tile side for an image of ``pixels`` output pixels under ``memory_cap`` bytes.
 
-    The estimate counts the float32 feature maps alive at once: f1, f2, the dense history of
-    scale-0 outputs and a block's working set, plus the coarse scales (1/4 and 1/16 of
-    the pixels), with a factor 2 of headroom for the allocator.
+    Measured with benchmarks/inference.py on the 2-core CPU (channels_last): the D8R6
+    forward pass holds about 7 KiB per tile pixel (scaled here by the model's feature maps),
+    the process about 400 MiB, and the colour pipeline about 32 bytes per image pixel.
+    Tiles above FASTEST_TILE gain no speed on the CPU, so that is the upper bound.
     """
     cfg = model.config
     maps = cfg.first_channels * 2 + cfg.channels * (cfg.depth + 8)
-    bytes_per_pixel = 4 * maps * (1 + 1 / 4 + 1 / 16) * 2
-    side = int(math.sqrt(memory_cap / bytes_per_pixel))
-    return max(MIN_TILE, side - side % 4)
+    per_tile_pixel = 7 * 1024 * maps / (64 * 2 + 32 * 16)
+    budget = memory_cap - PROCESS_BYTES - PIPELINE_BYTES_PER_PIXEL * pixels
+    side = int(math.sqrt(max(budget, 0) / per_tile_pixel))
+    return max(MIN_TILE, min(FASTEST_TILE, side - side % 32))
 
 
 def restore_photo(
@@ -164,26 +178,42 @@ def restore_photo(
         raise CsrnetError(
             f"image is {pixels.shape[1]}x{pixels.shape[0]}; it needs at least 2x2 pixels"
         )
-    tile = tile or auto_tile(model, memory_cap)
+    scale = int(deg.level) if deg.task == "sr" else 1
+    tile = tile or auto_tile(model, memory_cap, pixels.shape[0] * pixels.shape[1] * scale**2)
     run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap)
-    ycc = (
-        pixels.astype(np.float64) / 255.0
-        if pixels.ndim == 2
-        else rgb2ycbcr(pixels.astype(np.float64) / 255.0)
+    channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
+    if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
+        channels = [
+            imresize(c.astype(np.float64), float(scale)).astype(np.float32) for c in channels
+        ]
+    y_out = run(channels[0] * 255.0) / 255.0
+    out = (
+        to_uint8(y_out * 255.0) if len(channels) == 1 else _to_rgb(y_out, channels[1], channels[2])
     )
-    if deg.task == "sr":
-        ycc = imresize(ycc, float(deg.level))  # MATLAB bicubic, the network's input
-    y = ycc if ycc.ndim == 2 else ycc[..., 0]
-    y_out = run(y * 255.0) / 255.0
-    if ycc.ndim == 2:
-        out = to_uint8(y_out * 255.0)
-    else:
-        out = ycbcr2rgb(np.dstack([y_out, ycc[..., 1], ycc[..., 2]]))
-        out = to_uint8(out * 255.0)
     alpha = photo.alpha
     if alpha is not None and deg.task == "sr":
         alpha = imresize(alpha, float(deg.level))
     return Photo(out, alpha, photo.icc_profile)
+
+
+def _planes(pixels: np.ndarray) -> list[np.ndarray]:
+    """[gray] or [Y, Cb, Cr] (MATLAB rgb2ycbcr) as float32 planes on [0, 1]."""
+    if pixels.ndim == 2:
+        return [pixels.astype(np.float32) / 255.0]
+    ycc = np.empty(pixels.shape, np.float32)
+    for r in range(0, pixels.shape[0], ROWS_PER_CHUNK):
+        ycc[r : r + ROWS_PER_CHUNK] = rgb2ycbcr(pixels[r : r + ROWS_PER_CHUNK] / 255.0)
+    return [ycc[..., 0], ycc[..., 1], ycc[..., 2]]
+
+
+def _to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """uint8 RGB from Y, Cb, Cr planes on [0, 1] (MATLAB ycbcr2rgb), in row blocks."""
+    rgb = np.empty((*y.shape, 3), np.uint8)
+    for r in range(0, y.shape[0], ROWS_PER_CHUNK):
+        rows = slice(r, r + ROWS_PER_CHUNK)
+        ycc = np.stack([y[rows], cb[rows], cr[rows]], axis=-1).astype(np.float64)
+        rgb[rows] = to_uint8(ycbcr2rgb(ycc) * 255.0)
+    return rgb
 
 
 def photo_to_pil(photo: Photo) -> Image.Image:
@@ -275,6 +305,39 @@ def output_paths(inputs: list[Path], out: Path) -> list[Path]:
     if len(set(names)) != len(names):
         raise CsrnetError("two inputs have the same file name; restore them to different folders")
     return [out / f"{name}.png" for name in names]
+
+
+def restore_files(
+    inputs: list[Path],
+    out: Path,
+    model: CSRnet,
+    deg: Degradation,
+    run: dict[str, Any],
+    skip_existing: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[str]:
+    """Restore each input into its output path (see :func:`output_paths`); a failing image
+    does not stop the others. Returns the failures, one line each."""
+    from tqdm import tqdm
+
+    outputs = output_paths(inputs, out)
+    if outputs[0].parent == out:
+        out.mkdir(parents=True, exist_ok=True)
+    failures = []
+    pairs = list(zip(inputs, outputs, strict=True))
+    for src, dst in tqdm(pairs, unit="img", disable=None if progress else True):
+        try:
+            if dst.resolve() == src.resolve() and not overwrite:
+                raise CsrnetError(f"{dst}: would overwrite the input; pass --overwrite")
+            if dst.exists() and skip_existing:
+                continue
+            if dst.exists() and not overwrite:
+                raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
+            save_photo(restore_photo(open_photo(src), model, deg, **run), dst)
+        except CsrnetError as exc:
+            failures.append(str(exc))
+    return failures
 
 
 def save_photo(photo: Photo, path: Path) -> None:

@@ -62,7 +62,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def load_weights(
     path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[CSRnet, dict[str, Any]]:
-    """Rebuild the model stored in a weights file (fp32, eval mode) and return its metadata."""
+    """Rebuild the model stored in a weights file (fp32, eval mode, channels_last) and
+    return its metadata."""
     path = Path(path)
     meta = read_metadata(path)
     try:
@@ -73,7 +74,8 @@ def load_weights(
         raise CsrnetError(
             f"{path}: weights do not match their model description ({str(exc).splitlines()[0]})"
         ) from None
-    return model.to(device).eval(), meta
+    # channels_last: 1.5x faster than the default layout on the CPU (benchmarks/inference.py)
+    return model.to(device, memory_format=torch.channels_last).eval(), meta
 
 
 def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, float]]) -> None:

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from csrnet.photos import FASTEST_TILE
+
 PATHS = ["eager", "channels_last", "onnxruntime", "bm3d", "bicubic"]
 
 
@@ -81,8 +83,9 @@ def run_case(path: str, size: tuple[int, int], tile: int, weights: str, threads:
         def run(x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(session.run(None, {"y": x.numpy()})[0])
     else:
-        if path == "channels_last":
-            model = model.to(memory_format=torch.channels_last)
+        # load_model gives channels_last (csrnet's default); "eager" is the default layout
+        layout = torch.channels_last if path == "channels_last" else torch.contiguous_format
+        model = model.to(memory_format=layout)
 
         def run(x: torch.Tensor) -> torch.Tensor:
             if path == "channels_last":
@@ -110,7 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,512,1024,4000x3000")
     parser.add_argument("--paths", default=",".join(PATHS))
-    parser.add_argument("--tile", type=int, default=512, help="tile side for larger images")
+    parser.add_argument(
+        "--tile", type=int, default=FASTEST_TILE, help="tile side for larger images"
+    )
     parser.add_argument("--weights", default="sr_x2", help="weights file or name")
     parser.add_argument("--bm3d-max", type=int, default=512, help="skip BM3D above this side")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())

@@ -418,8 +418,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         sheet, before, after = make_demo(model, deg, **run)
         write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
         print(
-            f"{out}: {deg.task} {deg.label} on a sample photo: PSNR (Y) {before:.2f} dB "
-            f"degraded, {after:.2f} dB restored, weights {meta.get('recipe', '?')}"
+            f"{out}: {deg.task} {deg.label} on a sample photo, PSNR on Y: "
+            f"{'bicubic' if deg.task == 'sr' else 'input'} {before:.2f} dB, "
+            f"CSRnet {after:.2f} dB (weights {meta.get('recipe', '?')})"
         )
         return 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import NoReturn
 
 from . import __version__
 from .errors import CsrnetError
+from .images import DEFAULT_DATA_ROOT
 
-DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
 # Tolerances against the paper's baseline rows (the foundation issue's acceptance bar).
 PSNR_TOLERANCE = 0.05
 SSIM_TOLERANCE = 0.002
@@ -191,19 +190,31 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
 
 
-def degradation_from_args(args: argparse.Namespace):
-    """The Degradation named by ``task`` and exactly one matching level option."""
+LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
+
+
+def degradation_from_args(args: argparse.Namespace, task: str | None = None):
+    """The Degradation of ``task`` (default ``args.task``) and exactly one matching level
+    option. With ``task="infer"`` the task follows the one level option given, if any."""
     from .degrade import Degradation
 
-    wanted = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}[args.task]
-    for option in ("scale", "sigma", "quality"):
+    task = task or args.task
+    if task == "infer":
+        given = [t for t, o in LEVEL_OPTIONS.items() if getattr(args, o) is not None]
+        if len(given) > 1:
+            raise UsageError("give at most one of --scale, --sigma, --quality")
+        if not given:
+            return None
+        task = given[0]
+    wanted = LEVEL_OPTIONS[task]
+    for option in LEVEL_OPTIONS.values():
         given = getattr(args, option) is not None
         if option == wanted and not given:
-            raise UsageError(f"{args.task} needs --{option}")
+            raise UsageError(f"{task} needs --{option}")
         if option != wanted and given:
-            raise UsageError(f"--{option} does not apply to {args.task}")
+            raise UsageError(f"--{option} does not apply to {task}")
     try:
-        return Degradation(args.task, getattr(args, wanted), clip=getattr(args, "clip", False))
+        return Degradation(task, getattr(args, wanted), clip=getattr(args, "clip", False))
     except CsrnetError as exc:
         raise UsageError(str(exc)) from None
 
@@ -307,7 +318,6 @@ def baseline_markdown(results: list[dict]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .degrade import Degradation
     from .evaluate import evaluate_weights
     from .images import write_atomic
     from .inference import DEFAULT_OVERLAP
@@ -315,16 +325,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     if args.tile and args.tile <= 2 * DEFAULT_OVERLAP:
         raise UsageError(f"--tile must be 0 or larger than {2 * DEFAULT_OVERLAP}")
-    override = None
-    given = [o for o in ("scale", "sigma", "quality") if getattr(args, o) is not None]
-    if len(given) > 1:
-        raise UsageError("give at most one of --scale, --sigma, --quality")
-    if given:
-        task = {"scale": "sr", "sigma": "denoise", "quality": "jpeg"}[given[0]]
-        try:
-            override = Degradation(task, getattr(args, given[0]))
-        except CsrnetError as exc:
-            raise UsageError(str(exc)) from None
+    override = degradation_from_args(args, task="infer")
     root = Path(args.data_root)
     folders = [root / n.strip() for n in args.sets.split(",") if n.strip()] if args.sets else None
     missing = [str(f) for f in folders or [] if not f.is_dir()]
@@ -379,13 +380,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     import torch
 
     from .images import write_atomic
-    from .photos import (
-        expand_inputs,
-        find_weights,
-        load_model,
-        make_demo,
-        restore_files,
-    )
+    from .photos import expand_inputs, make_demo, model_for, restore_files
     from .train import resolve_device
 
     deg = degradation_from_args(args)
@@ -400,9 +395,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
-    model, meta = load_model(args.weights or find_weights(deg), device)
-    if meta["task"]["task"] != deg.task:
-        raise CsrnetError(f"{args.weights}: trained for {meta['task']['task']}, not {deg.task}")
+    model, meta = model_for(deg, args.weights, device)
     run = {
         "device": device,
         "tile": args.tile,

@@ -21,11 +21,10 @@ from typing import Any, Literal
 import yaml
 
 from .errors import CsrnetError
+from .images import DEFAULT_DATA_ROOT
 from .model import PRESETS, ModelConfig
 
 __all__ = ["TrainConfig", "load_config"]
-
-DEFAULT_DATA_ROOT = "../shared/data"
 
 
 @dataclass
@@ -94,7 +93,7 @@ class DataConfig:
     workers: int = 0
 
     def resolve(self, name: str) -> Path:
-        root = Path(self.root or os.environ.get("CSRNET_DATA", DEFAULT_DATA_ROOT))
+        root = Path(self.root or DEFAULT_DATA_ROOT)
         return Path(name) if Path(name).is_absolute() else root / name
 
 

@@ -180,8 +180,9 @@ def weights_settings(meta: dict, path: Path, override: Degradation | None) -> li
         if override.task != task:
             raise CsrnetError(f"{path}: trained for {task}, cannot be evaluated on {override.task}")
         return [override]
-    levels = meta["task"].get("levels") or meta["task"].get("val_levels") or []
-    return [Degradation(task, level) for level in levels]
+    from .weights import trained_levels
+
+    return [Degradation(task, level) for level in trained_levels(meta)]
 
 
 def evaluate_weights(

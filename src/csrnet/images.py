@@ -22,6 +22,8 @@ from .errors import CsrnetError
 __all__ = ["IMAGE_EXTENSIONS", "decode_image", "list_images", "read_image", "write_atomic"]
 
 T = TypeVar("T")
+# Where the benchmark and training folders live unless said otherwise ($CSRNET_DATA).
+DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -104,6 +104,17 @@ def load_model(
     return load_weights(resolve_weights(name_or_path), device)
 
 
+def model_for(
+    deg: Degradation, weights: str | os.PathLike | None = None, device: str = "cpu"
+) -> tuple[CSRnet, dict[str, Any]]:
+    """The given weights (file or name), else the best installed for ``deg``; refused if
+    they were trained for another task."""
+    model, meta = load_model(weights or find_weights(deg), device)
+    if meta["task"]["task"] != deg.task:
+        raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {deg.task}")
+    return model, meta
+
+
 @dataclass
 class Photo:
     """A decoded photo: uint8 ``pixels`` (H, W) or (H, W, 3), optional uint8 ``alpha``,
@@ -253,9 +264,7 @@ def restore(
     if level is None:
         raise CsrnetError(f"task {task} needs {option}")
     deg = Degradation(task, level)
-    model, meta = load_model(weights or find_weights(deg), device)
-    if meta["task"]["task"] != task:
-        raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {task}")
+    model, _ = model_for(deg, weights, device)
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")

@@ -30,7 +30,7 @@ from .images import list_images, read_image, write_atomic
 from .inference import restore_fn
 from .matlab import to_uint8
 from .metrics import psnr
-from .weights import load_weights, read_metadata
+from .weights import load_weights, read_metadata, trained_levels
 
 __all__ = ["build_report"]
 
@@ -54,15 +54,14 @@ class Weights:
     steps: int
 
 
-def find_weights(folder: Path) -> list[Weights]:
+def list_weights(folder: Path) -> list[Weights]:
     """The csrnet weights files of ``folder`` with what the report needs of their metadata."""
     if not folder.is_dir():
         raise CsrnetError(f"{folder}: no such folder")
     found = []
     for path in sorted(folder.glob("*.safetensors")):
         meta = read_metadata(path)
-        task = meta["task"]
-        levels = task.get("levels") or task.get("val_levels") or []
+        task, levels = meta["task"], trained_levels(meta)
         preset = meta.get("config", {}).get("model", {}).get("preset", "")
         found.append(
             Weights(
@@ -133,7 +132,7 @@ def build_report(
     output, root = Path(output), Path(data_root)
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
-    weights = find_weights(Path(weights_dir))
+    weights = list_weights(Path(weights_dir))
     tasks = sorted({w.task for w in weights}, key=list(PAPER_TABLES).index)
     needed = {s for t in tasks for s in DEFAULT_SETS[t]}
     missing = sorted(s for s in needed if not (root / s).is_dir())

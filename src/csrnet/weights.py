@@ -23,9 +23,27 @@ from .errors import CsrnetError
 from .images import write_atomic
 from .model import CSRnet
 
-__all__ = ["export_run", "load_weights", "read_metadata", "record_benchmarks", "save_weights"]
+__all__ = [
+    "export_run",
+    "load_weights",
+    "read_metadata",
+    "record_benchmarks",
+    "save_weights",
+    "trained_levels",
+]
 
 FORMAT = "csrnet-weights"
+
+
+def _encode(metadata: dict[str, Any]) -> dict[str, str]:
+    """safetensors metadata is str -> str: structured values as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+
+
+def trained_levels(meta: dict[str, Any]) -> list[float]:
+    """The settings a weights file was trained for: its fixed levels, or the levels it was
+    validated at when it drew them from a range."""
+    return meta["task"].get("levels") or meta["task"].get("val_levels") or []
 
 
 def save_weights(path: str | os.PathLike, model: CSRnet, metadata: dict[str, Any]) -> None:
@@ -34,8 +52,8 @@ def save_weights(path: str | os.PathLike, model: CSRnet, metadata: dict[str, Any
         k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
     }
     meta = {"format": FORMAT, "model": json.dumps(dataclasses.asdict(model.config))}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
-    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    meta.update(metadata)
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=_encode(meta)))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -85,8 +103,7 @@ def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, floa
     meta = read_metadata(path)
     meta["benchmarks"] = {**meta.get("benchmarks", {}), **results}
     tensors = load_file(str(path))
-    raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=_encode(meta)))
 
 
 def export_run(

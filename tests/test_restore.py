@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
+from csrnet import photos
 from csrnet.cli import main
 from csrnet.degrade import Degradation
 from csrnet.errors import CsrnetError
@@ -16,17 +17,19 @@ from csrnet.matlab import rgb2ycbcr
 from csrnet.metrics import psnr
 from csrnet.model import CSRnet
 from csrnet.photos import Photo, find_weights, load_model, restore, restore_photo
-from csrnet.weights import save_weights
+from csrnet.weights import record_benchmarks, save_weights
 
 from conftest import data_dir, make_bad_images
 
 
-def tiny_weights(folder: Path, name: str, task: str, levels: list[float]) -> Path:
+def tiny_weights(
+    folder: Path, name: str, task: str, levels: list[float], level_range: list[float] | None = None
+) -> Path:
     torch.manual_seed(0)
     model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
     path = folder / f"{name}.safetensors"
     meta = {
-        "task": {"task": task, "levels": levels, "level_range": None, "val_levels": []},
+        "task": {"task": task, "levels": levels, "level_range": level_range, "val_levels": []},
         "steps": 5,
         "recipe": name,
         "validation": {"step": 5, "psnr": 20.0},
@@ -42,6 +45,8 @@ def weights_dir(tmp_path: Path, monkeypatch) -> Path:
     tiny_weights(folder, "tiny_sr", "sr", [2, 4])
     tiny_weights(folder, "tiny_denoise", "denoise", [25])
     monkeypatch.setenv("CSRNET_WEIGHTS", str(folder))
+    # what the package ships changes with training; these tests see only their own weights
+    monkeypatch.setattr(photos, "PACKAGE_WEIGHTS", tmp_path / "no_package_weights")
     return folder
 
 
@@ -210,6 +215,17 @@ def test_demo_and_models(tmp_path: Path, weights_dir: Path, capsys) -> None:
     listing = capsys.readouterr().out
     assert "tiny_sr" in listing and "tiny_denoise" in listing and "20.00 dB" in listing
     assert find_weights(Degradation("sr", 4)).name == "tiny_sr.safetensors"
+
+
+def test_weights_are_chosen_by_measured_psnr(weights_dir: Path) -> None:
+    blind = tiny_weights(weights_dir, "tiny_blind", "denoise", [], level_range=[0, 55])
+    # no records: the file trained for exactly sigma 25 wins; sigma 30 only the range covers
+    assert find_weights(Degradation("denoise", 25)).name == "tiny_denoise.safetensors"
+    assert find_weights(Degradation("denoise", 30)).name == "tiny_blind.safetensors"
+    record_benchmarks(blind, {"BSD68 sigma25": {"psnr": 30.0, "ssim": 0.8}})
+    assert find_weights(Degradation("denoise", 25)).name == "tiny_blind.safetensors"
+    record_benchmarks(weights_dir / "tiny_denoise.safetensors", {"BSD68 sigma25": {"psnr": 31.0}})
+    assert find_weights(Degradation("denoise", 25)).name == "tiny_denoise.safetensors"
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,32 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_time_budget_fits_the_schedule_and_stops(tmp_path: Path) -> None:
+    path = tiny_config(tmp_path, "jpeg", steps=1_000_000, schedule={"kind": "cosine"})
+    # 1 second: the steps are fitted after the 21st and the run ends inside the budget
+    # (or, on a machine slowed down meanwhile, stops at the budget with a checkpoint)
+    cfg = load_config(path, ["time_budget_minutes=0.0167"])
+    result = train(cfg, tmp_path / "fit", progress=False)
+    state = read_checkpoint(tmp_path / "fit" / "last.pt")
+    fitted = state["fitted_steps"]
+    assert 21 < fitted < 1_000_000 and state["config"]["steps"] == fitted
+    assert result.step == fitted or (result.interrupted and result.step < fitted)
+    saved = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
+    assert saved["steps"] == fitted
+    # a resumed run keeps the fitted length, so its learning rate continues the same curve
+    cfg = load_config(path, ["time_budget_minutes=0.5"])
+    first = train(cfg, tmp_path / "split", stop_at=25, progress=False)
+    fitted = read_checkpoint(tmp_path / "split" / "last.pt")["fitted_steps"]
+    assert first.interrupted and fitted
+    train(cfg, tmp_path / "split", resume=True, stop_at=30, progress=False)
+    assert read_checkpoint(tmp_path / "split" / "last.pt")["fitted_steps"] == fitted
+    # a budget shorter than one step: stop after the first, with a checkpoint to resume
+    short = load_config(path, ["time_budget_minutes=1e-6"])
+    result = train(short, tmp_path / "short", progress=False)
+    assert result.interrupted and result.step == 1
+    assert read_checkpoint(tmp_path / "short" / "last.pt")["step"] == 1
+
+
 def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
     path = tiny_config(tmp_path, "jpeg", steps=100_000, ckpt_every=5)
     run_dir = tmp_path / "run"

@@ -154,6 +154,10 @@ class TrainConfig:
         val_every, ckpt_every, log_every: intervals in steps (0: never, except at the end).
         device: "auto" (CUDA when available), "cpu" or "cuda".
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
+        time_budget_minutes: wall-clock minutes the run may train (0: no limit). After
+            ``FIT_AFTER_STEPS`` timed steps, ``steps`` is lowered to what fits, so the
+            schedule (a cosine, say) still runs to its end; the fitted value is kept in the
+            checkpoint, and the run also stops, with a checkpoint, once the time is up.
         notes: free text: where the recipe comes from and why.
     """
 
@@ -171,6 +175,7 @@ class TrainConfig:
     log_every: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"
     init_from: str | None = None
+    time_budget_minutes: float = 0.0
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -313,6 +318,7 @@ def _check_values(cfg: TrainConfig) -> None:
                 Degradation(t.task, level)
             except CsrnetError as exc:
                 raise CsrnetError(f"config: task: {exc}") from None
+    need(cfg.time_budget_minutes >= 0, "time_budget_minutes must be >= 0")
     need(cfg.model.preset in PRESETS, f"model.preset must be one of {', '.join(PRESETS)}")
     try:
         cfg.model.build()

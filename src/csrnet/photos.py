@@ -42,6 +42,7 @@ MIN_TILE = 2 * DEFAULT_OVERLAP + 32
 FASTEST_TILE = 384  # benchmarks/inference.py: faster than 256 (less overlap), as fast as 512
 PROCESS_BYTES = 400 * 1024**2
 PIPELINE_BYTES_PER_PIXEL = 32
+RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}
 ROWS_PER_CHUNK = 256  # colour conversion in row blocks bounds its float64 temporaries
 
 
@@ -64,26 +65,37 @@ def available_weights() -> list[tuple[Path, dict[str, Any]]]:
 
 
 def find_weights(deg: Degradation) -> Path:
-    """The weights trained for this setting (a fixed level, else a range covering it) with
-    the best validation PSNR."""
+    """The weights for this setting: among the files trained for it (a fixed level, else a
+    range covering it), the best measured PSNR on the setting's ranking set (Set5, BSD68,
+    Classic5: the sets of the project's targets, recorded by ``csrnet evaluate --record``);
+    files without that record rank after those with it, by exact level, then validation."""
+    ranking_key = f"{RANKING_SETS[deg.task]} {deg.label}"
     candidates = []
     for path, meta in available_weights():
         task = meta["task"]
         if task["task"] != deg.task:
             continue
-        covers = deg.level in task.get("levels", []) or (
-            task.get("level_range")
-            and task["level_range"][0] <= deg.level <= task["level_range"][1]
+        exact = deg.level in task.get("levels", [])
+        in_range = bool(task.get("level_range")) and (
+            task["level_range"][0] <= deg.level <= task["level_range"][1]
         )
-        if covers:
-            exact = deg.level in task.get("levels", [])
-            candidates.append((exact, meta.get("validation", {}).get("psnr", -math.inf), path))
+        if exact or in_range:
+            measured = meta.get("benchmarks", {}).get(ranking_key, {}).get("psnr")
+            candidates.append(
+                (
+                    measured is not None,
+                    measured if measured is not None else -math.inf,
+                    exact,
+                    meta.get("validation", {}).get("psnr", -math.inf),
+                    path,
+                )
+            )
     if not candidates:
         raise CsrnetError(
             f"no weights for {deg.task} {deg.label} are installed; pass --weights FILE "
             "(see `csrnet models`)"
         )
-    return max(candidates)[2]
+    return max(candidates)[-1]
 
 
 def resolve_weights(name_or_path: str | os.PathLike) -> Path:

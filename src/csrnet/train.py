@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,10 @@ from .inference import restore_fn
 from .model import CSRnet, multiply_adds_per_pixel
 from .weights import load_weights
 
-__all__ = ["TrainResult", "lr_at", "train"]
+__all__ = ["TrainResult", "fit_steps", "lr_at", "train"]
+
+FIT_AFTER_STEPS = 20  # timed steps (after a first, untimed one) before a time budget fits steps
+FIT_MARGIN = 0.9  # share of the remaining time given to steps; the rest to validation, saving
 
 
 @dataclass
@@ -70,6 +73,13 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
         progress = min(1.0, (step - s.warmup_steps) / span)
         return s.min_lr + (base - s.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
     return base
+
+
+def fit_steps(cfg: TrainConfig, step: int, seconds_per_step: float, seconds_left: float) -> int:
+    """The run length a time budget allows: ``step`` plus the steps that fit in most of the
+    time left at the measured rate, never more than the recipe's ``steps``."""
+    more = int(FIT_MARGIN * max(0.0, seconds_left) / max(seconds_per_step, 1e-9))
+    return max(step + 1, min(cfg.steps, step + more))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -186,6 +196,12 @@ def optimisation_step(
     return value
 
 
+def write_config(run_dir: Path, cfg: TrainConfig) -> None:
+    """The resolved recipe as ``run_dir/config.yaml``."""
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    write_atomic(run_dir / "config.yaml", lambda tmp: tmp.write_text(text))
+
+
 def log_validation(writer, run_dir: Path, record: dict[str, float]) -> None:
     """TensorBoard scalars and a line of metrics.jsonl for one validation."""
     for key, value in record.items():
@@ -285,6 +301,7 @@ def train(
     model.to(device)
     optimizer = make_optimizer(cfg, model.parameters())
     step, best, history = 0, -math.inf, []
+    fitted = False  # whether a time budget has fitted cfg.steps (kept across resumes)
     if resume:
         state = read_checkpoint(last)
         try:
@@ -295,6 +312,8 @@ def train(
                 f"{last}: does not fit this config ({str(exc).splitlines()[0]})"
             ) from None
         step, best, history = state["step"], state["best_psnr"], state["history"]
+        if state.get("fitted_steps"):
+            cfg, fitted = replace(cfg, steps=state["fitted_steps"]), True
         torch.set_rng_state(state["rng"]["torch"])
         if device.type == "cuda" and "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], device)
@@ -312,10 +331,7 @@ def train(
     writer = None
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(
-            run_dir / "config.yaml",
-            lambda tmp: tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False)),
-        )
+        write_config(run_dir, cfg)
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir / "tb"))
@@ -333,6 +349,7 @@ def train(
                 "history": history,
                 "config": cfg.to_dict(),
                 "rng": rng_state(device),
+                "fitted_steps": cfg.steps if fitted else None,
             },
         )
 
@@ -346,6 +363,9 @@ def train(
     )
     data_time = compute_time = 0.0  # since the last log line
     timed_steps = 0
+    budget_s = cfg.time_budget_minutes * 60
+    started = time.perf_counter()
+    first_step, fit_clock = step, 0.0
     model.train()
     with _StopFlag() as stop:
         batches = iter(loader)
@@ -367,6 +387,25 @@ def train(
             timed_steps += 1
             result.losses.append(loss_value)
             bar.update(1)
+            if budget_s and not fitted:
+                if step == first_step + 1:
+                    fit_clock = time.perf_counter()
+                elif step == first_step + 1 + FIT_AFTER_STEPS:
+                    now = time.perf_counter()
+                    per_step = (now - fit_clock) / FIT_AFTER_STEPS
+                    steps = fit_steps(cfg, step, per_step, budget_s - (now - started))
+                    if world > 1:  # every process takes rank 0's value
+                        shared = torch.tensor([steps], device=device)
+                        dist.broadcast(shared, 0)
+                        steps = int(shared.item())
+                    cfg, fitted = replace(cfg, steps=steps), True
+                    bar.total = steps
+                    if is_main:
+                        write_config(run_dir, cfg)
+                        tqdm.write(
+                            f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
+                            f"{steps:,} steps"
+                        )
             final = step == cfg.steps
             if is_main and ((cfg.log_every and step % cfg.log_every == 0) or final):
                 share = data_time / max(1e-9, data_time + compute_time)
@@ -393,7 +432,8 @@ def train(
                     )
             if is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or final):
                 checkpoint()
-            interrupted = stop.raised or (stop_at is not None and step >= stop_at)
+            out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
+            interrupted = stop.raised or out_of_time or (stop_at is not None and step >= stop_at)
             if world > 1:
                 flag = torch.tensor([float(interrupted)], device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)

@@ -217,8 +217,10 @@ def test_demo_and_models(tmp_path: Path, weights_dir: Path, capsys) -> None:
     assert find_weights(Degradation("sr", 4)).name == "tiny_sr.safetensors"
 
 
-def test_weights_are_chosen_by_measured_psnr(weights_dir: Path) -> None:
+def test_weights_are_chosen_by_measured_psnr(weights_dir: Path, capsys) -> None:
     blind = tiny_weights(weights_dir, "tiny_blind", "denoise", [], level_range=[0, 55])
+    assert main(["models"]) == 0
+    assert "tiny_blind: denoise 0-55," in capsys.readouterr().out
     # no records: the file trained for exactly sigma 25 wins; sigma 30 only the range covers
     assert find_weights(Degradation("denoise", 25)).name == "tiny_denoise.safetensors"
     assert find_weights(Degradation("denoise", 30)).name == "tiny_blind.safetensors"

@@ -437,7 +437,9 @@ def cmd_models(args: argparse.Namespace) -> None:
     found = available_weights()
     for path, meta in found:
         task = meta["task"]
-        levels = task.get("levels") or task.get("level_range") or []
+        levels = ", ".join(f"{level:g}" for level in task.get("levels") or [])
+        if not levels and task.get("level_range"):
+            levels = "{:g}-{:g}".format(*task["level_range"])
         print(
             f"{path.stem}: {task['task']} {levels}, {meta.get('steps', 0):,} training steps "
             f"(recipe {meta.get('recipe', '?')}), {path}"

@@ -117,10 +117,11 @@ def test_time_budget_fits_the_schedule_and_stops(tmp_path: Path) -> None:
     assert first.interrupted and fitted
     train(cfg, tmp_path / "split", resume=True, stop_at=30, progress=False)
     assert read_checkpoint(tmp_path / "split" / "last.pt")["fitted_steps"] == fitted
-    # a budget shorter than one step: stop after the first, with a checkpoint to resume
+    # a budget shorter than one step: stop after the first, validated, with a checkpoint
     short = load_config(path, ["time_budget_minutes=1e-6"])
     result = train(short, tmp_path / "short", progress=False)
     assert result.interrupted and result.step == 1
+    assert [r["step"] for r in result.validation] == [1]
     assert read_checkpoint(tmp_path / "short" / "last.pt")["step"] == 1
 
 

@@ -407,7 +407,9 @@ def train(
                             f"{steps:,} steps"
                         )
             final = step == cfg.steps
-            if is_main and ((cfg.log_every and step % cfg.log_every == 0) or final):
+            out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
+            ending = final or out_of_time  # log, validate and checkpoint this step
+            if is_main and ((cfg.log_every and step % cfg.log_every == 0) or ending):
                 share = data_time / max(1e-9, data_time + compute_time)
                 bar.set_postfix(loss=f"{loss_value:.4g}", lr=f"{lr:.3g}", data=f"{share:.0%}")
                 writer.add_scalar("train/loss", loss_value, step)
@@ -418,7 +420,7 @@ def train(
                 writer.add_scalar("train/data_share", share, step)
                 data_time = compute_time = 0.0
                 timed_steps = 0
-            if is_main and ((cfg.val_every and step % cfg.val_every == 0) or final):
+            if is_main and ((cfg.val_every and step % cfg.val_every == 0) or ending):
                 record = {"step": step, "time": time.time(), **validate(model, cfg, device)}
                 history.append(record)
                 result.validation.append(record)
@@ -430,16 +432,16 @@ def train(
                         run_dir / "best.pt",
                         {**payload, "config": cfg.to_dict(), "history": history},
                     )
-            if is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or final):
+            if is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or ending):
                 checkpoint()
-            out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
             interrupted = stop.raised or out_of_time or (stop_at is not None and step >= stop_at)
             if world > 1:
                 flag = torch.tensor([float(interrupted)], device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 interrupted = bool(flag.item())
             if interrupted and not final:
-                checkpoint()
+                if not out_of_time:  # else this step's checkpoint is written already
+                    checkpoint()
                 result.interrupted = True
                 break
     bar.close()

@@ -158,6 +158,9 @@ def test_export_round_trip(tmp_path: Path) -> None:
     assert meta["task"]["task"] == "denoise" and meta["recipe"] == "tiny_denoise"
     assert meta["train_data"] == ["Train400"] and meta["validation"]["step"] in (6, 12)
     assert meta["steps"] == meta["validation"]["step"]  # best.pt: the best step
+    last = tmp_path / "last.safetensors"
+    assert main(["export", str(tmp_path / "run"), "-o", str(last), "--checkpoint", "last"]) == 0
+    assert read_metadata(last)["validation"]["step"] == read_metadata(last)["steps"] == 12
     assert all(v.dtype == torch.float32 for v in model.state_dict().values())
     from csrnet.model import CSRnet
 

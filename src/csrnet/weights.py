@@ -118,13 +118,13 @@ def export_run(
     model = CSRnet(**_model_config(cfg))
     model.load_state_dict(state["model"])
     history = state.get("history", [])
-    validated = [r for r in history if r["step"] <= state["step"]]
+    own = [r for r in history if r["step"] == state["step"]]  # these weights' validation
     metadata = {
         "task": cfg["task"],
         "steps": state["step"],
         "train_data": cfg["data"]["train"],
         "recipe": cfg["name"],
-        "validation": max(validated, key=lambda r: r["psnr"]) if validated else {},
+        "validation": own[-1] if own else {},
         "config": cfg,
     }
     save_weights(out, model, metadata)

@@ -5,7 +5,9 @@ step, RNG states, validation history: everything ``--resume`` needs), ``best.pt`
 validated weights), ``metrics.jsonl`` (validation records) and ``tb/`` (TensorBoard).
 Checkpoints are written atomically every ``ckpt_every`` steps, at the end, and on
 SIGINT/SIGTERM. The learning rate is a pure function of the step, and every training patch a
-pure function of (seed, step, index), so a resumed run continues exactly.
+pure function of (seed, step, index), so a resumed run continues exactly. With
+``time_budget_minutes`` the run's length is fitted to the time once, early on, and kept in the
+checkpoint; the run also stops, validated and checkpointed, when the time is up.
 
 Under torchrun each process takes its slice of every global batch (``data.batch_size`` in
 all); DistributedDataParallel averages the gradients, and rank 0 alone validates and writes.

@@ -42,7 +42,7 @@ MIN_TILE = 2 * DEFAULT_OVERLAP + 32
 FASTEST_TILE = 384  # benchmarks/inference.py: faster than 256 (less overlap), as fast as 512
 PROCESS_BYTES = 400 * 1024**2
 PIPELINE_BYTES_PER_PIXEL = 32
-RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}
+RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}  # issue #6 target sets
 ROWS_PER_CHUNK = 256  # colour conversion in row blocks bounds its float64 temporaries
 
 

@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from csrnet.config import load_config
+from csrnet.data import training_paths
 from csrnet.images import list_images
-from csrnet.overlap import find_overlaps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,19 +30,17 @@ def stage(config: Path, out: Path) -> int:
     cfg = load_config(config)
     train = [cfg.data.resolve(d) for d in cfg.data.train]
     exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
-    skip = {o.train for o in find_overlaps(train, exclude)} if exclude else set()
+    kept, overlaps = training_paths(train, exclude)
     target = out / cfg.name
     shutil.rmtree(target, ignore_errors=True)
     copied = 0
-    for folder in [*train, cfg.data.resolve(cfg.data.val)]:
-        for path in list_images(folder):
-            if f"{path.parent.name}/{path.name}" in skip:
-                continue
-            dest = target / folder.name / path.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-            copied += dest.stat().st_size
-    print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {len(skip)} training images left out")
+    for path in [*kept, *list_images(cfg.data.resolve(cfg.data.val))]:
+        dest = target / path.parent.name / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        copied += dest.stat().st_size
+    left_out = len({o.train for o in overlaps})
+    print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {left_out} training images left out")
     return copied
 
 
@@ -53,9 +51,10 @@ def main() -> int:
     args = parser.parse_args()
     total = sum(stage(config, args.out) for config in args.configs)
     exclude = ROOT / ".git" / "info" / "exclude"
-    line = f"/{args.out.resolve().relative_to(ROOT)}/"
+    inside = args.out.resolve().is_relative_to(ROOT)
+    line = f"/{args.out.resolve().relative_to(ROOT)}/" if inside else ""
     known = exclude.read_text().splitlines() if exclude.is_file() else []
-    if exclude.parent.is_dir() and line not in known:
+    if inside and exclude.parent.is_dir() and line not in known:
         with exclude.open("a") as f:
             f.write(line + "\n")
     print(f"{total / 2**20:.1f} MiB in {args.out}; the device tool carries 64 MiB with the repo")

@@ -140,40 +140,12 @@ def test_folder_run_keeps_going_and_lists_failures(
         Image.open(out / "good.png").size == (128, 96) and Image.open(out / "gray.png").mode == "L"
     )
     # existing outputs: an error, unless skipped or overwritten
-    code = main(["restore", str(src / "good.png"), "-o", str(out), "--task", "sr", "--scale", "2"])
+    restore_good = ["restore", str(src / "good.png"), "-o", str(out)]
+    restore_good += ["--task", "sr", "--scale", "2"]
+    code = main(restore_good)
     assert code == 1 and "exists" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "restore",
-                str(src / "good.png"),
-                "-o",
-                str(out),
-                "--task",
-                "sr",
-                "--scale",
-                "2",
-                "--skip-existing",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "restore",
-                str(src / "good.png"),
-                "-o",
-                str(out),
-                "--task",
-                "sr",
-                "--scale",
-                "2",
-                "--overwrite",
-            ]
-        )
-        == 0
-    )
+    assert main([*restore_good, "--skip-existing"]) == 0
+    assert main([*restore_good, "--overwrite"]) == 0
     # one input and an image file name: written there; never over the input itself
     assert (
         main(

@@ -79,9 +79,8 @@ def build_parser() -> Parser:
         "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
     )
     add_level_options(ev)
-    ev.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    add_model_run_options(ev)
     ev.add_argument("--tile", type=int, default=0, help="run on tiles of N pixels (0: whole)")
-    ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
     ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
@@ -106,8 +105,7 @@ def build_parser() -> Parser:
     rs.add_argument("--weights", help="weights file or name (default: best installed)")
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
-    rs.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
-    rs.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    add_model_run_options(rs)
     rs.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     rs.add_argument("--skip-existing", action="store_true", help="skip outputs already there")
     rs.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -188,6 +186,12 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, help="SR scale factor (2-16)")
     parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
     parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
+
+
+def add_model_run_options(parser: argparse.ArgumentParser) -> None:
+    """How a model runs: shared by evaluate and restore."""
+    parser.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
 LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}

@@ -27,7 +27,18 @@ from .errors import CsrnetError
 from .images import list_images, read_image
 from .overlap import Overlap, find_overlaps
 
-__all__ = ["PatchRecipe", "PatchStream", "TrainingImages", "make_batch"]
+__all__ = ["PatchRecipe", "PatchStream", "TrainingImages", "make_batch", "training_paths"]
+
+
+def training_paths(
+    folders: list[Path], exclude: list[Path] = (), progress: bool = False
+) -> tuple[list[Path], list[Overlap]]:
+    """The image files of ``folders`` that share no pixels with a folder of ``exclude``, and
+    the overlaps that left the others out."""
+    overlaps = find_overlaps(folders, list(exclude), progress) if exclude else []
+    skip = {o.train for o in overlaps}
+    paths = [p for folder in folders for p in list_images(folder)]
+    return [p for p in paths if f"{p.parent.name}/{p.name}" not in skip], overlaps
 
 
 @dataclass
@@ -59,12 +70,10 @@ class TrainingImages:
     ) -> TrainingImages:
         """Decode every image of ``folders`` but those overlapping a folder of ``exclude``;
         refuse any smaller than a patch."""
-        overlaps = find_overlaps(folders, list(exclude), progress) if exclude else []
-        skip = {o.train for o in overlaps}
-        paths = [p for folder in folders for p in list_images(folder)]
-        paths = [p for p in paths if f"{p.parent.name}/{p.name}" not in skip]
+        paths, overlaps = training_paths(folders, exclude, progress)
         if not paths:
-            raise CsrnetError(f"every training image overlaps a test set ({len(skip)} left out)")
+            left_out = len({o.train for o in overlaps})
+            raise CsrnetError(f"every training image overlaps a test set ({left_out} left out)")
         ys, names = [], []
         for path in tqdm(paths, desc="loading training images", disable=None if progress else True):
             y = to_y(read_image(path))

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 import yaml
 
+import csrnet.train
 from csrnet.checkpoint import read_checkpoint
 from csrnet.cli import main
 from csrnet.config import load_config
 from csrnet.errors import CsrnetError
-from csrnet.train import lr_at, train
+from csrnet.train import fit_steps, lr_at, resolve_device, train
 from csrnet.weights import load_weights, read_metadata
 
 from conftest import DATA_ROOT, data_dir
@@ -98,16 +101,43 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_time_budget_fits_the_schedule_and_stops(tmp_path: Path) -> None:
+def test_fit_steps_spends_most_of_the_time_left_within_the_recipe() -> None:
+    # 90% of 10 s at 0.1 s/step: 90 more steps; never past the recipe, never before now
+    assert fit_steps(1000, 50, 0.1, 10.0) == 140
+    assert fit_steps(100, 50, 0.1, 10.0) == 100
+    assert fit_steps(1000, 50, 0.1, -5.0) == 50
+
+
+def test_cuda_device_has_an_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch.cuda.set_device refuses a bare "cuda": the first GPU session died on it
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert resolve_device("cuda") == torch.device("cuda", 3)
+
+
+def test_time_budget_fits_the_schedule_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tiny_config(tmp_path, "jpeg", steps=1_000_000, schedule={"kind": "cosine"})
-    # 1 second: the steps are fitted after the 21st and the run ends inside the budget
-    # (or, on a machine slowed down meanwhile, stops at the budget with a checkpoint)
-    cfg = load_config(path, ["time_budget_minutes=0.0167"])
+    # 9 seconds of a clock read 4 times a step, 10 ms a reading until step ~25, 15 ms after
+    # (a machine that slows down): the fit after step 21 plans ~200 steps, too many; the
+    # refit at step 100 shortens the run, so the cosine still ends inside the budget
+    readings = itertools.count()
+
+    def clock() -> float:
+        n = next(readings)
+        return 0.01 * n if n < 100 else 1.0 + 0.015 * (n - 100)
+
+    monkeypatch.setattr(csrnet.train, "time", SimpleNamespace(perf_counter=clock, time=time.time))
+    cfg = load_config(path, ["time_budget_minutes=0.15"])
     result = train(cfg, tmp_path / "fit", progress=False)
     state = read_checkpoint(tmp_path / "fit" / "last.pt")
     fitted = state["fitted_steps"]
-    assert 21 < fitted < 1_000_000 and state["config"]["steps"] == fitted
-    assert result.step == fitted or (result.interrupted and result.step < fitted)
+    assert 100 < fitted < 1_000_000 and state["config"]["steps"] == fitted
+    assert result.step == fitted and not result.interrupted
     saved = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
     assert saved["steps"] == fitted
     # a resumed run keeps the fitted length, so its learning rate continues the same curve

@@ -155,7 +155,7 @@ class TrainConfig:
         device: "auto" (CUDA when available), "cpu" or "cuda".
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
         time_budget_minutes: wall-clock minutes the run may train (0: no limit). After
-            20 timed steps, ``steps`` is lowered to what fits, so the
+            20 timed steps, and again every 100, ``steps`` is lowered to what fits, so the
             schedule (a cosine, say) still runs to its end; the fitted value is kept in the
             checkpoint, and the run also stops, with a checkpoint, once the time is up.
         notes: free text: where the recipe comes from and why.

@@ -6,8 +6,9 @@ validated weights), ``metrics.jsonl`` (validation records) and ``tb/`` (TensorBo
 Checkpoints are written atomically every ``ckpt_every`` steps, at the end, and on
 SIGINT/SIGTERM. The learning rate is a pure function of the step, and every training patch a
 pure function of (seed, step, index), so a resumed run continues exactly. With
-``time_budget_minutes`` the run's length is fitted to the time once, early on, and kept in the
-checkpoint; the run also stops, validated and checkpointed, when the time is up.
+``time_budget_minutes`` the run's length is fitted to the time after 20 steps, refitted every
+100 from the latest rate, and kept in the checkpoint; the run also stops, validated and
+checkpointed, when the time is up.
 
 Under torchrun each process takes its slice of every global batch (``data.batch_size`` in
 all); DistributedDataParallel averages the gradients, and rank 0 alone validates and writes.
@@ -49,6 +50,8 @@ from .weights import load_weights
 __all__ = ["TrainResult", "fit_steps", "lr_at", "train"]
 
 FIT_AFTER_STEPS = 20  # timed steps (after a first, untimed one) before a time budget fits steps
+FIT_EVERY = 100  # then refitted every this many steps, from the rate since the last fit: runs
+# sharing a machine, started a few seconds apart, and validation pauses all move the rate
 FIT_MARGIN = 0.9  # share of the remaining time given to steps; the rest to validation, saving
 
 
@@ -77,11 +80,11 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return base
 
 
-def fit_steps(cfg: TrainConfig, step: int, seconds_per_step: float, seconds_left: float) -> int:
+def fit_steps(max_steps: int, step: int, seconds_per_step: float, seconds_left: float) -> int:
     """The run length a time budget allows: ``step`` plus the steps that fit in most of the
-    time left at the measured rate, never more than the recipe's ``steps``."""
+    time left at the measured rate, never more than ``max_steps`` (the recipe's)."""
     more = int(FIT_MARGIN * max(0.0, seconds_left) / max(seconds_per_step, 1e-9))
-    return max(step + 1, min(cfg.steps, step + more))
+    return max(step, min(max_steps, step + more))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,8 +92,8 @@ def resolve_device(name: str) -> torch.device:
         raise CsrnetError("device cuda was asked for, but CUDA is not available")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and "LOCAL_RANK" in os.environ:
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if name == "cuda":  # an index: torch.cuda.set_device refuses a bare "cuda"
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
 
 
@@ -367,7 +370,9 @@ def train(
     timed_steps = 0
     budget_s = cfg.time_budget_minutes * 60
     started = time.perf_counter()
-    first_step, fit_clock = step, 0.0
+    first_step, fit_step, fit_clock = step, step, 0.0
+    recipe_steps = cfg.steps
+    fitting = not fitted  # a resumed run keeps the schedule its checkpoint was fitted to
     model.train()
     with _StopFlag() as stop:
         batches = iter(loader)
@@ -389,25 +394,27 @@ def train(
             timed_steps += 1
             result.losses.append(loss_value)
             bar.update(1)
-            if budget_s and not fitted:
+            if budget_s and fitting:
                 if step == first_step + 1:
-                    fit_clock = time.perf_counter()
-                elif step == first_step + 1 + FIT_AFTER_STEPS:
+                    fit_clock, fit_step = time.perf_counter(), step
+                elif step == first_step + 1 + FIT_AFTER_STEPS or (fitted and step % FIT_EVERY == 0):
                     now = time.perf_counter()
-                    per_step = (now - fit_clock) / FIT_AFTER_STEPS
-                    steps = fit_steps(cfg, step, per_step, budget_s - (now - started))
+                    per_step = (now - fit_clock) / (step - fit_step)  # since the last fit
+                    fit_clock, fit_step = now, step
+                    steps = fit_steps(recipe_steps, step, per_step, budget_s - (now - started))
                     if world > 1:  # every process takes rank 0's value
                         shared = torch.tensor([steps], device=device)
                         dist.broadcast(shared, 0)
                         steps = int(shared.item())
+                    if is_main and not fitted:
+                        tqdm.write(
+                            f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
+                            f"{steps:,} steps (refitted every {FIT_EVERY})"
+                        )
                     cfg, fitted = replace(cfg, steps=steps), True
                     bar.total = steps
                     if is_main:
                         write_config(run_dir, cfg)
-                        tqdm.write(
-                            f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
-                            f"{steps:,} steps"
-                        )
             final = step == cfg.steps
             out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
             ending = final or out_of_time  # log, validate and checkpoint this step

@@ -6,6 +6,7 @@ step (forward, backward, optimiser), on the CPU and, when there is one, on the G
 autocast, channels_last).
 
     python benchmarks/train_throughput.py [--data-root ../shared/data] [--steps 5]
+        [--devices cpu,cuda] [--settings paper:31:10,fast:64:16,gpu:64:32]
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import torch.nn.functional as F
 from csrnet.data import PatchRecipe, TrainingImages, make_batch
 from csrnet.model import make_model
 
-SETTINGS = [  # (recipe, patch, batch)
-    ("paper", 31, 10),
-    ("fast", 64, 16),
-]
+SETTINGS = "paper:31:10,fast:64:16,gpu:64:32"  # recipe:patch:batch of the shipped recipes
 TASKS = {  # task: (training folder, levels)
     "sr": ("T91", [4.0]),
     "denoise": ("Train400", [25.0]),
@@ -70,8 +68,12 @@ def main() -> None:
         "--steps", type=int, default=5, help="timed steps per row (after one warm-up)"
     )
     parser.add_argument("--tasks", default="sr,denoise,jpeg")
+    parser.add_argument("--devices", help="cpu, cuda or both (default: cpu, and cuda if any)")
+    parser.add_argument("--settings", default=SETTINGS, help="recipe:patch:batch,...")
     args = parser.parse_args()
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    names = args.devices or ("cpu,cuda" if torch.cuda.is_available() else "cpu")
+    devices = [torch.device(name) for name in names.split(",")]
+    settings = [(r, int(p), int(b)) for r, p, b in (x.split(":") for x in args.settings.split(","))]
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
         + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU")
@@ -84,7 +86,7 @@ def main() -> None:
             [Path(args.data_root) / folder], task, levels if task == "sr" else [], 64
         )
         for device in devices:
-            for recipe, patch, batch in SETTINGS:
+            for recipe, patch, batch in settings:
                 data_s, step_s = time_steps(device, images, task, levels, patch, batch, args.steps)
                 total = data_s + step_s
                 print(

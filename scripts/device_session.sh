@@ -1,25 +1,53 @@
 #!/bin/bash
-# One session of the weights campaign on the lent GPU (docs/TRAINING.md). Before, here:
-#   .venv/bin/python scripts/stage_device_data.py configs/gpu_multiscale_sr.yaml \
-#       configs/gpu_blind_denoise.yaml configs/gpu_blind_jpeg.yaml
-# then through the device tool, from the repository root, with carry [".device_data"]:
-#   bash scripts/device_session.sh MINUTES [train options, e.g. --set data.batch_size=64]
-# It trains four models side by side on the one GPU (multi-scale SR, SR x2, blind denoising,
-# blind deblocking), each warm-started from the shipped weights, for MINUTES of wall time
-# (each fits its cosine to that), then leaves in $OUT their fp16 weights, one metrics.jsonl
-# (validation records, each tagged with its run) and one log: 6 files, within the tool's 8.
-# If every run has died a minute in, it stops there, so the session can be retried.
-# Then, here: `csrnet evaluate FILE --sets ... --record` and keep what beats the shipped ones.
+# One session of the weights campaign on the lent GPU (docs/TRAINING.md): several runs side by
+# side on the one GPU, then their fp16 weights, one metrics.jsonl (validation records, each
+# tagged with its run) and one log in $OUT (at most 8 files, the device tool's limit). If every
+# run has died a minute in, it stops there, so the session can be retried.
+#
+#   bash scripts/device_session.sh weights MINUTES [train options]
+#     Multi-scale SR, SR x2, blind denoising and blind deblocking, each warm-started from the
+#     shipped weights, for MINUTES of wall time (each fits its cosine to that). Stage first:
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu_multiscale_sr.yaml \
+#           configs/gpu_blind_denoise.yaml configs/gpu_blind_jpeg.yaml
+#     and carry [".device_data"]. Then, here: `csrnet evaluate FILE --sets ... --record`, and
+#     ship what beats the shipped file.
+#
+#   bash scripts/device_session.sh ablation STEPS [train options]
+#     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
+#     for the same STEPS (configs/gpu_ablation.yaml), then scored there on Set5, Set14 and
+#     BSD100 (the log's end). Stage first:
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml \
+#           --test-sets Set14,BSD100
+#     and carry [".device_data/ablation_gpu"]. Then, here: `csrnet report --weights-dir` on
+#     the six files for Tables I and V.
 set -u
-minutes=${1:-8}
+plan=${1:?weights or ablation}
+amount=${2:?minutes (weights) or steps (ablation)}
 py=${PYTHON:-python3}  # the device image's python3 holds torch
 out=${OUT:-runs/device_out}
-# run name -> staged data folder (gpu_sr_x2 trains on the multi-scale SR images)
-declare -A data=(
-  [gpu_multiscale_sr]=gpu_multiscale_sr [gpu_sr_x2]=gpu_multiscale_sr
-  [gpu_blind_denoise]=gpu_blind_denoise [gpu_blind_jpeg]=gpu_blind_jpeg
-)
-runs="gpu_multiscale_sr gpu_sr_x2 gpu_blind_denoise gpu_blind_jpeg"
+declare -A args  # run name -> its train arguments
+case $plan in
+  weights)
+    sr=(--set data.root=.device_data/gpu_multiscale_sr)  # SR x2 trains on the same images
+    args[gpu_multiscale_sr]="configs/gpu_multiscale_sr.yaml ${sr[*]}"
+    args[gpu_sr_x2]="configs/gpu_sr_x2.yaml ${sr[*]}"
+    args[gpu_blind_denoise]="configs/gpu_blind_denoise.yaml --set data.root=.device_data/gpu_blind_denoise"
+    args[gpu_blind_jpeg]="configs/gpu_blind_jpeg.yaml --set data.root=.device_data/gpu_blind_jpeg"
+    common=(--set "time_budget_minutes=$amount")
+    limit=$(( ${amount%.*} * 60 + 120 ))  # a run that hangs is killed 2 minutes after its budget
+    ;;
+  ablation)
+    for variant in CSRnet-1S:ablation_gpu_1s CSRnet-2S:ablation_gpu_2s CSRnet-3S:ablation_gpu_3s \
+      CSRnet-Dense:ablation_gpu_dense B4R6:depth_gpu_b4r6 B6R6:depth_gpu_b6r6; do
+      run=${variant#*:}
+      args[$run]="configs/gpu_ablation.yaml --set name=$run --set model.preset=${variant%%:*}"
+    done
+    common=(--set "steps=$amount" --set data.root=.device_data/ablation_gpu)
+    limit=540  # equal steps, no time budget: size STEPS to end well inside the call's limit
+    ;;
+  *) echo "usage: device_session.sh weights MINUTES | ablation STEPS" >&2; exit 2 ;;
+esac
+runs=$(printf '%s\n' "${!args[@]}" | sort)
 mkdir -p "$out" runs
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 log=$out/session.log
@@ -30,10 +58,9 @@ log=$out/session.log
 } >"$log" 2>&1
 pids=()
 for run in $runs; do
-  # a run that hangs is killed two minutes after its budget, so the others still export
-  timeout "$((${minutes%.*} * 60 + 120))" "$py" -m csrnet.cli train "configs/$run.yaml" --run-dir "runs/$run" --no-progress \
-    --set "time_budget_minutes=$minutes" --set "data.root=.device_data/${data[$run]}" \
-    --set 'data.exclude_overlaps_with=[]' "${@:2}" >"runs/$run.log" 2>&1 &
+  # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose
+  timeout "$limit" "$py" -m csrnet.cli train ${args[$run]} --run-dir "runs/$run" --no-progress \
+    --set 'data.exclude_overlaps_with=[]' "${common[@]}" "${@:3}" >"runs/$run.log" 2>&1 &
   pids+=($!)
 done
 sleep 60
@@ -54,5 +81,9 @@ for run in $runs; do
   } >>"$log" 2>&1
   sed "s/^{/{\"run\": \"$run\", /" "runs/$run/metrics.jsonl" >>"$out/metrics.jsonl" 2>>"$log"
 done
+if [ "$plan" = ablation ]; then
+  "$py" -m csrnet.cli evaluate "$out"/*.safetensors --sets Set5,Set14,BSD100 --scale 2 \
+    --data-root .device_data/ablation_gpu --no-progress >>"$log" 2>&1
+fi
 date >>"$log"
 cat "$log"

@@ -6,7 +6,9 @@ test sets themselves stay behind), and its validation set into ``.device_data/<r
 On the device the recipe then runs with ``--set data.root=.device_data/<recipe>`` and
 ``--set 'data.exclude_overlaps_with=[]'``, which trains on the same images as here.
 
-    python scripts/stage_device_data.py configs/gpu_*.yaml [--out .device_data]
+    python scripts/stage_device_data.py CONFIG... [--out .device_data] [--test-sets Set14,...]
+
+``--test-sets`` also copies those test sets into each recipe's folder, for scoring there.
 
 Add the folder to .git/info/exclude (this script does) and name it in the run's ``carry``.
 """
@@ -25,8 +27,9 @@ from csrnet.images import list_images
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def stage(config: Path, out: Path) -> int:
-    """Copy one recipe's training and validation images under ``out/<name>``; bytes copied."""
+def stage(config: Path, out: Path, test_sets: list[str]) -> int:
+    """Copy one recipe's training and validation images, and ``test_sets``, under
+    ``out/<name>``; bytes copied."""
     cfg = load_config(config)
     train = [cfg.data.resolve(d) for d in cfg.data.train]
     exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
@@ -34,7 +37,8 @@ def stage(config: Path, out: Path) -> int:
     target = out / cfg.name
     shutil.rmtree(target, ignore_errors=True)
     copied = 0
-    for path in [*kept, *list_images(cfg.data.resolve(cfg.data.val))]:
+    scored = [list_images(cfg.data.resolve(name)) for name in [cfg.data.val, *test_sets]]
+    for path in [*kept, *(p for paths in scored for p in paths)]:
         dest = target / path.parent.name / path.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
@@ -48,8 +52,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / ".device_data")
+    parser.add_argument("--test-sets", default="", help="comma-separated sets to copy too")
     args = parser.parse_args()
-    total = sum(stage(config, args.out) for config in args.configs)
+    test_sets = [name for name in args.test_sets.split(",") if name]
+    total = sum(stage(config, args.out, test_sets) for config in args.configs)
     exclude = ROOT / ".git" / "info" / "exclude"
     inside = args.out.resolve().is_relative_to(ROOT)
     line = f"/{args.out.resolve().relative_to(ROOT)}/" if inside else ""

@@ -45,6 +45,7 @@ def weights_dir(tmp_path: Path) -> Path:
         ("jpeg_tiny", "jpeg", [10, 20], "fast_jpeg", "CSRnet-Dense", 3),
         ("abl_1s", "sr", [2], "ablation_1s", "CSRnet-1S", 1),
         ("depth_b4r6", "sr", [2], "depth_b4r6", "B4R6", 3),
+        ("abl_dense", "sr", [2], "ablation_dense", "CSRnet-Dense", 3),  # also Table V's B8R6
     ]
     for name, task, levels, recipe, preset, scales in specs:
         torch.manual_seed(len(name))
@@ -105,7 +106,7 @@ def test_report_writes_every_table_and_figure(
     for title in ("Table II", "Table III", "Table IV", "Table I:", "Table V", "Speed", "Figures"):
         assert title in text
     figures = sorted(p.name for p in (out.parent / "figures").iterdir())
-    assert len(figures) == 3 + 2 + 2 + 1 + 1 and all(f.endswith(".png") for f in figures)
+    assert len(figures) == 3 + 2 + 2 + 1 + 1 + 1 and all(f.endswith(".png") for f in figures)
     assert all(f"figures/{f}" in text for f in figures)
 
     means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
@@ -117,7 +118,12 @@ def test_report_writes_every_table_and_figure(
         if column.endswith("(paper)") or column == "CSRnet (paper)":
             continue
         if number in ("I", "V"):
-            method = {"CSRnet-1S (ours)": "abl_1s", "B4R6 (ours)": "depth_b4r6"}[column]
+            method = {
+                "CSRnet-1S (ours)": "abl_1s",
+                "CSRnet-Dense (ours)": "abl_dense",
+                "B4R6 (ours)": "depth_b4r6",
+                "B8R6 (ours)": "abl_dense",
+            }[column]
             rows = means[(method, key, "x2")]
         else:
             setting, dataset = key.split(" ")
@@ -130,7 +136,7 @@ def test_report_writes_every_table_and_figure(
             np.mean(rows), abs=0.0051 if number in ("II", "III", "IV") else 0.00051
         )
         checked += 1
-    assert checked >= 3 * 4 * 2 + 2 * 4 * 3 + 2 * 2 * 2 + 2 * 4  # every ours / input / BM3D cell
+    assert checked >= 3 * 4 * 2 + 2 * 4 * 3 + 2 * 2 * 2 + 4 * 4  # every ours / input / BM3D cell
 
 
 def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:

@@ -255,6 +255,12 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
             for w in weights
             if w.recipe.startswith(prefix) and w.preset in table and 2 in w.levels
         ]
+        if prefix == "depth_" and not any(w.preset == "B8R6" for w in variants):
+            variants += [  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
+                replace(w, preset="B8R6")
+                for w in weights
+                if w.recipe.startswith("ablation_") and w.preset == "CSRnet-Dense" and 2 in w.levels
+            ]
         if not variants:
             continue
         head = ["Set"] + [f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")]

@@ -5,8 +5,9 @@
 # run has died a minute in, it stops there, so the session can be retried.
 #
 #   bash scripts/device_session.sh weights MINUTES [train options]
-#     Multi-scale SR, SR x2, blind denoising and blind deblocking, each warm-started from the
-#     shipped weights, for MINUTES of wall time (each fits its cosine to that). Stage first:
+#     SR x2, x4 and x8, blind denoising and JPEG q10, each warm-started from the shipped
+#     weights (docs/TRAINING.md, next steps), for MINUTES of wall time (each fits its cosine
+#     to that). Stage first (the multi-scale SR and blind JPEG recipes' images serve all):
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_multiscale_sr.yaml \
 #           configs/gpu_blind_denoise.yaml configs/gpu_blind_jpeg.yaml
 #     and carry [".device_data"]. Then, here: `csrnet evaluate FILE --sets ... --record`, and
@@ -28,11 +29,10 @@ out=${OUT:-runs/device_out}
 declare -A args  # run name -> its train arguments
 case $plan in
   weights)
-    sr=(--set data.root=.device_data/gpu_multiscale_sr)  # SR x2 trains on the same images
-    args[gpu_multiscale_sr]="configs/gpu_multiscale_sr.yaml ${sr[*]}"
-    args[gpu_sr_x2]="configs/gpu_sr_x2.yaml ${sr[*]}"
+    sr="--set data.root=.device_data/gpu_multiscale_sr"  # every SR run, on the same images
+    for scale in 2 4 8; do args[gpu_sr_x$scale]="configs/gpu_sr_x$scale.yaml $sr"; done
     args[gpu_blind_denoise]="configs/gpu_blind_denoise.yaml --set data.root=.device_data/gpu_blind_denoise"
-    args[gpu_blind_jpeg]="configs/gpu_blind_jpeg.yaml --set data.root=.device_data/gpu_blind_jpeg"
+    args[gpu_jpeg_q10]="configs/gpu_jpeg_q10.yaml --set data.root=.device_data/gpu_blind_jpeg"
     common=(--set "time_budget_minutes=$amount")
     limit=$(( ${amount%.*} * 60 + 120 ))  # a run that hangs is killed 2 minutes after its budget
     ;;

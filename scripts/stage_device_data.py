@@ -1,8 +1,10 @@
 """Stage the images that recipes train and validate on, for a session on the lent GPU.
 
-The device tool carries the repository alone, not ../shared/data. For each recipe this copies
+The device tool carries the repository alone, not ../shared/data. For each recipe this stages
 its training images, less those overlapping the recipe's test sets (``csrnet.overlap``: the
-test sets themselves stay behind), and its validation set into ``.device_data/<recipe>/``.
+test sets themselves stay behind), and its validation set into ``.device_data/<recipe>/``, each
+as the gray PNG of its Y channel: what every loader computes from it anyway (a gray image is its
+own Y), at about a third of the bytes.
 On the device the recipe then runs with ``--set data.root=.device_data/<recipe>`` and
 ``--set 'data.exclude_overlaps_with=[]'``, which trains on the same images as here.
 
@@ -20,16 +22,19 @@ import shutil
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from csrnet.config import load_config
 from csrnet.data import training_paths
-from csrnet.images import list_images
+from csrnet.degrade import to_y
+from csrnet.images import list_images, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def stage(config: Path, out: Path, test_sets: list[str]) -> int:
-    """Copy one recipe's training and validation images, and ``test_sets``, under
-    ``out/<name>``; bytes copied."""
+    """Stage the Y of one recipe's training and validation images, and of ``test_sets``,
+    under ``out/<name>``; bytes written."""
     cfg = load_config(config)
     train = [cfg.data.resolve(d) for d in cfg.data.train]
     exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
@@ -39,9 +44,11 @@ def stage(config: Path, out: Path, test_sets: list[str]) -> int:
     copied = 0
     scored = [list_images(cfg.data.resolve(name)) for name in [cfg.data.val, *test_sets]]
     for path in [*kept, *(p for paths in scored for p in paths)]:
-        dest = target / path.parent.name / path.name
+        dest = target / path.parent.name / f"{path.stem}.png"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
+        if dest.exists():
+            raise SystemExit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
+        Image.fromarray(to_y(read_image(path))).save(dest, optimize=True)
         copied += dest.stat().st_size
     left_out = len({o.train for o in overlaps})
     print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {left_out} training images left out")

@@ -3,8 +3,8 @@
 The device tool carries the repository alone, not ../shared/data. For each recipe this stages
 its training images, less those overlapping the recipe's test sets (``csrnet.overlap``: the
 test sets themselves stay behind), and its validation set into ``.device_data/<recipe>/``, each
-as the gray PNG of its Y channel: what every loader computes from it anyway (a gray image is its
-own Y), at about a third of the bytes.
+as the gray PNG of its Y channel (what every loader computes from it anyway: a gray image is its
+own Y; a third of the bytes of an RGB PNG), or as the original file where that is smaller (JPEGs).
 On the device the recipe then runs with ``--set data.root=.device_data/<recipe>`` and
 ``--set 'data.exclude_overlaps_with=[]'``, which trains on the same images as here.
 
@@ -18,6 +18,8 @@ Add the folder to .git/info/exclude (this script does) and name it in the run's 
 from __future__ import annotations
 
 import argparse
+import glob
+import io
 import shutil
 import sys
 from pathlib import Path
@@ -42,14 +44,21 @@ def stage(config: Path, out: Path, test_sets: list[str]) -> int:
     target = out / cfg.name
     shutil.rmtree(target, ignore_errors=True)
     copied = 0
-    scored = [list_images(cfg.data.resolve(name)) for name in [cfg.data.val, *test_sets]]
+    scored = [
+        list_images(cfg.data.resolve(name)) for name in dict.fromkeys([cfg.data.val, *test_sets])
+    ]
     for path in [*kept, *(p for paths in scored for p in paths)]:
-        dest = target / path.parent.name / f"{path.stem}.png"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
+        folder = target / path.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.glob(f"{glob.escape(path.stem)}.*")):
             raise SystemExit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
-        Image.fromarray(to_y(read_image(path))).save(dest, optimize=True)
-        copied += dest.stat().st_size
+        png = io.BytesIO()
+        Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
+        if png.tell() < path.stat().st_size:
+            (folder / f"{path.stem}.png").write_bytes(png.getvalue())
+        else:
+            shutil.copyfile(path, folder / path.name)
+        copied += min(png.tell(), path.stat().st_size)
     left_out = len({o.train for o in overlaps})
     print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {left_out} training images left out")
     return copied

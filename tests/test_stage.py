@@ -1,4 +1,4 @@
-"""scripts/stage_device_data.py: the staged gray PNGs give every loader the same Y."""
+"""scripts/stage_device_data.py: the staged images give every loader the same Y."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def load_script():
 
 
 def test_staged_images_hold_the_same_y(tmp_path: Path) -> None:
-    for name in ("Set5", "Set12", "Classic5"):  # RGB, gray, and BMP sources
+    for name in ("Set5", "Set12", "BSD200_train"):  # RGB PNG, gray PNG and JPEG sources
         data_dir(name)
     config = tmp_path / "recipe.yaml"
     config.write_text(
@@ -36,23 +36,28 @@ def test_staged_images_hold_the_same_y(tmp_path: Path) -> None:
                 "name": "staged",
                 "data": {
                     "root": str(DATA_ROOT),
-                    "train": ["Set5"],
+                    "train": ["Set5", "BSD200_train"],
                     "val": "Set12",
                     "exclude_overlaps_with": [],
                 },
             }
         )
     )
-    written = load_script().stage(config, tmp_path / "out", ["Classic5"])
-    for name in ("Set5", "Set12", "Classic5"):
+    written = load_script().stage(config, tmp_path / "out", ["Set12"])
+    for name in ("Set5", "Set12", "BSD200_train"):
         originals = list_images(DATA_ROOT / name)
         staged = list_images(tmp_path / "out" / "staged" / name)
         assert [p.stem for p in staged] == [p.stem for p in originals]
         for source, copy in zip(originals, staged, strict=True):
-            image = read_image(copy)
-            assert image.ndim == 2 and copy.suffix == ".png"
-            np.testing.assert_array_equal(to_y(image), to_y(read_image(source)))
+            np.testing.assert_array_equal(to_y(read_image(copy)), to_y(read_image(source)))
+            if copy.suffix != source.suffix:  # re-encoded: the Y as a smaller gray PNG
+                assert copy.suffix == ".png" and read_image(copy).ndim == 2
+                assert copy.stat().st_size < source.stat().st_size
+    assert {p.suffix for p in (tmp_path / "out" / "staged" / "Set5").iterdir()} == {".png"}
+    assert ".jpg" in {p.suffix for p in (tmp_path / "out" / "staged" / "BSD200_train").iterdir()}
     originals = sum(
-        p.stat().st_size for n in ("Set5", "Set12", "Classic5") for p in list_images(DATA_ROOT / n)
+        p.stat().st_size
+        for n in ("Set5", "Set12", "BSD200_train")
+        for p in list_images(DATA_ROOT / n)
     )
     assert written < originals

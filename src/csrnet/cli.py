@@ -417,7 +417,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(
             f"{out}: {deg.task} {deg.label} on a sample photo, PSNR on Y: "
             f"{'bicubic' if deg.task == 'sr' else 'input'} {before:.2f} dB, "
-            f"CSRnet {after:.2f} dB (weights {meta.get('recipe', '?')})"
+            f"CSRnet {after:.2f} dB (weights of recipe {meta.get('recipe', '?')})"
         )
         return 0
 

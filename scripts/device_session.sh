@@ -13,7 +13,7 @@
 #           configs/gpu_blind_denoise.yaml configs/gpu_blind_jpeg.yaml
 #     and carry [".device_data/gpu_multiscale_sr"] (sr) or [".device_data/gpu_blind_denoise",
 #     ".device_data/gpu_blind_jpeg"] (restoration): with the shipped weights in the tree, both
-#     together pass the tool's 64 MiB. Then, here: `csrnet evaluate FILE --sets ... --record`,
+#     together would exceed the tool's 64 MiB. Then, here: `csrnet evaluate FILE --sets ... --record`,
 #     and ship what beats the shipped file.
 #
 #   bash scripts/device_session.sh ablation STEPS [train options]
@@ -21,7 +21,7 @@
 #     for the same STEPS (configs/gpu_ablation.yaml), then scored there on Set5 and the staged
 #     test sets (the log's end). Stage first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml --test-sets Set14
-#     and carry [".device_data/ablation_gpu"] (BSD100 too passes the tool's 64 MiB beside the
+#     and carry [".device_data/ablation_gpu"] (BSD100 too would exceed the tool's 64 MiB beside the
 #     shipped weights). Then, here: `csrnet report --weights-dir` on the six files.
 set -u
 plan=${1:?sr, restoration or ablation}

@@ -87,6 +87,30 @@ def fit_steps(max_steps: int, step: int, seconds_per_step: float, seconds_left: 
     return max(step, min(max_steps, step + more))
 
 
+class _BudgetFit:
+    """When and to what a time budget sets a run's length: after ``FIT_AFTER_STEPS`` timed
+    steps (the first is untimed), then every ``FIT_EVERY`` steps, from the rate since the last
+    fit. The steps it fits at depend on the step alone, so every process fits together."""
+
+    def __init__(self, budget_s: float, started: float, first_step: int, max_steps: int) -> None:
+        self.budget_s, self.started, self.max_steps = budget_s, started, max_steps
+        self.first_fit = first_step + 1 + FIT_AFTER_STEPS
+        self.clock_step, self.clock = first_step + 1, 0.0
+
+    def __call__(self, step: int) -> tuple[int, float] | None:
+        """(steps that fit, seconds per step) if a fit is due after ``step``, else None."""
+        if step == self.clock_step:
+            self.clock = time.perf_counter()
+            return None
+        if step != self.first_fit and not (step > self.first_fit and step % FIT_EVERY == 0):
+            return None
+        now = time.perf_counter()
+        per_step = (now - self.clock) / (step - self.clock_step)
+        self.clock_step, self.clock = step, now
+        left = self.budget_s - (now - self.started)
+        return fit_steps(self.max_steps, step, per_step, left), per_step
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise CsrnetError("device cuda was asked for, but CUDA is not available")
@@ -370,9 +394,8 @@ def train(
     timed_steps = 0
     budget_s = cfg.time_budget_minutes * 60
     started = time.perf_counter()
-    first_step, fit_step, fit_clock = step, step, 0.0
-    recipe_steps = cfg.steps
-    fitting = not fitted  # a resumed run keeps the schedule its checkpoint was fitted to
+    # a resumed run keeps the schedule its checkpoint was fitted to
+    budget_fit = _BudgetFit(budget_s, started, step, cfg.steps) if budget_s and not fitted else None
     model.train()
     with _StopFlag() as stop:
         batches = iter(loader)
@@ -394,27 +417,23 @@ def train(
             timed_steps += 1
             result.losses.append(loss_value)
             bar.update(1)
-            if budget_s and fitting:
-                if step == first_step + 1:
-                    fit_clock, fit_step = time.perf_counter(), step
-                elif step == first_step + 1 + FIT_AFTER_STEPS or (fitted and step % FIT_EVERY == 0):
-                    now = time.perf_counter()
-                    per_step = (now - fit_clock) / (step - fit_step)  # since the last fit
-                    fit_clock, fit_step = now, step
-                    steps = fit_steps(recipe_steps, step, per_step, budget_s - (now - started))
-                    if world > 1:  # every process takes rank 0's value
-                        shared = torch.tensor([steps], device=device)
-                        dist.broadcast(shared, 0)
-                        steps = int(shared.item())
-                    if is_main and not fitted:
-                        tqdm.write(
-                            f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
-                            f"{steps:,} steps (refitted every {FIT_EVERY})"
-                        )
-                    cfg, fitted = replace(cfg, steps=steps), True
-                    bar.total = steps
-                    if is_main:
-                        write_config(run_dir, cfg)
+            fit = budget_fit(step) if budget_fit else None
+            if fit:
+                steps, per_step = fit
+                if world > 1:  # every process takes rank 0's value
+                    shared = torch.tensor([steps], device=device)
+                    dist.broadcast(shared, 0)
+                    steps = int(shared.item())
+                if is_main and not fitted:
+                    tqdm.write(
+                        f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
+                        f"{steps:,} steps (refitted every {FIT_EVERY})"
+                    )
+                changed = steps != cfg.steps
+                cfg, fitted = replace(cfg, steps=steps), True
+                bar.total = steps
+                if is_main and changed:
+                    write_config(run_dir, cfg)
             final = step == cfg.steps
             out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
             ending = final or out_of_time  # log, validate and checkpoint this step

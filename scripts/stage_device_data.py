@@ -18,7 +18,6 @@ Add the folder to .git/info/exclude (this script does) and name it in the run's 
 from __future__ import annotations
 
 import argparse
-import glob
 import io
 import shutil
 import sys
@@ -43,15 +42,16 @@ def stage(config: Path, out: Path, test_sets: list[str]) -> int:
     kept, overlaps = training_paths(train, exclude)
     target = out / cfg.name
     shutil.rmtree(target, ignore_errors=True)
-    copied = 0
+    copied, staged = 0, set()
     scored = [
         list_images(cfg.data.resolve(name)) for name in dict.fromkeys([cfg.data.val, *test_sets])
     ]
     for path in [*kept, *(p for paths in scored for p in paths)]:
         folder = target / path.parent.name
-        folder.mkdir(parents=True, exist_ok=True)
-        if any(folder.glob(f"{glob.escape(path.stem)}.*")):
+        if (folder, path.stem) in staged:
             raise SystemExit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
+        staged.add((folder, path.stem))
+        folder.mkdir(parents=True, exist_ok=True)
         png = io.BytesIO()
         Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
         if png.tell() < path.stat().st_size:

@@ -30,6 +30,7 @@ from .images import list_images, read_image, write_atomic
 from .inference import restore_fn
 from .matlab import to_uint8
 from .metrics import psnr
+from .model import PRESETS
 from .weights import load_weights, read_metadata, trained_levels
 
 __all__ = ["build_report"]
@@ -246,21 +247,21 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
     """Tables I (scales and inter-block links) and V (depth), PSNR at x2, when trained."""
     out = []
     deg = Degradation("sr", 2)
+    study = [
+        w
+        for w in weights
+        if w.recipe.startswith(("ablation_", "depth_")) and w.preset in PRESETS and 2 in w.levels
+    ]
     for prefix, number, title, table in (
         ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
         ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
     ):
-        variants = [
-            w
-            for w in weights
-            if w.recipe.startswith(prefix) and w.preset in table and 2 in w.levels
-        ]
-        if prefix == "depth_" and not any(w.preset == "B8R6" for w in variants):
-            variants += [  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
-                replace(w, preset="B8R6")
-                for w in weights
-                if w.recipe.startswith("ablation_") and w.preset == "CSRnet-Dense" and 2 in w.levels
-            ]
+        variants = []  # per column, a study run of that architecture, this table's own first
+        for preset in table:
+            runs = [w for w in study if PRESETS[w.preset] == PRESETS[preset]]
+            runs.sort(key=lambda w: not w.recipe.startswith(prefix))
+            if runs:  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
+                variants.append(replace(runs[0], preset=preset))
         if not variants:
             continue
         head = ["Set"] + [f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")]

@@ -37,8 +37,10 @@ def small_data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def weights_dir(tmp_path: Path) -> Path:
+    """Released-style weights in weights/, the Tables I/V study runs in study/."""
     folder = tmp_path / "weights"
     folder.mkdir()
+    (tmp_path / "study").mkdir()
     specs = [  # name, task, levels, recipe, preset, scales
         ("sr_tiny", "sr", [2, 4, 8], "fast_sr", "CSRnet-Dense", 3),
         ("denoise_tiny", "denoise", [15, 30], "fast_denoise", "CSRnet-Dense", 3),
@@ -58,7 +60,8 @@ def weights_dir(tmp_path: Path) -> Path:
             "recipe": recipe,
             "config": {"name": recipe, "model": {"preset": preset}},
         }
-        save_weights(folder / f"{name}.safetensors", model, meta)
+        where = folder if recipe.startswith("fast_") else tmp_path / "study"
+        save_weights(where / f"{name}.safetensors", model, meta)
     return folder
 
 
@@ -90,6 +93,8 @@ def test_report_writes_every_table_and_figure(
             "report",
             "--weights-dir",
             str(weights_dir),
+            "--weights-dir",
+            str(tmp_path / "study"),
             "-o",
             str(out),
             "--data-root",
@@ -105,6 +110,8 @@ def test_report_writes_every_table_and_figure(
     text = out.read_text()
     for title in ("Table II", "Table III", "Table IV", "Table I:", "Table V", "Speed", "Figures"):
         assert title in text
+    table2 = text.split("## Table II")[1].split("\n## ")[0]
+    assert "sr_tiny" in table2 and "abl_" not in table2  # study runs fill Tables I/V only
     figures = sorted(p.name for p in (out.parent / "figures").iterdir())
     assert len(figures) == 3 + 2 + 2 + 1 + 1 + 1 and all(f.endswith(".png") for f in figures)
     assert all(f"figures/{f}" in text for f in figures)
@@ -150,4 +157,9 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:
     (tmp_path / "w" / "broken.safetensors").write_bytes(b"\x00" * 16)
     assert main(["report", "--weights-dir", str(tmp_path / "w"), "-o", str(tmp_path / "r.md")]) == 1
     assert "not a readable safetensors" in capsys.readouterr().err
+    (tmp_path / "w2").mkdir()
+    (tmp_path / "w2" / "broken.safetensors").write_bytes(b"\x00" * 16)
+    argv = ["report", "--weights-dir", str(tmp_path / "w"), "--weights-dir", str(tmp_path / "w2")]
+    assert main([*argv, "-o", str(tmp_path / "r.md")]) == 1
+    assert "two weights files are named broken" in capsys.readouterr().err
     assert not (tmp_path / "r.md").exists()

@@ -21,7 +21,7 @@ from csrnet.cli import main
 from csrnet.config import load_config
 from csrnet.errors import CsrnetError
 from csrnet.train import fit_steps, lr_at, resolve_device, train
-from csrnet.weights import load_weights, read_metadata
+from csrnet.weights import export_run, load_weights, read_metadata
 
 from conftest import DATA_ROOT, data_dir
 
@@ -242,9 +242,15 @@ def test_init_from_fine_tunes(tmp_path: Path) -> None:
         start, tuned = final_weights(tmp_path / "base"), final_weights(run)
         tol = 1e-2 if source.endswith("safetensors") else 1e-6  # fp16 weights vs fp32
         assert all(torch.allclose(start[k], tuned[k], atol=tol) for k in start)
+        meta = export_run(run, tmp_path / "ft.safetensors", "last")
+        assert (meta["steps"], meta["total_steps"]) == (1, 7)  # the 6 steps it started from
+    assert export_run(tmp_path / "base", tmp_path / "b.safetensors", "last")["total_steps"] == 6
     wrong = load_config(path, [f"init_from={tmp_path / 'base.safetensors'}", "model.channels=4"])
     with pytest.raises(CsrnetError, match="do not fit"):
         train(wrong, tmp_path / "wrong", progress=False)
+    (tmp_path / "base.safetensors").unlink()  # the chain can no longer be read: no total
+    orphan = export_run(tmp_path / "ft_base.safetensors", tmp_path / "ft.safetensors", "last")
+    assert "total_steps" not in orphan
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str]:

@@ -120,11 +120,16 @@ def build_parser() -> Parser:
 
     rp = commands.add_parser(
         "report",
-        help="the paper's Tables I-V for a folder of weights, as Markdown",
-        description="Evaluate every .safetensors in --weights-dir on the paper's test sets and "
-        "write Tables I-V beside the paper's numbers, a per-image CSV, and figures.",
+        help="the paper's Tables I-V for folders of weights, as Markdown",
+        description="Evaluate every .safetensors of each --weights-dir on the paper's test sets "
+        "and write Tables I-V beside the paper's numbers, a per-image CSV, and figures.",
     )
-    rp.add_argument("--weights-dir", required=True, help="folder of .safetensors weights")
+    rp.add_argument(
+        "--weights-dir",
+        action="append",
+        required=True,
+        help="folder of .safetensors weights (repeatable: the released files, a study's runs)",
+    )
     rp.add_argument("-o", "--output", default="docs/RESULTS.md", help="Markdown file to write")
     rp.add_argument(
         "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
@@ -444,8 +449,11 @@ def cmd_models(args: argparse.Namespace) -> None:
         levels = ", ".join(f"{level:g}" for level in task.get("levels") or [])
         if not levels and task.get("level_range"):
             levels = "{:g}-{:g}".format(*task["level_range"])
+        steps = meta.get("steps", 0)
+        total = meta.get("total_steps", steps)
+        chain = f" ({total:,} in all, warm-started)" if total > steps else ""
         print(
-            f"{path.stem}: {task['task']} {levels}, {meta.get('steps', 0):,} training steps "
+            f"{path.stem}: {task['task']} {levels}, {steps:,} training steps{chain} "
             f"(recipe {meta.get('recipe', '?')}), {path}"
         )
         for name, score in sorted(meta.get("benchmarks", {}).items()):

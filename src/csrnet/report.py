@@ -1,12 +1,12 @@
 """``csrnet report``: the paper's Tables I-V for a folder of weights, beside the paper's numbers.
 
-Every weights file in the folder is evaluated by the protocol on the paper's test sets at
+Every weights file in the folders is evaluated by the protocol on the paper's test sets at
 the paper's settings it was trained for. Table II (SR), III (denoising) and IV (JPEG) show
 the degraded input, BM3D for denoising (optional: the ``bm3d`` package), the paper's CSRnet,
-and each of our weights with its difference to the paper. Tables I and V appear when the
-folder holds weights trained by the ablation (``ablation_*``) or depth (``depth_*``)
-recipes. All per-image scores go to a CSV beside the Markdown file; every table cell is the
-mean of its rows there.
+and each of our weights with its difference to the paper. Weights trained by the ablation
+(``ablation_*``) or depth (``depth_*``) recipes of a preset at x2 are study runs: they fill
+Tables I and V instead. All per-image scores go to a CSV beside the Markdown file; every
+table cell is the mean of its rows there.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,13 +55,27 @@ class Weights:
     preset: str
     steps: int
 
+    @property
+    def study(self) -> bool:
+        """A run of Table I's or V's study (an ablation or depth recipe of a preset, at x2)."""
+        return (
+            self.recipe.startswith(("ablation_", "depth_"))
+            and self.preset in PRESETS
+            and 2 in self.levels
+        )
 
-def list_weights(folder: Path) -> list[Weights]:
-    """The csrnet weights files of ``folder`` with what the report needs of their metadata."""
-    if not folder.is_dir():
-        raise CsrnetError(f"{folder}: no such folder")
+
+def list_weights(folders: Sequence[Path]) -> list[Weights]:
+    """The csrnet weights files of ``folders`` with what the report needs of their metadata."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise CsrnetError(f"{folder}: no such folder")
+    paths = sorted(p for folder in folders for p in folder.glob("*.safetensors"))
+    for i, path in enumerate(paths):
+        if any(p.stem == path.stem for p in paths[:i]):
+            raise CsrnetError(f"{path}: two weights files are named {path.stem}")
     found = []
-    for path in sorted(folder.glob("*.safetensors")):
+    for path in paths:
         meta = read_metadata(path)
         task, levels = meta["task"], trained_levels(meta)
         preset = meta.get("config", {}).get("model", {}).get("preset", "")
@@ -76,7 +91,7 @@ def list_weights(folder: Path) -> list[Weights]:
             )
         )
     if not found:
-        raise CsrnetError(f"{folder}: no .safetensors weights")
+        raise CsrnetError(f"{', '.join(map(str, folders))}: no .safetensors weights")
     return found
 
 
@@ -117,7 +132,7 @@ def _score(
 
 
 def build_report(
-    weights_dir: str | os.PathLike,
+    weights_dirs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
     data_root: str | os.PathLike,
     with_bm3d: bool = False,
@@ -127,15 +142,18 @@ def build_report(
     cache: str | os.PathLike = ".cache",
     progress: bool = False,
 ) -> list[SetScore]:
-    """Evaluate every weights file of ``weights_dir`` and write the Markdown report, its
+    """Evaluate every weights file of ``weights_dirs`` and write the Markdown report, its
     per-image CSV (``output`` with suffix .csv) and, with ``figures``, PNG figures in
     ``<output folder>/figures``. Returns every SetScore behind the tables."""
     output, root = Path(output), Path(data_root)
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
-    weights = list_weights(Path(weights_dir))
-    tasks = sorted({w.task for w in weights}, key=list(PAPER_TABLES).index)
+    weights = list_weights([Path(d) for d in weights_dirs])
+    released = [w for w in weights if not w.study]
+    tasks = sorted({w.task for w in released}, key=list(PAPER_TABLES).index)
     needed = {s for t in tasks for s in DEFAULT_SETS[t]}
+    if any(w.study for w in weights):  # Tables I and V: the SR sets
+        needed.update(DEFAULT_SETS["sr"])
     missing = sorted(s for s in needed if not (root / s).is_dir())
     if missing:
         raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
@@ -145,7 +163,7 @@ def build_report(
     sections = []
     for task in tasks:
         number, title, paper_table = PAPER_TABLES[task]
-        ours = [w for w in weights if w.task == task]
+        ours = [w for w in released if w.task == task]
         levels = [lv for lv in PAPER_LEVELS[task] if any(lv in w.levels for w in ours)]
         rows = []
         for level in levels:
@@ -184,6 +202,7 @@ def build_report(
         "",
         *[
             f"- `{w.path.name}`: {w.task} {w.levels}, recipe `{w.recipe}`, {w.steps:,} steps"
+            + (" (Tables I/V study)" if w.study else "")
             for w in weights
         ],
         "",
@@ -247,11 +266,7 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
     """Tables I (scales and inter-block links) and V (depth), PSNR at x2, when trained."""
     out = []
     deg = Degradation("sr", 2)
-    study = [
-        w
-        for w in weights
-        if w.recipe.startswith(("ablation_", "depth_")) and w.preset in PRESETS and 2 in w.levels
-    ]
+    study = [w for w in weights if w.study]
     for prefix, number, title, table in (
         ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
         ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
@@ -275,7 +290,7 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
             line = [dataset]
             for w in variants:
                 done = {(r.method, r.dataset, r.degradation.label): r for r in scores}
-                s = done.get((w.name, dataset, deg.label))  # already in Table II's x2 rows
+                s = done.get((w.name, dataset, deg.label))  # scored for Table I already
                 if s is None:
                     fn = restore_fn(models[w.name], device)
                     s = _score(root / dataset, deg, fn, w.name, limit, progress)

@@ -2,7 +2,8 @@
 
 Metadata keys (all strings; JSON where structured): ``format`` ("csrnet-weights"),
 ``model`` (ModelConfig arguments), ``task`` (task, levels, level_range, val_levels),
-``steps``, ``train_data``, ``recipe`` (config name), ``validation`` (best validation
+``steps``, ``total_steps`` (``steps`` plus the ``init_from`` weights' own total, when they
+can be read), ``train_data``, ``recipe`` (config name), ``validation`` (best validation
 record), ``config`` (the whole training config), and ``benchmarks`` (means measured by
 ``csrnet evaluate --record``).
 """
@@ -127,8 +128,30 @@ def export_run(
         "validation": own[-1] if own else {},
         "config": cfg,
     }
+    parent = _steps_before(cfg.get("init_from"))
+    if parent is not None:
+        metadata["total_steps"] = state["step"] + parent
     save_weights(out, model, metadata)
     return metadata
+
+
+def _steps_before(init_from: str | None) -> int | None:
+    """Training steps behind a run's starting weights: 0 from scratch, the ``init_from`` file's
+    total (a weights file's ``total_steps`` or ``steps``; a checkpoint's step plus what came
+    before it), or None when a file of the chain can no longer be read."""
+    if not init_from:
+        return 0
+    from .checkpoint import read_checkpoint
+
+    try:
+        if Path(init_from).suffix == ".safetensors":
+            meta = read_metadata(init_from)
+            return int(meta.get("total_steps", meta.get("steps", 0)))
+        state = read_checkpoint(init_from)
+        before = _steps_before(state["config"].get("init_from"))
+        return None if before is None else int(state["step"]) + before
+    except (CsrnetError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -103,6 +103,8 @@ def test_report_writes_every_table_and_figure(
             "--bm3d",
             "--cache",
             str(tmp_path / "cache"),
+            "--study-limit",
+            "1",
             "--no-progress",
         ]
     )
@@ -119,6 +121,9 @@ def test_report_writes_every_table_and_figure(
     means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for row in csv.DictReader(out.with_suffix(".csv").open()):
         means[(row["method"], row["dataset"], row["setting"])].append(float(row["psnr"]))
+    assert "(the first 1 images of each set for Tables I and V)" in text
+    assert len(means[("abl_1s", "Set14", "x2")]) == 1  # --study-limit
+    assert len(means[("sr_tiny", "Set14", "x2")]) == 2  # whole (two-image) sets
     cells = table_cells(text)
     checked = 0
     for (number, key, column), value in cells.items():
@@ -162,4 +167,6 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:
     argv = ["report", "--weights-dir", str(tmp_path / "w"), "--weights-dir", str(tmp_path / "w2")]
     assert main([*argv, "-o", str(tmp_path / "r.md")]) == 1
     assert "two weights files are named broken" in capsys.readouterr().err
+    assert main([*argv, "-o", str(tmp_path / "r.md"), "--study-limit", "-1"]) == 2
+    assert "--study-limit must be >= 0" in capsys.readouterr().err
     assert not (tmp_path / "r.md").exists()

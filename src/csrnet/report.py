@@ -141,10 +141,13 @@ def build_report(
     device: str = "cpu",
     cache: str | os.PathLike = ".cache",
     progress: bool = False,
+    study_limit: int | None = None,
 ) -> list[SetScore]:
     """Evaluate every weights file of ``weights_dirs`` and write the Markdown report, its
     per-image CSV (``output`` with suffix .csv) and, with ``figures``, PNG figures in
-    ``<output folder>/figures``. Returns every SetScore behind the tables."""
+    ``<output folder>/figures``. ``limit`` (0: all) takes the first images of each set;
+    ``study_limit`` (default: ``limit``) does so for Tables I and V. Returns every SetScore
+    behind the tables."""
     output, root = Path(output), Path(data_root)
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
@@ -181,7 +184,8 @@ def build_report(
                 scores += cells.values()
                 rows.append((deg, dataset, cells))
         sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d))
-    sections += _study_tables(weights, models, root, limit, device, progress, scores)
+    study_limit = limit if study_limit is None else study_limit
+    sections += _study_tables(weights, models, root, study_limit, device, progress, scores)
     sections.append(_speed_table(scores))
     if figures:
         sections.append(
@@ -207,8 +211,8 @@ def build_report(
         ],
         "",
         "PSNR (dB) / SSIM on Y by the paper's protocol (see README). The paper's numbers are "
-        "transcribed from its tables; ours are measured"
-        + (f" on the first {limit} images of each set" if limit else "")
+        f"transcribed from its tables; ours are measured on {_subset(limit)}"
+        + (f" ({_subset(study_limit)} for Tables I and V)" if study_limit != limit else "")
         + f". Per-image scores: `{output.with_suffix('.csv').name}`.",
         "",
     ]
@@ -217,6 +221,10 @@ def build_report(
     text = "\n".join(header + sections)
     write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return scores
+
+
+def _subset(limit: int) -> str:
+    return f"the first {limit} images of each set" if limit else "whole sets"
 
 
 def _score_bm3d(

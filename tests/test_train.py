@@ -99,6 +99,10 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     assert resumed.step == 16 and resumed.losses == straight.losses[8:]
     a, b = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # resuming a finished run trains nothing and still knows the run's best validation
+    again = train(load_config(path), tmp_path / "split", resume=True, progress=False)
+    assert again.step == 16 and not again.losses and not again.validation
+    assert again.best_psnr == resumed.best_psnr == straight.best_psnr > 0
 
 
 def test_fit_steps_spends_most_of_the_time_left_within_the_recipe() -> None:

@@ -519,8 +519,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 130
     if not args.dry_run:
-        best = max((r["psnr"] for r in result.validation), default=float("nan"))
-        print(f"{cfg.name}: {result.step} steps in {run_dir}; best validation PSNR {best:.3f} dB")
+        print(
+            f"{cfg.name}: {result.step} steps in {run_dir}; "
+            f"best validation PSNR {result.best_psnr:.3f} dB"
+        )
     return 0
 
 

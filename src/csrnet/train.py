@@ -63,7 +63,8 @@ class TrainResult:
     step: int
     interrupted: bool
     losses: list[float] = field(default_factory=list)
-    validation: list[dict[str, Any]] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)  # this call's validations
+    best_psnr: float = float("nan")  # the run's best validation, earlier calls' included
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -480,6 +481,7 @@ def train(
     if own_group:
         dist.destroy_process_group()
     result.step = step
+    result.best_psnr = max((r["psnr"] for r in history), default=float("nan"))
     return result
 
 

@@ -21,7 +21,7 @@ from csrnet.cli import main
 from csrnet.config import load_config
 from csrnet.errors import CsrnetError
 from csrnet.train import fit_steps, lr_at, resolve_device, train
-from csrnet.weights import export_run, load_weights, read_metadata
+from csrnet.weights import export_run, load_weights, read_metadata, save_weights
 
 from conftest import DATA_ROOT, data_dir
 
@@ -252,6 +252,14 @@ def test_init_from_fine_tunes(tmp_path: Path) -> None:
     wrong = load_config(path, [f"init_from={tmp_path / 'base.safetensors'}", "model.channels=4"])
     with pytest.raises(CsrnetError, match="do not fit"):
         train(wrong, tmp_path / "wrong", progress=False)
+    # a warm-started file without a total (as those shipped before totals were recorded)
+    old = tmp_path / "old.safetensors"
+    export_run(tmp_path / "ft_base.safetensors", old, "last")
+    meta = read_metadata(old)
+    del meta["total_steps"]
+    save_weights(old, load_weights(old)[0], meta)
+    train(load_config(path, [f"init_from={old}", "steps=1"]), tmp_path / "from_old", progress=False)
+    assert "total_steps" not in export_run(tmp_path / "from_old", tmp_path / "o.safetensors")
     (tmp_path / "base.safetensors").unlink()  # the chain can no longer be read: no total
     orphan = export_run(tmp_path / "ft_base.safetensors", tmp_path / "ft.safetensors", "last")
     assert "total_steps" not in orphan

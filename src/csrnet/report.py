@@ -1,4 +1,4 @@
-"""``csrnet report``: the paper's Tables I-V for a folder of weights, beside the paper's numbers.
+"""``csrnet report``: the paper's Tables I-V for folders of weights, beside the paper's numbers.
 
 Every weights file in the folders is evaluated by the protocol on the paper's test sets at
 the paper's settings it was trained for. Table II (SR), III (denoising) and IV (JPEG) show
@@ -61,6 +61,7 @@ class Weights:
         return (
             self.recipe.startswith(("ablation_", "depth_"))
             and self.preset in PRESETS
+            and self.task == "sr"
             and 2 in self.levels
         )
 

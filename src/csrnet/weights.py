@@ -137,8 +137,8 @@ def export_run(
 
 def _steps_before(init_from: str | None) -> int | None:
     """Training steps behind a run's starting weights: 0 from scratch, the ``init_from`` file's
-    total (a weights file's ``total_steps`` or ``steps``; a checkpoint's step plus what came
-    before it), or None when a file of the chain can no longer be read."""
+    total (a weights file's ``total_steps``, or ``steps`` when it was trained from scratch; a
+    checkpoint's step plus what came before it), or None when that total is unknown."""
     if not init_from:
         return 0
     from .checkpoint import read_checkpoint
@@ -146,7 +146,11 @@ def _steps_before(init_from: str | None) -> int | None:
     try:
         if Path(init_from).suffix == ".safetensors":
             meta = read_metadata(init_from)
-            return int(meta.get("total_steps", meta.get("steps", 0)))
+            if "total_steps" in meta:
+                return int(meta["total_steps"])
+            if meta.get("config", {}).get("init_from"):  # warm-started, its own total unknown
+                return None
+            return int(meta.get("steps", 0))
         state = read_checkpoint(init_from)
         before = _steps_before(state["config"].get("init_from"))
         return None if before is None else int(state["step"]) + before

@@ -54,11 +54,12 @@ def stage(config: Path, out: Path, test_sets: list[str]) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         png = io.BytesIO()
         Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
-        if png.tell() < path.stat().st_size:
+        size = path.stat().st_size
+        if png.tell() < size:
             (folder / f"{path.stem}.png").write_bytes(png.getvalue())
         else:
             shutil.copyfile(path, folder / path.name)
-        copied += min(png.tell(), path.stat().st_size)
+        copied += min(png.tell(), size)
     left_out = len({o.train for o in overlaps})
     print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {left_out} training images left out")
     return copied

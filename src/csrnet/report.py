@@ -276,6 +276,7 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
     out = []
     deg = Degradation("sr", 2)
     study = [w for w in weights if w.study]
+    scored: dict[tuple[str, str], SetScore] = {}  # (run, set): one run may fill both tables
     for prefix, number, title, table in (
         ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
         ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
@@ -298,11 +299,12 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
         for dataset in table[next(iter(table))]:
             line = [dataset]
             for w in variants:
-                done = {(r.method, r.dataset, r.degradation.label): r for r in scores}
-                s = done.get((w.name, dataset, deg.label))  # scored for Table I already
+                s = scored.get((w.name, dataset))
                 if s is None:
                     fn = restore_fn(models[w.name], device)
-                    s = _score(root / dataset, deg, fn, w.name, limit, progress)
+                    s = scored[w.name, dataset] = _score(
+                        root / dataset, deg, fn, w.name, limit, progress
+                    )
                     scores.append(s)
                 line += [f"{table[w.preset][dataset]:.3f}", f"{s.psnr:.3f}"]
             lines.append("| " + " | ".join(line) + " |")

@@ -16,10 +16,12 @@
 #     together would exceed the tool's 64 MiB. Then, here: `csrnet evaluate FILE --sets ... --record`,
 #     and ship what beats the shipped file.
 #
-#   bash scripts/device_session.sh ablation STEPS [train options]
+#   bash scripts/device_session.sh ablation STEPS|MINUTESm [train options]
 #     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
 #     for the same STEPS (configs/gpu_ablation.yaml), then scored there on Set5 and the staged
-#     test sets (the log's end). Stage first:
+#     test sets (the log's end). With MINUTESm (e.g. 6.5m) the six first run 30 steps side by
+#     side to time them, and STEPS is what the slowest fits in MINUTES (90%, less 40 s of
+#     start-up): still one step count for all. Stage first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml --test-sets Set14
 #     and carry [".device_data/ablation_gpu"] (BSD100 too would exceed the tool's 64 MiB beside the
 #     shipped weights). Then, here: `csrnet report --weights-dir` on the six files.
@@ -49,8 +51,9 @@ case $plan in
       run=${variant#*:}
       args[$run]="configs/gpu_ablation.yaml --set name=$run --set model.preset=${variant%%:*}"
     done
-    common=(--set "steps=$amount" --set data.root=.device_data/ablation_gpu)
+    common=(--set data.root=.device_data/ablation_gpu)
     limit=540  # equal steps, no time budget: size STEPS to end well inside the call's limit
+    [[ $amount == *m ]] && limit=$(python3 -c "print(int(${amount%m} * 60 + 60))")
     ;;
   *) echo "usage: device_session.sh sr|restoration MINUTES | ablation STEPS" >&2; exit 2 ;;
 esac
@@ -63,6 +66,27 @@ log=$out/session.log
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 } >"$log" 2>&1
+if [ "$plan" = ablation ]; then
+  steps=$amount
+  if [[ $amount == *m ]]; then  # time the six side by side, then fit one step count to them
+    for run in $runs; do
+      # shellcheck disable=SC2086
+      timeout 240 "$py" -m csrnet.cli train ${args[$run]} --run-dir "runs/calib_$run" \
+        --no-progress --set 'data.exclude_overlaps_with=[]' "${common[@]}" --set steps=30 \
+        --set val_every=0 --set time_budget_minutes=60 "${@:3}" >"runs/calib_$run.log" 2>&1 &
+    done
+    wait
+    per_step=$(grep -ho '[0-9.]* s/step' runs/calib_*.log | sort -n | tail -1 | cut -d' ' -f1)
+    if [ -z "$per_step" ]; then
+      for run in $runs; do echo "== calib_$run"; cat "runs/calib_$run.log"; done >>"$log"
+      cat "$log"
+      exit 1
+    fi
+    steps=$(python3 -c "print(int((${amount%m} * 60 - 40) * 0.9 / $per_step))")
+    echo "timing: slowest of six side by side $per_step s/step; $steps steps each fit ${amount%m} min" >>"$log"
+  fi
+  common+=(--set "steps=$steps")
+fi
 pids=()
 for run in $runs; do
   # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose

@@ -48,6 +48,7 @@ def weights_dir(tmp_path: Path) -> Path:
         ("abl_1s", "sr", [2], "ablation_1s", "CSRnet-1S", 1),
         ("depth_b4r6", "sr", [2], "depth_b4r6", "B4R6", 3),
         ("abl_dense", "sr", [2], "ablation_dense", "CSRnet-Dense", 3),  # also Table V's B8R6
+        ("abl_long_2s", "sr", [2], "ablation_long_2s", "CSRnet-2S", 2),  # a second budget
     ]
     for name, task, levels, recipe, preset, scales in specs:
         torch.manual_seed(len(name))
@@ -56,9 +57,13 @@ def weights_dir(tmp_path: Path) -> Path:
         )
         meta = {
             "task": {"task": task, "levels": levels, "level_range": None, "val_levels": []},
-            "steps": 3,
+            "steps": 5 if "long" in name else 3,
             "recipe": recipe,
-            "config": {"name": recipe, "model": {"preset": preset}},
+            "config": {
+                "name": recipe,
+                "model": {"preset": preset},
+                "data": {"batch_size": 2, "patch_size": 8},
+            },
         }
         where = folder if recipe.startswith("fast_") else tmp_path / "study"
         save_weights(where / f"{name}.safetensors", model, meta)
@@ -114,8 +119,15 @@ def test_report_writes_every_table_and_figure(
         assert title in text
     table2 = text.split("## Table II")[1].split("\n## ")[0]
     assert "sr_tiny" in table2 and "abl_" not in table2  # study runs fill Tables I/V only
+    # one Table I per training budget, each with its own runs only
+    short, long = text.split("## Table I: ")[1:]
+    assert short.startswith("ablation at x2 (PSNR), trained 3 steps of batch 2 of 8x8")
+    assert long.startswith("ablation at x2 (PSNR), trained 5 steps of batch 2 of 8x8")
+    assert "abl_long_2s" in long.split("\n## ")[0] and "abl_1s" not in long.split("\n## ")[0]
+    assert "abl_long_2s" not in short.split("\n## ")[0]
+    assert text.count("## Table V: ") == 1  # the second budget has no depth run
     figures = sorted(p.name for p in (out.parent / "figures").iterdir())
-    assert len(figures) == 3 + 2 + 2 + 1 + 1 + 1 and all(f.endswith(".png") for f in figures)
+    assert len(figures) == 3 + 2 + 2 + 1 + 1 + 1 + 1 and all(f.endswith(".png") for f in figures)
     assert all(f"figures/{f}" in text for f in figures)
 
     means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
@@ -132,6 +144,7 @@ def test_report_writes_every_table_and_figure(
         if number in ("I", "V"):
             method = {
                 "CSRnet-1S (ours)": "abl_1s",
+                "CSRnet-2S (ours)": "abl_long_2s",
                 "CSRnet-Dense (ours)": "abl_dense",
                 "B4R6 (ours)": "depth_b4r6",
                 "B8R6 (ours)": "abl_dense",

@@ -5,7 +5,8 @@ the paper's settings it was trained for. Table II (SR), III (denoising) and IV (
 the degraded input, BM3D for denoising (optional: the ``bm3d`` package), the paper's CSRnet,
 and each of our weights with its difference to the paper. Weights trained by the ablation
 (``ablation_*``) or depth (``depth_*``) recipes of a preset at x2 are study runs: they fill
-Tables I and V instead. All per-image scores go to a CSV beside the Markdown file; every
+Tables I and V instead, one pair of tables per training budget (runs compare only at equal
+budgets). All per-image scores go to a CSV beside the Markdown file; every
 table cell is the mean of its rows there.
 """
 
@@ -54,6 +55,7 @@ class Weights:
     recipe: str
     preset: str
     steps: int
+    budget: str  # steps, and batch and patch size where recorded: runs compare only at equal ones
 
     @property
     def study(self) -> bool:
@@ -79,7 +81,13 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
     for path in paths:
         meta = read_metadata(path)
         task, levels = meta["task"], trained_levels(meta)
-        preset = meta.get("config", {}).get("model", {}).get("preset", "")
+        config = meta.get("config", {})
+        preset = config.get("model", {}).get("preset", "")
+        steps = int(meta.get("steps", 0))
+        batch, patch = (config.get("data", {}).get(k) for k in ("batch_size", "patch_size"))
+        budget = f"{steps:,} steps" + (
+            f" of batch {batch} of {patch}x{patch}" if batch and patch else ""
+        )
         found.append(
             Weights(
                 path,
@@ -88,7 +96,8 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
                 levels,
                 str(meta.get("recipe", "")),
                 preset,
-                int(meta.get("steps", 0)),
+                steps,
+                budget,
             )
         )
     if not found:
@@ -272,44 +281,49 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
 
 
 def _study_tables(weights, models, root, limit, device, progress, scores) -> list[str]:
-    """Tables I (scales and inter-block links) and V (depth), PSNR at x2, when trained."""
+    """Tables I (scales and inter-block links) and V (depth), PSNR at x2, one pair per training
+    budget of the study runs, when trained."""
     out = []
     deg = Degradation("sr", 2)
     study = [w for w in weights if w.study]
     scored: dict[tuple[str, str], SetScore] = {}  # (run, set): one run may fill both tables
-    for prefix, number, title, table in (
-        ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
-        ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
-    ):
-        variants = []  # per column, a study run of that architecture, this table's own first
-        for preset in table:
-            runs = [w for w in study if PRESETS[w.preset] == PRESETS[preset]]
-            runs.sort(key=lambda w: not w.recipe.startswith(prefix))
-            if runs:  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
-                variants.append(replace(runs[0], preset=preset))
-        if not variants:
-            continue
-        head = ["Set"] + [f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")]
-        lines = [
-            f"## Table {number}: {title}",
-            "",
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
-        ]
-        for dataset in table[next(iter(table))]:
-            line = [dataset]
-            for w in variants:
-                s = scored.get((w.name, dataset))
-                if s is None:
-                    fn = restore_fn(models[w.name], device)
-                    s = scored[w.name, dataset] = _score(
-                        root / dataset, deg, fn, w.name, limit, progress
-                    )
-                    scores.append(s)
-                line += [f"{table[w.preset][dataset]:.3f}", f"{s.psnr:.3f}"]
-            lines.append("| " + " | ".join(line) + " |")
-        budgets = ", ".join(f"{w.preset} {w.steps:,} steps" for w in variants)
-        out.append("\n".join(lines) + f"\n\nTraining budgets: {budgets}.\n")
+    for budget in dict.fromkeys(w.budget for w in study):
+        group = [w for w in study if w.budget == budget]
+        for prefix, number, title, table in (
+            ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
+            ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
+        ):
+            variants = []  # per column, a study run of that architecture, this table's own first
+            for preset in table:
+                runs = [w for w in group if PRESETS[w.preset] == PRESETS[preset]]
+                runs.sort(key=lambda w: not w.recipe.startswith(prefix))
+                if runs:  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
+                    variants.append(replace(runs[0], preset=preset))
+            if not variants:
+                continue
+            head = ["Set"] + [
+                f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")
+            ]
+            lines = [
+                f"## Table {number}: {title}, trained {budget}",
+                "",
+                "| " + " | ".join(head) + " |",
+                "|" + "---|" * len(head),
+            ]
+            for dataset in table[next(iter(table))]:
+                line = [dataset]
+                for w in variants:
+                    s = scored.get((w.name, dataset))
+                    if s is None:
+                        fn = restore_fn(models[w.name], device)
+                        s = scored[w.name, dataset] = _score(
+                            root / dataset, deg, fn, w.name, limit, progress
+                        )
+                        scores.append(s)
+                    line += [f"{table[w.preset][dataset]:.3f}", f"{s.psnr:.3f}"]
+                lines.append("| " + " | ".join(line) + " |")
+            runs = ", ".join(f"{w.preset} `{w.name}`" for w in variants)
+            out.append("\n".join(lines) + f"\n\nRuns: {runs}.\n")
     return out
 
 

@@ -27,7 +27,7 @@
 #     shipped weights). Then, here: `csrnet report --weights-dir` on the six files.
 set -u
 plan=${1:?sr, restoration or ablation}
-amount=${2:?minutes (sr, restoration) or steps (ablation)}
+amount=${2:?minutes (sr, restoration), or steps or MINUTESm (ablation)}
 py=${PYTHON:-python3}  # the device image's python3 holds torch
 out=${OUT:-runs/device_out}
 declare -A args  # run name -> its train arguments
@@ -55,7 +55,7 @@ case $plan in
     limit=540  # equal steps, no time budget: size STEPS to end well inside the call's limit
     [[ $amount == *m ]] && limit=$(python3 -c "print(int(${amount%m} * 60 + 60))")
     ;;
-  *) echo "usage: device_session.sh sr|restoration MINUTES | ablation STEPS" >&2; exit 2 ;;
+  *) echo "usage: device_session.sh sr|restoration MINUTES | ablation STEPS|MINUTESm" >&2; exit 2 ;;
 esac
 runs=$(printf '%s\n' "${!args[@]}" | sort)
 mkdir -p "$out" runs
@@ -70,6 +70,7 @@ if [ "$plan" = ablation ]; then
   steps=$amount
   if [[ $amount == *m ]]; then  # time the six side by side, then fit one step count to them
     for run in $runs; do
+      rm -rf "runs/calib_$run"  # throwaway: a second call on a warm machine finds the last
       # shellcheck disable=SC2086
       timeout 240 "$py" -m csrnet.cli train ${args[$run]} --run-dir "runs/calib_$run" \
         --no-progress --set 'data.exclude_overlaps_with=[]' "${common[@]}" --set steps=30 \

@@ -31,8 +31,10 @@ def counts_from_equations(cfg: ModelConfig) -> tuple[int, float]:
     params = conv(1, c1, 7) + conv(c1, c, 3)  # eqs. 1, 2
     macs = 1 * c1 * 49 + c1 * c * 9
     for d in range(1, d_max + 1):
-        width_in = c * d if cfg.dense else c  # eq. 10: d - 1 predecessors + f2 or F_down
         for s in range(n_scales):
+            width_in = c * d if cfg.dense else c  # eq. 10: d - 1 predecessors + f2 or F_down
+            if cfg.chain_coarse and s > 0 and d > 1:
+                width_in = 2 * c  # the last block's output at scale s, and F_down
             area = 4**-s
             params += conv(width_in, c, 1) + r * 2 * conv(c, c, 3) + conv(c, c, 1)  # eqs. 6, 7
             macs += area * (width_in * c + r * 2 * c * c * 9 + c * c)
@@ -50,6 +52,13 @@ def counts_from_equations(cfg: ModelConfig) -> tuple[int, float]:
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_sizes_match_the_equations(name: str) -> None:
     model = make_model(name)
+    params, macs = counts_from_equations(model.config)
+    assert sum(p.numel() for p in model.parameters()) == params
+    assert multiply_adds_per_pixel(model) == pytest.approx(macs)
+
+
+def test_chained_coarse_sizes_match_the_equations() -> None:
+    model = make_model("CSRnet-3S", chain_coarse=True)
     params, macs = counts_from_equations(model.config)
     assert sum(p.numel() for p in model.parameters()) == params
     assert multiply_adds_per_pixel(model) == pytest.approx(macs)
@@ -86,7 +95,10 @@ def test_unbatched_input_and_batch_independence() -> None:
         model(torch.rand(1, 3, 8, 8))
 
 
-@pytest.mark.parametrize("kwargs", [{}, TINY | {"scales": 2, "dense": False}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, TINY | {"scales": 2, "dense": False}, TINY | {"dense": False, "chain_coarse": True}],
+)
 def test_every_parameter_receives_a_gradient(kwargs: dict) -> None:
     torch.manual_seed(0)
     model = CSRnet(**kwargs)
@@ -114,6 +126,22 @@ def test_inter_block_links_only_in_the_dense_model() -> None:
     dense = CSRnet(**TINY, dense=True)
     for d, block in enumerate(dense.blocks, start=1):
         assert [b.fuse_in.in_channels for b in block.branches] == [c * d] * 3
+    coarse = CSRnet(**TINY, dense=False, chain_coarse=True)
+    widths = [[b.fuse_in.in_channels for b in block.branches] for block in coarse.blocks]
+    assert widths == [[c, c, c], [c, 2 * c, 2 * c]]  # block 2: the last block's output too
+
+
+def test_chain_coarse_hands_each_scale_to_the_next_block() -> None:
+    """Block d's scale-s inputs (before F_down is added): one tensor per scale from block 2
+    on with chain_coarse; at scale 0 only without it."""
+    seen: list[list[int]] = []
+    for chain in (False, True):
+        model = CSRnet(**(TINY | {"depth": 3}), dense=False, chain_coarse=chain).eval()
+        for block in model.blocks:
+            block.register_forward_pre_hook(lambda m, args: seen.append([len(x) for x in args[0]]))
+        with torch.no_grad():
+            model(torch.rand(1, 1, 16, 16))
+    assert seen == [[1, 0, 0]] * 3 + [[1, 0, 0], [1, 1, 1], [1, 1, 1]]
 
 
 def test_chained_block_reads_only_its_predecessor() -> None:
@@ -149,7 +177,15 @@ def test_input_skip_adds_the_input() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"scales": 4}, {"scales": 0}, {"depth": 0}, {"channels": 2.5}, {"res_blocks": True}]
+    "bad",
+    [
+        {"scales": 4},
+        {"scales": 0},
+        {"depth": 0},
+        {"channels": 2.5},
+        {"res_blocks": True},
+        {"chain_coarse": True},  # with the default dense=True
+    ],
 )
 def test_bad_arguments_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):

@@ -376,3 +376,15 @@ def test_torchrun_two_processes_match_one(tmp_path: Path) -> None:
     a, b = final_weights(tmp_path / "one"), final_weights(tmp_path / "two")
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     assert worst < 1e-5, worst
+
+
+def test_every_model_field_can_be_set_from_a_recipe() -> None:
+    """A recipe's model section overrides any ModelConfig field of its preset."""
+    from dataclasses import fields
+
+    from csrnet.config import ModelSpec
+    from csrnet.model import ModelConfig
+
+    assert {f.name for f in fields(ModelConfig)} == {f.name for f in fields(ModelSpec)} - {"preset"}
+    spec = ModelSpec(preset="CSRnet-3S", chain_coarse=True, input_skip=True)
+    assert spec.build() == ModelConfig(scales=3, dense=False, chain_coarse=True, input_skip=True)

@@ -57,6 +57,7 @@ class ModelSpec:
     first_channels: int | None = None
     scales: int | None = None
     dense: bool | None = None
+    chain_coarse: bool | None = None
     input_skip: bool | None = None
 
     def build(self) -> ModelConfig:

@@ -30,6 +30,10 @@ class ModelConfig:
         first_channels: width of the first 7x7 convolution, f1 (64 in the paper).
         scales: branches per CSRb, 1 to 3 (1x; 1x and 1/2x; 1x, 1/2x and 1/4x).
         dense: inter-block links of eq. 10; without them the blocks form a plain chain.
+        chain_coarse: in the plain chain (``dense=False``), also hand each coarse scale's
+            output to the next block at that scale (eq. 10 cut to its last term at every
+            scale). Off: only scale 0 chains, and a coarse branch reads F_down alone. The
+            paper does not say which its 2S/3S ablation used; off is our default reading.
         input_skip: add the input image to the output (global residual learning). Not in
             eq. 4, hence off by default.
     """
@@ -40,6 +44,7 @@ class ModelConfig:
     first_channels: int = 64
     scales: int = 3
     dense: bool = True
+    chain_coarse: bool = False
     input_skip: bool = False
 
     def __post_init__(self) -> None:
@@ -49,6 +54,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.scales not in (1, 2, 3):
             raise ValueError(f"scales must be 1, 2 or 3, got {self.scales!r}")
+        if self.chain_coarse and self.dense:
+            raise ValueError("chain_coarse applies to the plain chain only (dense=False)")
 
 
 # The variants of the paper's Table I (ablation, all D8R6 at x2) and Table V (depth).
@@ -107,10 +114,12 @@ class CSRb(nn.Module):
         c = cfg.channels
         # eq. 6: the paper's "+" is concatenation ("computed by concatenating two kinds of
         # features"), so the 1x1 conv sees (index - 1) predecessors plus one more input.
-        in_channels = c * index if cfg.dense else c
-        self.branches = nn.ModuleList(
-            Branch(in_channels, c, cfg.res_blocks) for _ in range(cfg.scales)
-        )
+        if cfg.dense:
+            in_channels = [c * index] * cfg.scales
+        else:  # one predecessor (or f2) at scale 0; F_down, and the last block's if chained
+            coarse = 2 * c if cfg.chain_coarse and index > 1 else c
+            in_channels = [c] + [coarse] * (cfg.scales - 1)
+        self.branches = nn.ModuleList(Branch(n, c, cfg.res_blocks) for n in in_channels)
         # eq. 8: F_down, a 3x3 convolution with stride 2 (the kernel size is our choice).
         self.down = nn.ModuleList(conv(c, c, 3, stride=2) for _ in range(cfg.scales - 1))
         # eq. 9: F_up, a transposed convolution with stride 2 (the paper's "stride 1/2");
@@ -182,12 +191,13 @@ class CSRnet(nn.Module):
         for block in self.blocks:
             if self.config.dense:  # eq. 6 + eq. 10: all same-scale predecessors
                 inputs = [[*history[0], f2], *history[1:]]
-            else:  # plain chain: the previous block's scale-0 output (f2 for block 1)
-                inputs = [[history[0][-1] if history[0] else f2]] + [[] for _ in range(1, scales)]
+            else:  # plain chain: the previous block's output (f2 for block 1 at scale 0)
+                inputs = [[history[0][-1] if history[0] else f2]]
+                inputs += [history[s][-1:] for s in range(1, scales)]
             outputs = block(inputs)
             for s, out in enumerate(outputs):
-                # Coarse outputs are kept for later blocks only in the dense model.
-                if s == 0 or self.config.dense:
+                # Coarse outputs are kept for later blocks in the dense model and when chained.
+                if s == 0 or self.config.dense or self.config.chain_coarse:
                     history[s].append(out)
         f_hff = self.hff(torch.cat([f2, *history[0]], dim=1))  # eq. 3
         return self.rec2(self.rec1(f_hff + f1))  # eq. 4

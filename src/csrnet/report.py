@@ -283,10 +283,18 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
 def _study_tables(weights, models, root, limit, device, progress, scores) -> list[str]:
     """Tables I (scales and inter-block links) and V (depth), PSNR at x2, one pair per training
     budget of the study runs, when trained."""
-    out = []
-    deg = Degradation("sr", 2)
     study = [w for w in weights if w.study]
     scored: dict[tuple[str, str], SetScore] = {}  # (run, set): one run may fill both tables
+
+    def score(w: Weights, dataset: str) -> float:
+        if (w.name, dataset) not in scored:
+            fn = restore_fn(models[w.name], device)
+            s = _score(root / dataset, Degradation("sr", 2), fn, w.name, limit, progress)
+            scored[w.name, dataset] = s
+            scores.append(s)
+        return scored[w.name, dataset].psnr
+
+    out = []
     for budget in dict.fromkeys(w.budget for w in study):
         group = [w for w in study if w.budget == budget]
         for prefix, number, title, table in (
@@ -311,17 +319,10 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
                 "|" + "---|" * len(head),
             ]
             for dataset in table[next(iter(table))]:
-                line = [dataset]
-                for w in variants:
-                    s = scored.get((w.name, dataset))
-                    if s is None:
-                        fn = restore_fn(models[w.name], device)
-                        s = scored[w.name, dataset] = _score(
-                            root / dataset, deg, fn, w.name, limit, progress
-                        )
-                        scores.append(s)
-                    line += [f"{table[w.preset][dataset]:.3f}", f"{s.psnr:.3f}"]
-                lines.append("| " + " | ".join(line) + " |")
+                cells = [
+                    f"{table[w.preset][dataset]:.3f} | {score(w, dataset):.3f}" for w in variants
+                ]
+                lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
             runs = ", ".join(f"{w.preset} `{w.name}`" for w in variants)
             out.append("\n".join(lines) + f"\n\nRuns: {runs}.\n")
     return out

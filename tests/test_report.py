@@ -16,6 +16,7 @@ from csrnet.cli import main
 from csrnet.evaluate import DEFAULT_SETS
 from csrnet.images import list_images, read_image
 from csrnet.model import CSRnet
+from csrnet.report import list_weights
 from csrnet.weights import save_weights
 
 from conftest import data_dir
@@ -183,3 +184,19 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:
     assert main([*argv, "-o", str(tmp_path / "r.md"), "--study-limit", "-1"]) == 2
     assert "--study-limit must be >= 0" in capsys.readouterr().err
     assert not (tmp_path / "r.md").exists()
+
+
+def test_a_preset_with_overrides_is_not_a_study_run(tmp_path: Path) -> None:
+    """An ablation recipe whose model sets fields beside its preset (say chain_coarse) is not
+    the paper's variant, so it stays out of Tables I/V."""
+    for name, extra in (("ablation_2s", {}), ("ablation_2s_chain", {"chain_coarse": True})):
+        meta = {
+            "task": {"task": "sr", "levels": [2], "level_range": None, "val_levels": []},
+            "steps": 3,
+            "recipe": name,
+            "config": {"name": name, "model": {"preset": "CSRnet-2S", "input_skip": True, **extra}},
+        }
+        model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, scales=2)
+        save_weights(tmp_path / f"{name}.safetensors", model, meta)
+    study = {w.name: w.study for w in list_weights([tmp_path])}
+    assert study == {"ablation_2s": True, "ablation_2s_chain": False}

@@ -4,10 +4,10 @@ Every weights file in the folders is evaluated by the protocol on the paper's te
 the paper's settings it was trained for. Table II (SR), III (denoising) and IV (JPEG) show
 the degraded input, BM3D for denoising (optional: the ``bm3d`` package), the paper's CSRnet,
 and each of our weights with its difference to the paper. Weights trained by the ablation
-(``ablation_*``) or depth (``depth_*``) recipes of a preset at x2 are study runs: they fill
-Tables I and V instead, one pair of tables per training budget (runs compare only at equal
-budgets). All per-image scores go to a CSV beside the Markdown file; every
-table cell is the mean of its rows there.
+(``ablation_*``) or depth (``depth_*``) recipes of a preset, unchanged, at x2 are study runs:
+they fill Tables I and V instead, one pair of tables per training budget (runs compare only at
+equal budgets). All per-image scores go to a CSV beside the Markdown file; every table cell is
+the mean of its rows there.
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
         meta = read_metadata(path)
         task, levels = meta["task"], trained_levels(meta)
         config = meta.get("config", {})
-        preset = config.get("model", {}).get("preset", "")
+        spec = config.get("model", {})
+        preset = spec.get("preset", "")
+        if any(v is not None for k, v in spec.items() if k not in ("preset", "input_skip")):
+            preset = ""  # fields set beside the preset: the model is not that preset
         steps = int(meta.get("steps", 0))
         batch, patch = (config.get("data", {}).get(k) for k in ("batch_size", "patch_size"))
         budget = f"{steps:,} steps" + (

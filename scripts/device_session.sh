@@ -53,7 +53,7 @@ case $plan in
     done
     common=(--set data.root=.device_data/ablation_gpu)
     limit=540  # equal steps, no time budget: size STEPS to end well inside the call's limit
-    [[ $amount == *m ]] && limit=$(python3 -c "print(int(${amount%m} * 60 + 60))")
+    [[ $amount == *m ]] && limit=$("$py" -c "print(int(${amount%m} * 60 + 60))")
     ;;
   *) echo "usage: device_session.sh sr|restoration MINUTES | ablation STEPS|MINUTESm" >&2; exit 2 ;;
 esac
@@ -66,15 +66,20 @@ log=$out/session.log
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 } >"$log" 2>&1
+train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, its log DIR.log
+  local seconds=$1 run=$2 dir=$3
+  shift 3
+  # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose
+  timeout "$seconds" "$py" -m csrnet.cli train ${args[$run]} --run-dir "$dir" --no-progress \
+    --set 'data.exclude_overlaps_with=[]' "${common[@]}" "$@" >"$dir.log" 2>&1 &
+}
 if [ "$plan" = ablation ]; then
   steps=$amount
   if [[ $amount == *m ]]; then  # time the six side by side, then fit one step count to them
     for run in $runs; do
       rm -rf "runs/calib_$run"  # throwaway: a second call on a warm machine finds the last
-      # shellcheck disable=SC2086
-      timeout 240 "$py" -m csrnet.cli train ${args[$run]} --run-dir "runs/calib_$run" \
-        --no-progress --set 'data.exclude_overlaps_with=[]' "${common[@]}" --set steps=30 \
-        --set val_every=0 --set time_budget_minutes=60 "${@:3}" >"runs/calib_$run.log" 2>&1 &
+      train_bg 240 "$run" "runs/calib_$run" --set steps=30 --set val_every=0 \
+        --set time_budget_minutes=60 "${@:3}"
     done
     wait
     per_step=$(grep -ho '[0-9.]* s/step' runs/calib_*.log | sort -n | tail -1 | cut -d' ' -f1)
@@ -83,16 +88,14 @@ if [ "$plan" = ablation ]; then
       cat "$log"
       exit 1
     fi
-    steps=$(python3 -c "print(int((${amount%m} * 60 - 40) * 0.9 / $per_step))")
+    steps=$("$py" -c "print(int((${amount%m} * 60 - 40) * 0.9 / $per_step))")
     echo "timing: slowest of six side by side $per_step s/step; $steps steps each fit ${amount%m} min" >>"$log"
   fi
   common+=(--set "steps=$steps")
 fi
 pids=()
 for run in $runs; do
-  # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose
-  timeout "$limit" "$py" -m csrnet.cli train ${args[$run]} --run-dir "runs/$run" --no-progress \
-    --set 'data.exclude_overlaps_with=[]' "${common[@]}" "${@:3}" >"runs/$run.log" 2>&1 &
+  train_bg "$limit" "$run" "runs/$run" "${@:3}"
   pids+=($!)
 done
 sleep 60

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,8 +19,9 @@ import yaml
 import csrnet.train
 from csrnet.checkpoint import read_checkpoint
 from csrnet.cli import main
-from csrnet.config import load_config
+from csrnet.config import ModelSpec, load_config
 from csrnet.errors import CsrnetError
+from csrnet.model import ModelConfig
 from csrnet.train import fit_steps, lr_at, resolve_device, train
 from csrnet.weights import export_run, load_weights, read_metadata, save_weights
 
@@ -380,11 +382,6 @@ def test_torchrun_two_processes_match_one(tmp_path: Path) -> None:
 
 def test_every_model_field_can_be_set_from_a_recipe() -> None:
     """A recipe's model section overrides any ModelConfig field of its preset."""
-    from dataclasses import fields
-
-    from csrnet.config import ModelSpec
-    from csrnet.model import ModelConfig
-
     assert {f.name for f in fields(ModelConfig)} == {f.name for f in fields(ModelSpec)} - {"preset"}
     spec = ModelSpec(preset="CSRnet-3S", chain_coarse=True, input_skip=True)
     assert spec.build() == ModelConfig(scales=3, dense=False, chain_coarse=True, input_skip=True)

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from . import paper
+from .config import ModelSpec
 from .degrade import Degradation, to_y
 from .errors import CsrnetError
 from .evaluate import DEFAULT_SETS, SetScore, evaluate_folder
@@ -82,10 +83,7 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
         meta = read_metadata(path)
         task, levels = meta["task"], trained_levels(meta)
         config = meta.get("config", {})
-        spec = config.get("model", {})
-        preset = spec.get("preset", "")
-        if any(v is not None for k, v in spec.items() if k not in ("preset", "input_skip")):
-            preset = ""  # fields set beside the preset: the model is not that preset
+        preset = _preset_of(config.get("model", {}))
         steps = int(meta.get("steps", 0))
         batch, patch = (config.get("data", {}).get(k) for k in ("batch_size", "patch_size"))
         budget = f"{steps:,} steps" + (
@@ -106,6 +104,17 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
     if not found:
         raise CsrnetError(f"{', '.join(map(str, folders))}: no .safetensors weights")
     return found
+
+
+def _preset_of(spec: dict) -> str:
+    """The preset a recipe's model section names, if the model it builds is that preset (input
+    skip aside); else ""."""
+    try:
+        built = ModelSpec(**spec).build()
+    except (KeyError, TypeError):  # no or unknown preset, or a field this version lacks
+        return ""
+    same = replace(built, input_skip=False) == replace(PRESETS[spec["preset"]], input_skip=False)
+    return spec["preset"] if same else ""
 
 
 class CachedBM3D:
@@ -287,12 +296,13 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
     """Tables I (scales and inter-block links) and V (depth), PSNR at x2, one pair per training
     budget of the study runs, when trained."""
     study = [w for w in weights if w.study]
+    deg = Degradation("sr", 2)
     scored: dict[tuple[str, str], SetScore] = {}  # (run, set): one run may fill both tables
 
     def score(w: Weights, dataset: str) -> float:
         if (w.name, dataset) not in scored:
             fn = restore_fn(models[w.name], device)
-            s = _score(root / dataset, Degradation("sr", 2), fn, w.name, limit, progress)
+            s = _score(root / dataset, deg, fn, w.name, limit, progress)
             scored[w.name, dataset] = s
             scores.append(s)
         return scored[w.name, dataset].psnr
@@ -304,12 +314,7 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
             ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
             ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
         ):
-            variants = []  # per column, a study run of that architecture, this table's own first
-            for preset in table:
-                runs = [w for w in group if PRESETS[w.preset] == PRESETS[preset]]
-                runs.sort(key=lambda w: not w.recipe.startswith(prefix))
-                if runs:  # CSRnet-Dense is B8R6 (the default D8R6): one run serves both tables
-                    variants.append(replace(runs[0], preset=preset))
+            variants = _columns(group, table, prefix)
             if not variants:
                 continue
             head = ["Set"] + [
@@ -329,6 +334,19 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
             runs = ", ".join(f"{w.preset} `{w.name}`" for w in variants)
             out.append("\n".join(lines) + f"\n\nRuns: {runs}.\n")
     return out
+
+
+def _columns(runs: list[Weights], table: dict, prefix: str) -> list[Weights]:
+    """Per column of ``table``, a run of that architecture (those of the table's own recipe
+    ``prefix`` first), labelled with the column's preset. CSRnet-Dense is B8R6 (the default
+    D8R6): one run serves both tables."""
+    columns = []
+    for preset in table:
+        same = [w for w in runs if PRESETS[w.preset] == PRESETS[preset]]
+        same.sort(key=lambda w: not w.recipe.startswith(prefix))
+        if same:
+            columns.append(replace(same[0], preset=preset))
+    return columns
 
 
 def _speed_table(scores: list[SetScore]) -> str:

@@ -1,99 +1,237 @@
-"""Training throughput of the D8R6 model: patches/s, step time, and the data-loading share.
+"""Training throughput of the D8R6 model: the training engines side by side, in one run.
 
-For each task and each (patch size, batch size) of the shipped recipes, it times making the
-batch in the training process (workers=0: the worst case for data loading) and the training
-step (forward, backward, optimiser), on the CPU and, when there is one, on the GPU (bf16
-autocast, channels_last).
+Each row times one training step as ``csrnet train`` runs it (``csrnet.engine``): the model,
+the recipe's AdamW and clipping, bf16 autocast and channels_last on the GPU. Engines:
 
-    python benchmarks/train_throughput.py [--data-root ../shared/data] [--steps 5]
-        [--devices cpu,cuda] [--settings paper:31:10,fast:64:16,gpu:64:32]
+- ``eager``: today's default, patches made on the host (``data.sampler: host``, in the
+  training process: the worst case for data loading) and copied over;
+- ``eager-device``: eager, patches drawn on the device (``data.sampler: device``);
+- ``compile``: torch.compile (``--compile-mode``), device patches;
+- ``graph``: the whole step as one CUDA graph, device patches (CUDA only).
+
+It prints steps/s, seconds per step, patch pixels/s, the ratio to eager at the same batch,
+and the share of the GPU's bf16 matrix rate, measured in the same run (an 8192^3 product).
+A step is counted as three forwards (the backward costs about two): 3 x 2 FLOP per
+multiply-add x 1.343 M multiply-adds per pixel x the batch's patch pixels.
+
+``--check-steps N`` also trains N steps of every engine from the same seed on the same
+device patches and prints how far each loss curve is from eager-device's (the GPU half of
+the check that tests/test_engine.py makes on the CPU).
+
+    python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
+    python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
+        --batches 16,32,64,128 --check-steps 200
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
-from csrnet.data import PatchRecipe, TrainingImages, make_batch
-from csrnet.model import make_model
+from csrnet.config import load_config
+from csrnet.data import PatchRecipe, PatchStream, TrainingImages
+from csrnet.engine import DeviceBatches, make_engine, make_optimizer
+from csrnet.model import CSRnet, multiply_adds_per_pixel
+from csrnet.patchbank import PatchBank
 
-SETTINGS = "paper:31:10,fast:64:16,gpu:64:32"  # recipe:patch:batch of the shipped recipes
-TASKS = {  # task: (training folder, levels)
-    "sr": ("T91", [4.0]),
-    "denoise": ("Train400", [25.0]),
-    "jpeg": ("Train400", [10.0]),
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {
+    "sr": "fast_sr_x4.yaml",
+    "denoise": "fast_denoise_s30.yaml",
+    "jpeg": "fast_jpeg_q10.yaml",
+}
+ENGINES = {  # label: (engine, sampler)
+    "eager": ("eager", "host"),
+    "eager-device": ("eager", "device"),
+    "compile": ("compile", "device"),
+    "graph": ("graph", "device"),
 }
 
 
-def time_steps(
-    device: torch.device, images, task, levels, patch, batch, steps
-) -> tuple[float, float]:
-    """Mean seconds to make a batch, and to train one step on it."""
-    torch.manual_seed(0)
-    model = make_model("CSRnet-Dense").to(device)
-    cuda = device.type == "cuda"
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    data_s = step_s = 0.0
-    for step in range(steps + 1):  # step 0 warms up
-        t0 = time.perf_counter()
-        x, y = make_batch(images, PatchRecipe(task, levels, None, patch, 0), step, range(batch))
-        t1 = time.perf_counter()
-        x, y = x.to(device), y.to(device)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            loss = F.l1_loss(model(x).float(), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if cuda:
-            torch.cuda.synchronize()
+def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> object:
+    engine, sampler = ENGINES[label]
+    return load_config(
+        ROOT / "configs" / RECIPES[task],
+        [
+            f"engine={engine}",
+            f"data.sampler={sampler}",
+            f"data.patch_size={patch}",
+            f"data.batch_size={batch}",
+            f"data.root={args.data_root}",
+            f"device={device}",
+            f"compile_mode={args.compile_mode}",
+            "schedule.warmup_steps=0",
+        ],
+    )
+
+
+class Trainer:
+    """One engine's steps on one recipe, as ``csrnet train`` makes them."""
+
+    def __init__(self, cfg, images: TrainingImages, device: torch.device, seed: int = 0):
+        torch.manual_seed(seed)
+        self.model = CSRnet(**asdict(cfg.model.build())).to(device)
+        if device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+        self.device, self.cfg = device, cfg
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
+        r = PatchRecipe(
+            cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
+        )
+        batches, self.host = None, None
+        if cfg.data.sampler == "device":
+            batches = DeviceBatches(PatchBank.build(images, r, device), cfg.data.batch_size)
+        else:
+            self.host = iter(PatchStream(images, r, cfg.data.batch_size, 0))
+        self.engine = make_engine(cfg, self.model, self.optimizer, device, batches)
+        self.step = 0
+
+    def __call__(self) -> torch.Tensor:
+        batch = None
+        if self.host is not None:
+            x, y = next(self.host)
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            if self.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            batch = (x, y)
+        loss = self.engine(self.step, self.cfg.optim.lr, batch)
+        self.step += 1
+        return loss
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def seconds_per_step(trainer: Trainer, warmup: int, seconds: float) -> tuple[float, float]:
+    """(seconds per step, seconds of warm-up, compilation and capture included)."""
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        trainer()
+    trainer.sync()
+    t1 = time.perf_counter()
+    steps, t2 = 0, t1
+    while t2 - t1 < seconds or steps < 3:
+        for _ in range(5):
+            trainer()
+        steps += 5
+        trainer.sync()
         t2 = time.perf_counter()
-        if step:
-            data_s, step_s = data_s + t1 - t0, step_s + t2 - t1
-    return data_s / steps, step_s / steps
+    return (t2 - t1) / steps, t1 - t0
+
+
+def cpu_name() -> str:
+    """The CPU's model name (machines here differ between sessions)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def bf16_peak_tflops(device: torch.device) -> float:
+    """This GPU's bf16 matrix rate: the best of ten 8192^3 products on random data."""
+    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    best = float("inf")
+    for _ in range(10):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        a @ b
+        end.record()
+        torch.cuda.synchronize(device)
+        best = min(best, start.elapsed_time(end) / 1e3)
+    return 2 * 8192**3 / best / 1e12
+
+
+def check_curves(task, images, device, labels, args) -> None:
+    """Train ``--check-steps`` steps of each engine from one seed; compare with eager-device."""
+    steps, batch = args.check_steps, int(args.batches.split(",")[0])
+    curves = {}
+    for label in ["eager-device", *(x for x in labels if x not in ("eager", "eager-device"))]:
+        trainer = Trainer(recipe(task, label, args.patch, batch, device.type, args), images, device)
+        curves[label] = np.array(torch.stack([trainer() for _ in range(steps)]).tolist())
+    base = curves["eager-device"]
+    print(f"\nloss curves over {steps} steps from one seed ({task}, batch {batch}):")
+    print(
+        "| engine | max rel. diff, first 50 steps | 50-step means (eager-device: "
+        + ", ".join(f"{base[i : i + 50].mean():.4f}" for i in range(0, steps, 50))
+        + ") |"
+    )
+    print("|---|---:|---|")
+    for label, curve in curves.items():
+        if label == "eager-device":
+            continue
+        head = np.abs(curve[:50] - base[:50]) / base[:50]
+        means = ", ".join(f"{curve[i : i + 50].mean():.4f}" for i in range(0, steps, 50))
+        print(f"| {label} | {head.max():.2e} | {means} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=os.environ.get("CSRNET_DATA", "../shared/data"))
-    parser.add_argument(
-        "--steps", type=int, default=5, help="timed steps per row (after one warm-up)"
-    )
-    parser.add_argument("--tasks", default="sr,denoise,jpeg")
-    parser.add_argument("--devices", help="cpu, cuda or both (default: cpu, and cuda if any)")
-    parser.add_argument("--settings", default=SETTINGS, help="recipe:patch:batch,...")
+    parser.add_argument("--devices", help="cpu, cuda or both (default: cuda if any, else cpu)")
+    parser.add_argument("--tasks", default="sr")
+    parser.add_argument("--engines", default="eager", help=f"of {', '.join(ENGINES)}")
+    parser.add_argument("--batches", default="16", help="batch sizes, e.g. 16,32,64,128")
+    parser.add_argument("--patch", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed per row")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--compile-mode", default="reduce-overhead")
+    parser.add_argument("--check-steps", type=int, default=0)
     args = parser.parse_args()
-    names = args.devices or ("cpu,cuda" if torch.cuda.is_available() else "cpu")
-    devices = [torch.device(name) for name in names.split(",")]
-    settings = [(r, int(p), int(b)) for r, p, b in (x.split(":") for x in args.settings.split(","))]
+    names = args.devices or ("cuda" if torch.cuda.is_available() else "cpu")
+    labels = args.engines.split(",")
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
-        + (f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU")
+        f"torch {torch.__version__}, CPU {cpu_name()} "
+        f"({os.cpu_count()} cores, {torch.get_num_threads()} threads), {gpu}"
     )
-    print("| device | task | recipe | patch | batch | patches/s | step s | data s | data share |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
-    for task in args.tasks.split(","):
-        folder, levels = TASKS[task]
-        images = TrainingImages.load(
-            [Path(args.data_root) / folder], task, levels if task == "sr" else [], 64
+    macs = multiply_adds_per_pixel(CSRnet())
+    for device in (torch.device(n) for n in names.split(",")):
+        peak = bf16_peak_tflops(device) if device.type == "cuda" else float("nan")
+        if device.type == "cuda":
+            print(f"bf16 matrix rate, measured: {peak:.0f} TFLOP/s")
+        print(
+            "| device | task | engine | batch | patch | steps/s | s/step | vs eager "
+            "| patch px/s | TFLOP/s | of bf16 peak | warm-up s |"
         )
-        for device in devices:
-            for recipe, patch, batch in settings:
-                data_s, step_s = time_steps(device, images, task, levels, patch, batch, args.steps)
-                total = data_s + step_s
-                print(
-                    f"| {device.type} | {task} | {recipe} | {patch} | {batch} | "
-                    f"{batch / total:.1f} | {step_s:.3f} | {data_s:.4f} | {data_s / total:.1%} |",
-                    flush=True,
-                )
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for task in args.tasks.split(","):
+            folder = "T91" if task == "sr" else "Train400"
+            levels = [4.0] if task == "sr" else []
+            images = TrainingImages.load([Path(args.data_root) / folder], task, levels, args.patch)
+            for batch in (int(b) for b in args.batches.split(",")):
+                eager_s = float("nan")
+                for label in labels:
+                    if label == "graph" and device.type != "cuda":
+                        continue
+                    cfg = recipe(task, label, args.patch, batch, device.type, args)
+                    trainer = Trainer(cfg, images, device)
+                    per_step, warm = seconds_per_step(trainer, args.warmup, args.seconds)
+                    eager_s = per_step if label == "eager" else eager_s
+                    pixels = batch * args.patch**2 / per_step
+                    tflops = 6 * macs * pixels / 1e12
+                    share = f"{tflops / peak:.1%}" if device.type == "cuda" else "-"
+                    print(
+                        f"| {device.type} | {task} | {label} | {batch} | {args.patch} | "
+                        f"{1 / per_step:.1f} | {per_step:.4f} | {eager_s / per_step:.2f}x | "
+                        f"{pixels / 1e6:.3f} M | {tflops:.1f} | {share} | {warm:.1f} |",
+                        flush=True,
+                    )
+            if args.check_steps:
+                check_curves(task, images, device, labels, args)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,21 @@
 #!/bin/bash
 # One session of the weights campaign on the lent GPU (docs/TRAINING.md): several runs side by
-# side on the one GPU, then their fp16 weights, one metrics.jsonl (validation records, each
-# tagged with its run) and one log in $OUT (at most 8 files, the device tool's limit). If every
-# run has failed a minute in, it stops there, so the session can be retried.
+# side on the one GPU, then their fp16 weights, their scores, one metrics.jsonl (validation
+# records, each tagged with its run) and one log in $OUT (at most 8 files, the device tool's
+# limit). If every run has failed a minute in, it stops there, so the session can be retried.
 #
-#   bash scripts/device_session.sh sr MINUTES [train options]
-#   bash scripts/device_session.sh restoration MINUTES [train options]
-#     SR x2, x4 and x8 (sr), or the blind denoiser and JPEG q10 (restoration), each
-#     warm-started from the shipped weights (docs/TRAINING.md, next steps), for MINUTES of
-#     wall time (each fits its cosine to that). Stage first:
-#       .venv/bin/python scripts/stage_device_data.py configs/gpu_multiscale_sr.yaml \
-#           configs/gpu_blind_denoise.yaml configs/gpu_blind_jpeg.yaml
-#     and carry [".device_data/gpu_multiscale_sr"] (sr) or [".device_data/gpu_blind_denoise",
-#     ".device_data/gpu_blind_jpeg"] (restoration): with the shipped weights in the tree, both
-#     together would exceed the tool's 64 MiB. Then, here: `csrnet evaluate FILE --sets ... --record`,
-#     and ship what beats the shipped file.
+#   bash scripts/device_session.sh campaign MINUTES CONFIG... [train options]
+#     Each CONFIG (a recipe of configs/ without .yaml: gpu_sr_x4, gpu_jpeg_q10, ...) trains
+#     warm-started from the shipped weights for MINUTES of wall time (each fits its cosine to
+#     that) on the fast path (base/gpu.yaml: one CUDA graph per step, patches drawn on the
+#     GPU). First (BENCH=0 skips it, ~1 minute) the eager and graph steps are timed side by
+#     side at batch 16-128 and their loss curves compared over 200 steps. Last, every file is
+#     scored there on its task's staged test sets (per-image rows in scores.csv). Here, first:
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
+#       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
+#       .venv/bin/python scripts/device_tree.py size .device_data/campaign    # <= 64 MiB
+#     and carry [".device_data/campaign"]; after it, `device_tree.py unpark`, then here
+#     `csrnet evaluate FILE --sets ... --record`, and ship what gains >= 0.05 dB.
 #
 #   bash scripts/device_session.sh ablation STEPS|MINUTESm [train options]
 #     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
@@ -22,40 +23,44 @@
 #     test sets (the log's end). With MINUTESm (e.g. 6.5m) the six first run 30 steps side by
 #     side to time them, and STEPS is what the slowest fits in MINUTES (90%, less 40 s of
 #     start-up): still one step count for all. Stage first:
-#       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml --test-sets Set14
-#     and carry [".device_data/ablation_gpu"] (BSD100 too would exceed the tool's 64 MiB beside the
-#     shipped weights). Then, here: `csrnet report --weights-dir` on the six files.
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml \
+#           --out .device_data/ablation_gpu --test-sets Set14
+#     and carry [".device_data/ablation_gpu"]. Then, here: `csrnet report --weights-dir`.
 set -u
-plan=${1:?sr, restoration or ablation}
-amount=${2:?minutes (sr, restoration), or steps or MINUTESm (ablation)}
+plan=${1:?campaign or ablation}
+amount=${2:?minutes (campaign), or steps or MINUTESm (ablation)}
+shift 2
 py=${PYTHON:-python3}  # the device image's python3 holds torch
 out=${OUT:-runs/device_out}
 declare -A args  # run name -> its train arguments
 case $plan in
-  sr)
-    for scale in 2 4 8; do
-      args[gpu_sr_x$scale]="configs/gpu_sr_x$scale.yaml --set data.root=.device_data/gpu_multiscale_sr"
+  campaign)
+    root=${DATA:-.device_data/campaign}
+    while [ $# -gt 0 ] && [[ $1 != -* ]]; do
+      [ -f "$root/$1.args" ] || { echo "$1: not staged in $root (stage_device_data.py)" >&2; exit 2; }
+      args[$1]="configs/$1.yaml $(cat "$root/$1.args")"
+      shift
     done
-    ;;&
-  restoration)
-    args[gpu_blind_denoise]="configs/gpu_blind_denoise.yaml --set data.root=.device_data/gpu_blind_denoise"
-    args[gpu_jpeg_q10]="configs/gpu_jpeg_q10.yaml --set data.root=.device_data/gpu_blind_jpeg"
-    ;;&
-  sr | restoration)
+    [ ${#args[@]} -ge 1 ] && [ ${#args[@]} -le 5 ] || {
+      echo "give 1 to 5 CONFIGs (each brings back a weights file; the tool returns 8 files)" >&2
+      exit 2
+    }
     common=(--set "time_budget_minutes=$amount")
-    limit=$(( ${amount%.*} * 60 + 120 ))  # a run that hangs is killed 2 minutes after its budget
+    limit=$("$py" -c "print(int($amount * 60 + 120))")  # a hung run dies 2 minutes late
     ;;
   ablation)
+    root=${DATA:-.device_data/ablation_gpu}
     for variant in CSRnet-1S:ablation_gpu_1s CSRnet-2S:ablation_gpu_2s CSRnet-3S:ablation_gpu_3s \
       CSRnet-Dense:ablation_gpu_dense B4R6:depth_gpu_b4r6 B6R6:depth_gpu_b6r6; do
       run=${variant#*:}
-      args[$run]="configs/gpu_ablation.yaml --set name=$run --set model.preset=${variant%%:*}"
+      args[$run]="configs/gpu_ablation.yaml $(cat "$root/ablation_gpu.args") --set name=$run"
+      args[$run]+=" --set model.preset=${variant%%:*}"
     done
-    common=(--set data.root=.device_data/ablation_gpu)
+    common=()
     limit=540  # equal steps, no time budget: size STEPS to end well inside the call's limit
     [[ $amount == *m ]] && limit=$("$py" -c "print(int(${amount%m} * 60 + 60))")
     ;;
-  *) echo "usage: device_session.sh sr|restoration MINUTES | ablation STEPS|MINUTESm" >&2; exit 2 ;;
+  *) echo "usage: device_session.sh campaign MINUTES CONFIG... | ablation STEPS|MINUTESm" >&2; exit 2 ;;
 esac
 runs=$(printf '%s\n' "${!args[@]}" | sort)
 mkdir -p "$out" runs
@@ -65,21 +70,30 @@ log=$out/session.log
   date
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  ls -l src/csrnet/weights  # which weights travelled (docs/TRAINING.md: the 64 MiB)
+  du -sh "$root"
 } >"$log" 2>&1
 train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, its log DIR.log
   local seconds=$1 run=$2 dir=$3
   shift 3
   # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose
   timeout "$seconds" "$py" -m csrnet.cli train ${args[$run]} --run-dir "$dir" --no-progress \
-    --set 'data.exclude_overlaps_with=[]' "${common[@]}" "$@" >"$dir.log" 2>&1 &
+    "${common[@]}" "$@" >"$dir.log" 2>&1 &
 }
+if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
+  task=sr
+  [ -d "$root/T91" ] || task=denoise
+  timeout 150 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
+    --tasks "$task" --batches 16,32,64,128 --seconds 2 --check-steps 200 --data-root "$root" \
+    >>"$log" 2>&1
+fi
 if [ "$plan" = ablation ]; then
   steps=$amount
   if [[ $amount == *m ]]; then  # time the six side by side, then fit one step count to them
     for run in $runs; do
       rm -rf "runs/calib_$run"  # throwaway: a second call on a warm machine finds the last
       train_bg 240 "$run" "runs/calib_$run" --set steps=30 --set val_every=0 \
-        --set time_budget_minutes=60 "${@:3}"
+        --set time_budget_minutes=60 "$@"
     done
     wait
     per_step=$(grep -ho '[0-9.]* s/step' runs/calib_*.log | sort -n | tail -1 | cut -d' ' -f1)
@@ -95,7 +109,8 @@ if [ "$plan" = ablation ]; then
 fi
 pids=()
 for run in $runs; do
-  train_bg "$limit" "$run" "runs/$run" "${@:3}"
+  rm -rf "runs/$run"  # a second call on a warm machine finds the last one's
+  train_bg "$limit" "$run" "runs/$run" "$@"
   pids+=($!)
 done
 sleep 60
@@ -114,6 +129,7 @@ if [ "$failed" = "${#pids[@]}" ]; then
 fi
 wait
 : >"$out/metrics.jsonl"
+rm -f "$out/scores.csv"
 for run in $runs; do
   {
     echo "== $run"
@@ -122,11 +138,30 @@ for run in $runs; do
   } >>"$log" 2>&1
   sed "s/^{/{\"run\": \"$run\", /" "runs/$run/metrics.jsonl" >>"$out/metrics.jsonl" 2>>"$log"
 done
-if [ "$plan" = ablation ]; then  # score on Set5 and whichever test sets were staged
-  sets=Set5
-  for name in Set14 BSD100; do [ -d ".device_data/ablation_gpu/$name" ] && sets+=",$name"; done
-  "$py" -m csrnet.cli evaluate "$out"/*.safetensors --sets "$sets" --scale 2 \
-    --data-root .device_data/ablation_gpu --no-progress >>"$log" 2>&1
+score() {  # score SETS FILE...: evaluate there, per-image rows appended to scores.csv
+  local sets=$1 staged=""
+  shift
+  for name in ${sets//,/ }; do [ -d "$root/$name" ] && staged+="${staged:+,}$name"; done
+  [ -n "$staged" ] && [ $# -gt 0 ] || return 0
+  "$py" -m csrnet.cli evaluate "$@" --sets "$staged" --data-root "$root" --no-progress \
+    --csv runs/scores.csv >>"$log" 2>&1
+  if [ -s "$out/scores.csv" ]; then tail -n +2 runs/scores.csv; else cat runs/scores.csv; fi \
+    >>"$out/scores.csv"
+}
+if [ "$plan" = ablation ]; then
+  score Set5,Set14,BSD100 "$out"/*.safetensors
+else
+  declare -A files  # task -> exported files
+  for run in $runs; do
+    task=$("$py" -c "import yaml; print(yaml.safe_load(open('runs/$run/config.yaml'))['task']['task'])")
+    [ -f "$out/$run.safetensors" ] && files[$task]+=" $out/$run.safetensors"
+  done
+  # shellcheck disable=SC2086  # lists of files, split on purpose
+  score Set5,Set14 ${files[sr]:-}
+  # shellcheck disable=SC2086
+  score Classic5,LIVE1 ${files[jpeg]:-}
+  # shellcheck disable=SC2086
+  score Set12,BSD68 ${files[denoise]:-}
 fi
 date >>"$log"
 cat "$log"

@@ -1,18 +1,24 @@
-"""Stage the images that recipes train and validate on, for a session on the lent GPU.
+"""Stage the images that recipes train, validate and score on, for a session on the lent GPU.
 
-The device tool carries the repository alone, not ../shared/data. For each recipe this stages
-its training images, less those overlapping the recipe's test sets (``csrnet.overlap``: the
-test sets themselves stay behind), and its validation set into ``.device_data/<recipe>/``, each
-as the gray PNG of its Y channel (what every loader computes from it anyway: a gray image is its
-own Y; a third of the bytes of an RGB PNG), or as the original file where that is smaller (JPEGs).
-On the device the recipe then runs with ``--set data.root=.device_data/<recipe>`` and
-``--set 'data.exclude_overlaps_with=[]'``, which trains on the same images as here.
+The device tool carries the repository alone, not ../shared/data. This writes one folder
+(``--out``, default ``.device_data/campaign``) that every given recipe runs from: each
+training image that some recipe keeps (``csrnet.overlap`` leaves out those overlapping its
+test sets), each recipe's validation set and the ``--test-sets``, each image once, as the
+gray PNG of its Y channel (what every loader computes from it anyway: a gray image is its
+own Y; a third of the bytes of an RGB PNG), or as the original file where that is smaller
+(JPEGs).
 
-    python scripts/stage_device_data.py CONFIG... [--out .device_data] [--test-sets Set14,...]
+Recipes may leave out different training images (denoising drops Train400's test_020, which
+overlaps Set12; JPEG keeps it). So on the device each recipe checks overlaps against those of
+its test sets that are staged, and this script proves, before anything travels, that this
+leaves it exactly the images it trains on here. It writes each recipe's options to
+``<out>/<recipe>.args`` (``--set data.root=... --set data.exclude_overlaps_with=[...]``),
+which ``scripts/device_session.sh`` reads.
 
-``--test-sets`` also copies those test sets into each recipe's folder, for scoring there.
+    python scripts/stage_device_data.py CONFIG... [--out DIR] [--test-sets task|Set14,...]
 
-Add the folder to .git/info/exclude (this script does) and name it in the run's ``carry``.
+``--test-sets task`` stages the sets the campaign scores each recipe's task on
+(``SCORED``). Then ``scripts/device_tree.py size DIR`` says whether it fits the 64 MiB.
 """
 
 from __future__ import annotations
@@ -25,62 +31,95 @@ from pathlib import Path
 
 from PIL import Image
 
-from csrnet.config import load_config
+from csrnet.config import TrainConfig, load_config
 from csrnet.data import training_paths
 from csrnet.degrade import to_y
 from csrnet.images import list_images, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
+SCORED = {"sr": ["Set5", "Set14"], "denoise": ["Set12", "BSD68"], "jpeg": ["Classic5", "LIVE1"]}
 
 
-def stage(config: Path, out: Path, test_sets: list[str]) -> int:
-    """Stage the Y of one recipe's training and validation images, and of ``test_sets``,
-    under ``out/<name>``; bytes written."""
-    cfg = load_config(config)
+def write_y(path: Path, folder: Path) -> int:
+    """Stage one image into ``folder``; bytes written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    png = io.BytesIO()
+    Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
+    size = path.stat().st_size
+    if png.tell() < size:
+        (folder / f"{path.stem}.png").write_bytes(png.getvalue())
+    else:
+        shutil.copyfile(path, folder / path.name)
+    return min(png.tell(), size)
+
+
+def device_excludes(
+    cfg: TrainConfig, kept: list[Path], overlaps, staged_sets: set[Path], staged_train: set[Path]
+) -> list[str]:
+    """The staged test sets this recipe must check overlaps against on the device: those that
+    drop the images staged for other recipes but not trained on by this one here. None drop
+    an image it keeps (it overlaps none of its test sets)."""
     train = [cfg.data.resolve(d) for d in cfg.data.train]
-    exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
-    kept, overlaps = training_paths(train, exclude)
-    target = out / cfg.name
-    shutil.rmtree(target, ignore_errors=True)
-    copied, staged = 0, set()
-    scored = [
-        list_images(cfg.data.resolve(name)) for name in dict.fromkeys([cfg.data.val, *test_sets])
-    ]
-    for path in [*kept, *(p for paths in scored for p in paths)]:
-        folder = target / path.parent.name
-        if (folder, path.stem) in staged:
-            raise SystemExit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
-        staged.add((folder, path.stem))
-        folder.mkdir(parents=True, exist_ok=True)
-        png = io.BytesIO()
-        Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
-        size = path.stat().st_size
-        if png.tell() < size:
-            (folder / f"{path.stem}.png").write_bytes(png.getvalue())
-        else:
-            shutil.copyfile(path, folder / path.name)
-        copied += min(png.tell(), size)
-    left_out = len({o.train for o in overlaps})
-    print(f"{cfg.name}: {copied / 2**20:.1f} MiB, {left_out} training images left out")
-    return copied
+    here = {f"{p.parent.name}/{p.name}" for p in kept}
+    there = {f"{p.parent.name}/{p.name}" for p in staged_train if p.parent in train}
+    staged_names = {d for d in cfg.data.exclude_overlaps_with if cfg.data.resolve(d) in staged_sets}
+    dropped_by: dict[str, str] = {}
+    for o in overlaps:
+        if o.test.split("/")[0] in staged_names:
+            dropped_by.setdefault(o.train, o.test.split("/")[0])
+    undropped = sorted(there - here - set(dropped_by))
+    if undropped:
+        sys.exit(
+            f"{cfg.name}: on the device it would also train on {undropped[:3]}, which overlap "
+            "a test set that is not staged; stage that set too (--test-sets) or stage it alone"
+        )
+    return sorted({dropped_by[name] for name in there - here})
+
+
+def stage(configs: list[Path], out: Path, test_sets: str) -> int:
+    """Stage the recipes' images into ``out`` and write their ``.args``; bytes written."""
+    cfgs = [load_config(c) for c in configs]
+    plans = []
+    for cfg in cfgs:
+        train = [cfg.data.resolve(d) for d in cfg.data.train]
+        exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
+        kept, overlaps = training_paths(train, exclude)
+        scored = SCORED[cfg.task.task] if test_sets == "task" else test_sets.split(",")
+        sets = [cfg.data.resolve(n) for n in dict.fromkeys([cfg.data.val, *scored]) if n]
+        plans.append((cfg, kept, overlaps, sets))
+    staged_train = {p for _, kept, _, _ in plans for p in kept}
+    staged_sets = {folder for *_, sets in plans for folder in sets}
+    shutil.rmtree(out, ignore_errors=True)
+    written, seen = 0, set()
+    sources = [*sorted(staged_train), *(p for f in sorted(staged_sets) for p in list_images(f))]
+    for path in sources:
+        if (path.parent.name, path.stem) in seen:
+            sys.exit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
+        seen.add((path.parent.name, path.stem))
+        written += write_y(path, out / path.parent.name)
+    root = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
+    for cfg, kept, overlaps, _ in plans:
+        names = device_excludes(cfg, kept, overlaps, staged_sets, staged_train)
+        args = f"--set data.root={root} --set data.exclude_overlaps_with=[{','.join(names)}]"
+        (out / f"{cfg.name}.args").write_text(args + "\n")
+        print(f"{cfg.name}: {len(kept)} training images, checks overlaps there with {names}")
+    return written
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, default=ROOT / ".device_data")
-    parser.add_argument("--test-sets", default="", help="comma-separated sets to copy too")
+    parser.add_argument("--out", type=Path, default=ROOT / ".device_data" / "campaign")
+    parser.add_argument("--test-sets", default="task", help="'task' or comma-separated sets")
     args = parser.parse_args()
-    test_sets = [name for name in args.test_sets.split(",") if name]
-    total = sum(stage(config, args.out, test_sets) for config in args.configs)
-    exclude = ROOT / ".git" / "info" / "exclude"
+    total = stage(args.configs, args.out, args.test_sets)
     inside = args.out.resolve().is_relative_to(ROOT)
-    line = f"/{args.out.resolve().relative_to(ROOT)}/" if inside else ""
-    known = exclude.read_text().splitlines() if exclude.is_file() else []
-    if inside and exclude.parent.is_dir() and line not in known:
-        with exclude.open("a") as f:
-            f.write(line + "\n")
-    print(f"{total / 2**20:.1f} MiB in {args.out}; the device tool carries 64 MiB with the repo")
+    if inside:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from device_tree import exclude
+
+        exclude(f"/{args.out.resolve().relative_to(ROOT).parts[0]}/")
+    print(f"{total / 2**20:.1f} MiB in {args.out}; `scripts/device_tree.py size` checks the 64 MiB")
     return 0
 
 

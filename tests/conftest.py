@@ -1,4 +1,5 @@
-"""Shared fixtures: the benchmark data in ../shared/data and a set of malformed images."""
+"""Shared fixtures: the benchmark data in ../shared/data, a tiny training recipe on it, and a
+set of malformed images."""
 
 from __future__ import annotations
 
@@ -10,11 +11,74 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import yaml
 from PIL import Image
+
+from csrnet.checkpoint import read_checkpoint
 
 DATA_ROOT = Path(
     os.environ.get("CSRNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TASKS = {
+    "sr": ({"task": "sr", "levels": [2, 4]}, ["T91"]),
+    "denoise": ({"task": "denoise", "level_range": [0, 55], "val_levels": [25]}, ["Train400"]),
+    "jpeg": ({"task": "jpeg", "levels": [10]}, ["Train400"]),
+}
+
+
+def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
+    """A recipe for a tiny model on real data, on top of the shipped fast recipe."""
+    data_dir("T91")
+    task_cfg, train_dirs = TASKS[task]
+    raw = {
+        "base": [str(CONFIGS / "base" / "fast.yaml"), str(CONFIGS / "base" / f"{task}.yaml")],
+        "name": f"tiny_{task}",
+        "task": task_cfg,
+        "model": {"channels": 8, "first_channels": 8, "depth": 2, "res_blocks": 1},
+        "data": {
+            "root": str(DATA_ROOT),
+            "train": train_dirs,
+            "patch_size": 24,
+            "batch_size": 4,
+            "workers": 0,
+            "val_images": 1,
+        },
+        "optim": {"lr": 2.0e-3},
+        "schedule": {"kind": "constant", "warmup_steps": 0},
+        "steps": 40,
+        "val_every": 0,
+        "ckpt_every": 0,
+        "log_every": 10,
+        "device": "cpu",
+    }
+    for key, value in overrides.items():
+        section, _, name = key.partition("__")
+        if name:
+            raw[section][name] = value
+        else:
+            raw[section] = value
+    path = tmp_path / f"tiny_{task}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(run_dir / "last.pt")["model"]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    """``csrnet ARGV...`` in this process: (exit status, what it wrote on stderr)."""
+    from csrnet.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
 
 
 def data_dir(name: str) -> Path:

@@ -25,54 +25,7 @@ from csrnet.model import ModelConfig
 from csrnet.train import fit_steps, lr_at, resolve_device, train
 from csrnet.weights import export_run, load_weights, read_metadata, save_weights
 
-from conftest import DATA_ROOT, data_dir
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TASKS = {
-    "sr": ({"task": "sr", "levels": [2, 4]}, ["T91"]),
-    "denoise": ({"task": "denoise", "level_range": [0, 55], "val_levels": [25]}, ["Train400"]),
-    "jpeg": ({"task": "jpeg", "levels": [10]}, ["Train400"]),
-}
-
-
-def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
-    """A recipe for a tiny model on real data, on top of the shipped fast recipe."""
-    data_dir("T91")
-    task_cfg, train_dirs = TASKS[task]
-    raw = {
-        "base": [str(CONFIGS / "base" / "fast.yaml"), str(CONFIGS / "base" / f"{task}.yaml")],
-        "name": f"tiny_{task}",
-        "task": task_cfg,
-        "model": {"channels": 8, "first_channels": 8, "depth": 2, "res_blocks": 1},
-        "data": {
-            "root": str(DATA_ROOT),
-            "train": train_dirs,
-            "patch_size": 24,
-            "batch_size": 4,
-            "workers": 0,
-            "val_images": 1,
-        },
-        "optim": {"lr": 2.0e-3},
-        "schedule": {"kind": "constant", "warmup_steps": 0},
-        "steps": 40,
-        "val_every": 0,
-        "ckpt_every": 0,
-        "log_every": 10,
-        "device": "cpu",
-    }
-    for key, value in overrides.items():
-        section, _, name = key.partition("__")
-        if name:
-            raw[section][name] = value
-        else:
-            raw[section] = value
-    path = tmp_path / f"tiny_{task}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return read_checkpoint(run_dir / "last.pt")["model"]
+from conftest import CONFIGS, DATA_ROOT, TASKS, data_dir, final_weights, run_cli, tiny_config
 
 
 @pytest.mark.parametrize("task", list(TASKS))
@@ -265,14 +218,6 @@ def test_init_from_fine_tunes(tmp_path: Path) -> None:
     (tmp_path / "base.safetensors").unlink()  # the chain can no longer be read: no total
     orphan = export_run(tmp_path / "ft_base.safetensors", tmp_path / "ft.safetensors", "last")
     assert "total_steps" not in orphan
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

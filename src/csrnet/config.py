@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import CsrnetError
+from .errors import CsrnetError, first_line
 from .images import DEFAULT_DATA_ROOT
 from .model import PRESETS, ModelConfig
 
@@ -82,6 +82,9 @@ class DataConfig:
         patch_size: side of the square training patches (ground-truth pixels).
         batch_size: patches per step, over all processes.
         workers: DataLoader worker processes making patches (0: in the training process).
+        sampler: "host" (patches made in Python and copied over; ``csrnet.data``) or
+            "device" (drawn on the training device from images held there;
+            ``csrnet.patchbank``). Each is reproducible; they are different streams.
     """
 
     train: list[str]
@@ -92,6 +95,7 @@ class DataConfig:
     patch_size: int = 48
     batch_size: int = 10
     workers: int = 0
+    sampler: Literal["host", "device"] = "host"
 
     def resolve(self, name: str) -> Path:
         root = Path(self.root or DEFAULT_DATA_ROOT)
@@ -154,6 +158,11 @@ class TrainConfig:
         seed: seeds the initial weights and every training patch.
         val_every, ckpt_every, log_every: intervals in steps (0: never, except at the end).
         device: "auto" (CUDA when available), "cpu" or "cuda".
+        engine: how a step runs (``csrnet.engine``): "eager"; "compile" (torch.compile in
+            ``compile_mode``); "graph" (the whole step as one CUDA graph: CUDA, one process,
+            ``data.sampler: device``, Adam(W) clipped by norm or not at all).
+        compile_mode: torch.compile's mode for engine compile: "default",
+            "reduce-overhead" (CUDA graphs on the GPU) or "max-autotune".
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
         time_budget_minutes: wall-clock minutes the run may train (0: no limit). After
             20 timed steps, and again every 100, ``steps`` is lowered to what fits, so the
@@ -175,6 +184,8 @@ class TrainConfig:
     ckpt_every: int = 1000
     log_every: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    engine: Literal["eager", "compile", "graph"] = "eager"
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
     init_from: str | None = None
     time_budget_minutes: float = 0.0
     notes: str = ""
@@ -190,7 +201,11 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CsrnetError(f"--set {item!r}: expected key=value, e.g. optim.lr=0.001")
-        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise CsrnetError(f"--set {item!r}: not a YAML value ({first_line(exc)})") from None
+        _set_dotted(raw, key.strip(), parsed)
     return config_from_dict(raw)
 
 
@@ -211,7 +226,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CsrnetError(f"{path}: cannot read ({exc})") from None
     except yaml.YAMLError as exc:
-        raise CsrnetError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise CsrnetError(f"{path}: not valid YAML ({first_line(exc)})") from None
     if not isinstance(data, dict):
         raise CsrnetError(f"{path}: expected a mapping of keys at the top level")
     bases = data.pop("base", [])
@@ -337,5 +352,9 @@ def _check_values(cfg: TrainConfig) -> None:
     s = cfg.schedule
     need(s.warmup_steps >= 0 and s.min_lr >= 0, "schedule.warmup_steps and min_lr must be >= 0")
     need(s.kind != "step" or s.step_size > 0, "schedule.step_size must be positive for kind step")
+    if cfg.engine == "graph":
+        need(d.sampler == "device", "engine graph needs data.sampler: device")
+        need(cfg.optim.name in ("adam", "adamw"), "engine graph needs optim.name adam or adamw")
+        need(cfg.optim.clip in ("none", "norm"), "engine graph needs optim.clip none or norm")
     for name in ("val_every", "ckpt_every", "log_every"):
         need(getattr(cfg, name) >= 0, f"{name} must be >= 0")

@@ -10,6 +10,10 @@ pure function of (seed, step, index), so a resumed run continues exactly. With
 100 from the latest rate, and kept in the checkpoint; the run also stops, validated and
 checkpointed, when the time is up.
 
+A step runs as the recipe's ``engine`` says (``csrnet.engine``: eager, torch.compile, or one
+CUDA graph) on patches from the host or drawn on the device (``data.sampler``); losses stay on
+the device and are read every ``log_every`` steps.
+
 Under torchrun each process takes its slice of every global batch (``data.batch_size`` in
 all); DistributedDataParallel averages the gradients, and rank 0 alone validates and writes.
 """
@@ -31,20 +35,34 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .checkpoint import read_checkpoint, write_checkpoint
+from .checkpoint import (
+    RunLock,
+    clean_stale_temporaries,
+    previous,
+    read_checkpoint,
+    write_checkpoint,
+)
 from .config import TrainConfig
 from .data import PatchRecipe, PatchStream, TrainingImages
 from .degrade import Degradation
-from .errors import CsrnetError
+from .engine import (
+    DeviceBatches,
+    LossLog,
+    check_engine,
+    make_engine,
+    make_optimizer,
+    use_lr_kind,
+)
+from .errors import CsrnetError, first_line
 from .evaluate import evaluate_folder
 from .images import list_images, write_atomic
 from .inference import restore_fn
 from .model import CSRnet, multiply_adds_per_pixel
+from .patchbank import PatchBank
 from .weights import load_weights
 
 __all__ = ["TrainResult", "fit_steps", "lr_at", "train"]
@@ -93,18 +111,23 @@ class _BudgetFit:
     steps (the first is untimed), then every ``FIT_EVERY`` steps, from the rate since the last
     fit. The steps it fits at depend on the step alone, so every process fits together."""
 
-    def __init__(self, budget_s: float, started: float, first_step: int, max_steps: int) -> None:
+    def __init__(
+        self, budget_s: float, started: float, first_step: int, max_steps: int, sync=None
+    ) -> None:
         self.budget_s, self.started, self.max_steps = budget_s, started, max_steps
         self.first_fit = first_step + 1 + FIT_AFTER_STEPS
         self.clock_step, self.clock = first_step + 1, 0.0
+        self.sync = sync or (lambda: None)  # waits for queued GPU work: the clock is honest
 
     def __call__(self, step: int) -> tuple[int, float] | None:
         """(steps that fit, seconds per step) if a fit is due after ``step``, else None."""
         if step == self.clock_step:
+            self.sync()
             self.clock = time.perf_counter()
             return None
         if step != self.first_fit and not (step > self.first_fit and step % FIT_EVERY == 0):
             return None
+        self.sync()
         now = time.perf_counter()
         per_step = (now - self.clock) / (step - self.clock_step)
         self.clock_step, self.clock = step, now
@@ -122,14 +145,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    o = cfg.optim
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    cls = torch.optim.Adam if o.name == "adam" else torch.optim.AdamW
-    return cls(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
-
-
 def load_initial_weights(model: CSRnet, path: str) -> None:
     """Fine-tuning: copy weights from a .safetensors file or a checkpoint (.pt)."""
     p = Path(path)
@@ -139,12 +154,12 @@ def load_initial_weights(model: CSRnet, path: str) -> None:
         source, _ = load_weights(p)
         state = source.state_dict()
     else:
-        state = read_checkpoint(p)["model"]
+        state = read_checkpoint(p, "weights")["model"]
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise CsrnetError(
-            f"init_from {p}: weights do not fit this model ({str(exc).splitlines()[0]})"
+            f"init_from {p}: weights do not fit this model ({first_line(exc)})"
         ) from None
 
 
@@ -196,36 +211,6 @@ def validate(model: CSRnet, cfg: TrainConfig, device: torch.device) -> dict[str,
     return scores
 
 
-def optimisation_step(
-    cfg: TrainConfig,
-    net: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    lr: float,
-    step: int,
-) -> float:
-    """Forward (bf16 autocast on CUDA), loss of eq. 5, backward, clipping, update; the loss."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
-    cuda = inputs.device.type == "cuda"
-    with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
-        loss = loss_fn(net(inputs).float(), targets)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    if cfg.optim.clip == "adjustable":  # VDSR: the step lr * grad stays within clip_value
-        torch.nn.utils.clip_grad_value_(params, cfg.optim.clip_value / lr)
-    elif cfg.optim.clip == "norm":
-        torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip_value)
-    optimizer.step()
-    value = loss.item()
-    if not math.isfinite(value):
-        raise CsrnetError(f"step {step}: the loss is {value}; lower optim.lr or clip gradients")
-    return value
-
-
 def write_config(run_dir: Path, cfg: TrainConfig) -> None:
     """The resolved recipe as ``run_dir/config.yaml``."""
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
@@ -265,7 +250,8 @@ def describe_plan(
             f"{sorted({o.test.split('/')[0] for o in images.excluded}) or 'no test set'}); "
             f"{n_val} validation images from {cfg.data.val}",
             f"device     {device}"
-            + (", bf16 autocast, channels_last" if device.type == "cuda" else ""),
+            + (", bf16 autocast, channels_last" if device.type == "cuda" else "")
+            + f"; engine {cfg.engine}, {cfg.data.sampler} sampler",
             f"init_from  {cfg.init_from or '-'}",
         ]
     )
@@ -293,20 +279,7 @@ def train(
     rank = int(os.environ.get("RANK", "0"))
     device = resolve_device(cfg.device)
     run_dir = Path(run_dir)
-    last = run_dir / "last.pt"
-    if resume and not last.is_file():
-        raise CsrnetError(f"{run_dir}: nothing to resume (no last.pt)")
-    if not resume and not dry_run and last.is_file():
-        raise CsrnetError(
-            f"{run_dir}: holds a run already; pass --resume or choose another --run-dir"
-        )
-    if cfg.init_from and not Path(cfg.init_from).is_file():
-        raise CsrnetError(f"init_from {cfg.init_from}: no such file")
-    if cfg.data.batch_size % world:
-        raise CsrnetError(
-            f"data.batch_size {cfg.data.batch_size} is not divisible by {world} processes"
-        )
-
+    _check_start(cfg, run_dir, resume, dry_run, world)
     train_dirs = [cfg.data.resolve(d) for d in cfg.data.train]
     scales = cfg.task.levels if cfg.task.task == "sr" else []
     exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
@@ -318,171 +291,305 @@ def train(
     if dry_run:
         print(describe_plan(cfg, images, n_val, device, world))
         return TrainResult(run_dir, 0, False)
+    check_engine(cfg, device, world)
 
     own_group = world > 1 and not dist.is_initialized()
     if own_group:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    torch.manual_seed(cfg.seed)
-    model = CSRnet(**asdict(cfg.model.build()))
-    if cfg.init_from and not resume:
-        load_initial_weights(model, cfg.init_from)
-    model.to(device)
-    optimizer = make_optimizer(cfg, model.parameters())
-    step, best, history = 0, -math.inf, []
-    fitted = False  # whether a time budget has fitted cfg.steps (kept across resumes)
-    if resume:
-        state = read_checkpoint(last)
+    try:
+        with RunLock(run_dir) if rank == 0 else contextlib.nullcontext():
+            if rank == 0 and clean_stale_temporaries(run_dir):
+                tqdm.write(f"{run_dir}: removed the temporary files of interrupted writes")
+            trainer = _Trainer(cfg, run_dir, device, rank, world, resume, progress)
+            result = trainer.run(images, stop_at)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.barrier()
+        if own_group:
+            dist.destroy_process_group()
+    return result
+
+
+def _check_start(cfg: TrainConfig, run_dir: Path, resume: bool, dry_run: bool, world: int) -> None:
+    """Refuse, before anything is loaded, a run that cannot start."""
+    last = run_dir / "last.pt"
+    if resume and not last.is_file() and not previous(last).is_file():
+        raise CsrnetError(f"{run_dir}: nothing to resume (no last.pt)")
+    if not resume and not dry_run and (last.is_file() or previous(last).is_file()):
+        raise CsrnetError(
+            f"{run_dir}: holds a run already; pass --resume or choose another --run-dir"
+        )
+    if cfg.init_from and not Path(cfg.init_from).is_file():
+        raise CsrnetError(f"init_from {cfg.init_from}: no such file")
+    if cfg.data.batch_size % world:
+        raise CsrnetError(
+            f"data.batch_size {cfg.data.batch_size} is not divisible by {world} processes"
+        )
+
+
+def read_resume_state(last: Path) -> dict[str, Any]:
+    """``last.pt``, or, if it is missing or damaged, the checkpoint before it (with a warning)."""
+    try:
+        return read_checkpoint(last, "last")
+    except CsrnetError as exc:
+        if not previous(last).is_file():
+            raise
+        state = read_checkpoint(previous(last), "last")
+        tqdm.write(
+            f"csrnet: warning: {exc}; resuming from {previous(last).name} (step {state['step']})",
+            file=sys.stderr,
+        )
+        return state
+
+
+class _Trainer:
+    """One call of :func:`train` after its checks: the model, optimiser and run state, the
+    step loop, and what it writes (rank 0 only)."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        device: torch.device,
+        rank: int,
+        world: int,
+        resume: bool,
+        progress: bool,
+    ) -> None:
+        self.run_dir, self.device, self.rank, self.world = run_dir, device, rank, world
+        self.is_main, self.progress = rank == 0, progress
+        torch.manual_seed(cfg.seed)
+        self.model = CSRnet(**asdict(cfg.model.build()))
+        if cfg.init_from and not resume:
+            load_initial_weights(self.model, cfg.init_from)
+        self.model.to(device)
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
+        self.step, self.best, self.history = 0, -math.inf, []
+        self.fitted = False  # whether a time budget has fitted cfg.steps (kept across resumes)
+        if resume:
+            cfg = self._restore(cfg, read_resume_state(run_dir / "last.pt"))
+        self.cfg = cfg
+        if device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+        self.net = (
+            torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
+        )
+        self.writer = None
+        if self.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_config(run_dir, cfg)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run_dir / "tb"))
+
+    def _restore(self, cfg: TrainConfig, state: dict[str, Any]) -> TrainConfig:
+        """Take up a checkpoint's weights, optimiser, step, history, fitted length and RNG."""
         try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CsrnetError(
-                f"{last}: does not fit this config ({str(exc).splitlines()[0]})"
+                f"{self.run_dir / 'last.pt'}: does not fit this config ({first_line(exc)})"
             ) from None
-        step, best, history = state["step"], state["best_psnr"], state["history"]
+        use_lr_kind(self.optimizer, cfg, self.device)  # the checkpoint's engine may differ
+        self.step, self.best, self.history = state["step"], state["best_psnr"], state["history"]
         if state.get("fitted_steps"):
-            cfg, fitted = replace(cfg, steps=state["fitted_steps"]), True
+            cfg, self.fitted = replace(cfg, steps=state["fitted_steps"]), True
         torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    recipe = PatchRecipe(
-        cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
-    )
-    stream = PatchStream(images, recipe, cfg.data.batch_size, step, rank, world)
-    loader = DataLoader(
-        stream, batch_size=None, num_workers=cfg.data.workers, pin_memory=device.type == "cuda"
-    )
-    is_main = rank == 0
-    writer = None
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, cfg)
-        from torch.utils.tensorboard import SummaryWriter
+        if self.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        return cfg
 
-        writer = SummaryWriter(str(run_dir / "tb"))
+    def _batches(self, images: TrainingImages):
+        """(host batch iterator, None) or (None, device batches), per ``data.sampler``."""
+        cfg = self.cfg
+        recipe = PatchRecipe(
+            cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
+        )
+        if cfg.data.sampler == "device":
+            bank = PatchBank.build(images, recipe, self.device)
+            return None, DeviceBatches(bank, cfg.data.batch_size, self.rank, self.world)
+        stream = PatchStream(images, recipe, cfg.data.batch_size, self.step, self.rank, self.world)
+        loader = DataLoader(
+            stream,
+            batch_size=None,
+            num_workers=cfg.data.workers,
+            pin_memory=self.device.type == "cuda",
+        )
+        return iter(loader), None
 
-    def checkpoint() -> None:
-        if not is_main:
+    def _host_batch(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs, targets = next(batches)
+        inputs = inputs.to(self.device, non_blocking=True)
+        targets = targets.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return inputs, targets
+
+    def checkpoint(self) -> None:
+        if not self.is_main:
             return
         write_checkpoint(
-            last,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
-                "best_psnr": best,
-                "history": history,
-                "config": cfg.to_dict(),
-                "rng": rng_state(device),
-                "fitted_steps": cfg.steps if fitted else None,
+            self.run_dir / "last.pt",
+            keep=True,
+            payload={
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step,
+                "best_psnr": self.best,
+                "history": self.history,
+                "config": self.cfg.to_dict(),
+                "rng": rng_state(self.device),
+                "fitted_steps": self.cfg.steps if self.fitted else None,
             },
         )
 
-    result = TrainResult(run_dir, step, False)
-    bar = tqdm(
-        total=cfg.steps,
-        initial=step,
-        desc=cfg.name,
-        unit="step",
-        disable=None if (progress and is_main) else True,
-    )
-    data_time = compute_time = 0.0  # since the last log line
-    timed_steps = 0
-    budget_s = cfg.time_budget_minutes * 60
-    started = time.perf_counter()
-    # a resumed run keeps the schedule its checkpoint was fitted to
-    budget_fit = _BudgetFit(budget_s, started, step, cfg.steps) if budget_s and not fitted else None
-    model.train()
-    with _StopFlag() as stop:
-        batches = iter(loader)
-        while step < cfg.steps:
-            t0 = time.perf_counter()
-            inputs, targets = next(batches)
-            inputs, targets = (
-                inputs.to(device, non_blocking=True),
-                targets.to(device, non_blocking=True),
+    def validate(self, result: TrainResult) -> None:
+        """Validate, log, and keep ``best.pt`` if this is the best so far."""
+        record = {
+            "step": self.step,
+            "time": time.time(),
+            **validate(self.model, self.cfg, self.device),
+        }
+        self.history.append(record)
+        result.validation.append(record)
+        log_validation(self.writer, self.run_dir, record)
+        if record["psnr"] > self.best:
+            self.best = record["psnr"]
+            payload = {"model": self.model.state_dict(), "step": self.step, "best_psnr": self.best}
+            write_checkpoint(
+                self.run_dir / "best.pt",
+                {**payload, "config": self.cfg.to_dict(), "history": self.history},
             )
-            if device.type == "cuda":
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            t1 = time.perf_counter()
-            lr = lr_at(cfg, step)
-            loss_value = optimisation_step(cfg, net, optimizer, inputs, targets, lr, step)
-            step += 1
-            t2 = time.perf_counter()
-            data_time, compute_time = data_time + t1 - t0, compute_time + t2 - t1
-            timed_steps += 1
-            result.losses.append(loss_value)
-            bar.update(1)
-            fit = budget_fit(step) if budget_fit else None
-            if fit:
-                steps, per_step = fit
-                if world > 1:  # every process takes rank 0's value
-                    shared = torch.tensor([steps], device=device)
-                    dist.broadcast(shared, 0)
-                    steps = int(shared.item())
-                if is_main and not fitted:
-                    tqdm.write(
-                        f"{cfg.name}: {per_step:.3f} s/step, the time budget fits "
-                        f"{steps:,} steps (refitted every {FIT_EVERY})"
-                    )
-                changed = steps != cfg.steps
-                cfg, fitted = replace(cfg, steps=steps), True
-                bar.total = steps
-                if is_main and changed:
-                    write_config(run_dir, cfg)
-            final = step == cfg.steps
-            out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
-            ending = final or out_of_time  # log, validate and checkpoint this step
-            if is_main and ((cfg.log_every and step % cfg.log_every == 0) or ending):
-                share = data_time / max(1e-9, data_time + compute_time)
-                bar.set_postfix(loss=f"{loss_value:.4g}", lr=f"{lr:.3g}", data=f"{share:.0%}")
-                writer.add_scalar("train/loss", loss_value, step)
-                writer.add_scalar("train/lr", lr, step)
-                writer.add_scalar(
-                    "train/step_seconds", (data_time + compute_time) / timed_steps, step
+
+    def _apply_fit(self, fit: tuple[int, float], bar: tqdm) -> None:
+        """Take the run length a time budget fitted (rank 0's, under torchrun)."""
+        steps, per_step = fit
+        if self.world > 1:  # every process takes rank 0's value
+            shared = torch.tensor([steps], device=self.device)
+            dist.broadcast(shared, 0)
+            steps = int(shared.item())
+        if self.is_main and not self.fitted:
+            tqdm.write(
+                f"{self.cfg.name}: {per_step:.3f} s/step, the time budget fits "
+                f"{steps:,} steps (refitted every {FIT_EVERY})"
+            )
+        changed = steps != self.cfg.steps
+        self.cfg, self.fitted = replace(self.cfg, steps=steps), True
+        bar.total = steps
+        if self.is_main and changed:
+            write_config(self.run_dir, self.cfg)
+
+    def _any_rank(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        shared = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+        return bool(shared.item())
+
+    def run(self, images: TrainingImages, stop_at: int | None) -> TrainResult:
+        """The step loop: train, read losses, log, validate, checkpoint, stop when told."""
+        cfg, device = self.cfg, self.device
+        host_batches, device_batches = self._batches(images)
+        engine = make_engine(cfg, self.net, self.optimizer, device, device_batches)
+        losses = LossLog()
+        read_every = cfg.log_every or FIT_EVERY  # losses stay on the device between reads
+        sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+        result = TrainResult(self.run_dir, self.step, False)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc=cfg.name,
+            unit="step",
+            disable=None if (self.progress and self.is_main) else True,
+        )
+        budget_s = cfg.time_budget_minutes * 60
+        started = time.perf_counter()
+        # a resumed run keeps the schedule its checkpoint was fitted to
+        fitting = budget_s and not self.fitted
+        budget_fit = _BudgetFit(budget_s, started, self.step, cfg.steps, sync) if fitting else None
+        clock = _StepClock()
+        loss_value = float("nan")
+        self.model.train()
+        with _StopFlag() as stop:
+            while self.step < self.cfg.steps:
+                t0 = time.perf_counter()
+                batch = self._host_batch(host_batches) if host_batches is not None else None
+                clock.data(time.perf_counter() - t0)
+                lr = lr_at(self.cfg, self.step)
+                losses.add(engine(self.step, lr, batch))
+                self.step += 1
+                bar.update(1)
+                fit = budget_fit(self.step) if budget_fit else None
+                if fit:
+                    self._apply_fit(fit, bar)
+                step, final = self.step, self.step == self.cfg.steps
+                out_of_time = bool(budget_s) and time.perf_counter() - started > budget_s
+                ending = final or out_of_time  # log, validate and checkpoint this step
+                interrupted = (
+                    stop.raised or out_of_time or (stop_at is not None and step >= stop_at)
                 )
-                writer.add_scalar("train/data_share", share, step)
-                data_time = compute_time = 0.0
-                timed_steps = 0
-            if is_main and ((cfg.val_every and step % cfg.val_every == 0) or ending):
-                record = {"step": step, "time": time.time(), **validate(model, cfg, device)}
-                history.append(record)
-                result.validation.append(record)
-                log_validation(writer, run_dir, record)
-                if record["psnr"] > best:
-                    best = record["psnr"]
-                    payload = {"model": model.state_dict(), "step": step, "best_psnr": best}
-                    write_checkpoint(
-                        run_dir / "best.pt",
-                        {**payload, "config": cfg.to_dict(), "history": history},
-                    )
-            if is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or ending):
-                checkpoint()
-            interrupted = stop.raised or out_of_time or (stop_at is not None and step >= stop_at)
-            if world > 1:
-                flag = torch.tensor([float(interrupted)], device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                interrupted = bool(flag.item())
-            if interrupted and not final:
-                if not out_of_time:  # else this step's checkpoint is written already
-                    checkpoint()
-                result.interrupted = True
-                break
-    bar.close()
-    if writer is not None:
-        writer.close()
-    if world > 1:
-        dist.barrier()
-    if own_group:
-        dist.destroy_process_group()
-    result.step = step
-    result.best_psnr = max((r["psnr"] for r in history), default=float("nan"))
-    return result
+                if ending or interrupted or step % read_every == 0:
+                    values = losses.read(step)
+                    result.losses.extend(values)
+                    loss_value = values[-1] if values else loss_value
+                if self.is_main and ((cfg.log_every and step % cfg.log_every == 0) or ending):
+                    self._log(bar, clock, loss_value, lr)
+                with clock.pause():
+                    if self.is_main and ((cfg.val_every and step % cfg.val_every == 0) or ending):
+                        self.validate(result)
+                    if self.is_main and ((cfg.ckpt_every and step % cfg.ckpt_every == 0) or ending):
+                        self.checkpoint()
+                if self._any_rank(interrupted) and not final:
+                    if not out_of_time:  # else this step's checkpoint is written already
+                        self.checkpoint()
+                    result.interrupted = True
+                    break
+        bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        result.step = self.step
+        result.best_psnr = max((r["psnr"] for r in self.history), default=float("nan"))
+        return result
+
+    def _log(self, bar: tqdm, clock: _StepClock, loss_value: float, lr: float) -> None:
+        """Progress bar and TensorBoard scalars at a log step (losses were just read, so
+        the GPU has caught up and the clock is honest)."""
+        step_s, share = clock.lap()
+        bar.set_postfix(loss=f"{loss_value:.4g}", lr=f"{lr:.3g}", data=f"{share:.0%}")
+        self.writer.add_scalar("train/loss", loss_value, self.step)
+        self.writer.add_scalar("train/lr", lr, self.step)
+        self.writer.add_scalar("train/step_seconds", step_s, self.step)
+        self.writer.add_scalar("train/data_share", share, self.step)
+
+
+class _StepClock:
+    """Seconds per step between log lines, less validation and checkpoint pauses, and the
+    share of it spent making host batches."""
+
+    def __init__(self) -> None:
+        self.start, self.paused, self.data_s, self.steps = time.perf_counter(), 0.0, 0.0, 0
+
+    def data(self, seconds: float) -> None:
+        self.data_s += seconds
+        self.steps += 1
+
+    @contextlib.contextmanager
+    def pause(self):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - t0
+
+    def lap(self) -> tuple[float, float]:
+        """(seconds per step, data share) since the last lap; starts the next."""
+        busy = max(1e-9, time.perf_counter() - self.start - self.paused)
+        per_step, share = busy / max(1, self.steps), min(1.0, self.data_s / busy)
+        self.start, self.paused, self.data_s, self.steps = time.perf_counter(), 0.0, 0.0, 0
+        return per_step, share
 
 
 if __name__ == "__main__":  # torchrun --nproc_per_node=N -m csrnet.train CONFIG [options]

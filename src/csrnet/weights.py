@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import CsrnetError
+from .errors import CsrnetError, first_line
 from .images import write_atomic
 from .model import CSRnet
 
@@ -91,7 +91,7 @@ def load_weights(
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise CsrnetError(
-            f"{path}: weights do not match their model description ({str(exc).splitlines()[0]})"
+            f"{path}: weights do not match their model description ({first_line(exc)})"
         ) from None
     # channels_last: 1.5x faster than the default layout on the CPU (benchmarks/inference.py)
     return model.to(device, memory_format=torch.channels_last).eval(), meta
@@ -112,9 +112,15 @@ def export_run(
 ) -> dict[str, Any]:
     """Write the ``best`` (or ``last``) checkpoint of a training run as released weights."""
     from .checkpoint import read_checkpoint
+    from .config import config_from_dict
 
     run_dir = Path(run_dir)
-    state = read_checkpoint(run_dir / f"{which}.pt")
+    path = run_dir / f"{which}.pt"
+    state = read_checkpoint(path, which)
+    try:
+        config_from_dict(state["config"])
+    except CsrnetError as exc:
+        raise CsrnetError(f"{path}: its recipe is not valid ({exc})") from None
     cfg = state["config"]
     model = CSRnet(**_model_config(cfg))
     model.load_state_dict(state["model"])

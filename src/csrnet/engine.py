@@ -97,13 +97,13 @@ def make_optimizer(cfg: TrainConfig, params, device: torch.device) -> torch.opti
     if o.name == "sgd":
         return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     cls = torch.optim.Adam if o.name == "adam" else torch.optim.AdamW
-    extra = {}
+    kwargs: dict = {"lr": o.lr, "betas": tuple(o.betas), "weight_decay": o.weight_decay}
     if device.type == "cuda":
-        extra["fused"] = True
+        kwargs["fused"] = True
     if cfg.engine == "graph":
-        extra["capturable"] = True
-        extra["lr"] = torch.tensor(o.lr, dtype=torch.float32, device=device)
-    return cls(params, **{"lr": o.lr, **extra}, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        kwargs["capturable"] = True
+        kwargs["lr"] = torch.tensor(o.lr, dtype=torch.float32, device=device)
+    return cls(params, **kwargs)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -125,7 +125,7 @@ class EagerStep:
         device: torch.device,
         batches: DeviceBatches | None,
     ) -> None:
-        self.cfg, self.optimizer, self.batches = cfg, optimizer, batches
+        self.cfg, self.optimizer = cfg, optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         # CUDA graphs forbid autocast's weight cache: the capture would keep stale casts
         cache = cfg.engine != "graph"

@@ -15,7 +15,10 @@ import torch
 import yaml
 from PIL import Image
 
+from csrnet import photos
 from csrnet.checkpoint import read_checkpoint
+from csrnet.model import CSRnet
+from csrnet.weights import save_weights
 
 DATA_ROOT = Path(
     os.environ.get("CSRNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -68,6 +71,34 @@ def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
 
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(run_dir / "last.pt")["model"]
+
+
+def tiny_weights(
+    folder: Path, name: str, task: str, levels: list[float], level_range: list[float] | None = None
+) -> Path:
+    torch.manual_seed(0)
+    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
+    path = folder / f"{name}.safetensors"
+    meta = {
+        "task": {"task": task, "levels": levels, "level_range": level_range, "val_levels": []},
+        "steps": 5,
+        "recipe": name,
+        "validation": {"step": 5, "psnr": 20.0},
+    }
+    save_weights(path, model, meta)
+    return path
+
+
+@pytest.fixture
+def weights_dir(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "user_weights"
+    folder.mkdir()
+    tiny_weights(folder, "tiny_sr", "sr", [2, 4])
+    tiny_weights(folder, "tiny_denoise", "denoise", [25])
+    monkeypatch.setenv("CSRNET_WEIGHTS", str(folder))
+    # what the package ships changes with training; these tests see only their own weights
+    monkeypatch.setattr(photos, "PACKAGE_WEIGHTS", tmp_path / "no_package_weights")
+    return folder
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .errors import CsrnetError
+from .errors import CsrnetError, CsrnetWarning
 from .images import DEFAULT_DATA_ROOT
 
 # Tolerances against the paper's baseline rows (the foundation issue's acceptance bar).
@@ -238,6 +239,15 @@ class UsageError(CsrnetError):
     """A bad combination of options (exit status 2)."""
 
 
+def check_tile_options(tile: int, overlap: int | None = None) -> None:
+    from .tiling import DEFAULT_OVERLAP, check_tile
+
+    try:
+        check_tile(tile, DEFAULT_OVERLAP if overlap is None else overlap)
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     import torch
 
@@ -333,14 +343,13 @@ def baseline_markdown(results: list[dict]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    check_tile_options(args.tile)
+    override = degradation_from_args(args, task="infer")
+
     from .evaluate import evaluate_weights
     from .images import write_atomic
-    from .inference import DEFAULT_OVERLAP
     from .train import resolve_device
 
-    if args.tile and args.tile <= 2 * DEFAULT_OVERLAP:
-        raise UsageError(f"--tile must be 0 or larger than {2 * DEFAULT_OVERLAP}")
-    override = degradation_from_args(args, task="infer")
     root = Path(args.data_root)
     folders = [root / n.strip() for n in args.sets.split(",") if n.strip()] if args.sets else None
     missing = [str(f) for f in folders or [] if not f.is_dir()]
@@ -392,21 +401,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    deg = degradation_from_args(args)  # options first: torch takes seconds to import
+    check_tile_options(args.tile, args.overlap)
+    if args.threads < 0:
+        raise UsageError("--threads must be >= 0")
+    if args.skip_existing and args.overwrite:
+        raise UsageError("give at most one of --skip-existing and --overwrite")
+    if args.demo == bool(args.inputs):
+        raise UsageError("give INPUT files or --demo (not both)")
+
     import torch
 
     from .images import write_atomic
     from .photos import expand_inputs, make_demo, model_for, restore_files
     from .train import resolve_device
 
-    deg = degradation_from_args(args)
-    if args.tile and args.tile <= 2 * args.overlap:
-        raise UsageError(f"--tile must be 0 or larger than twice --overlap ({2 * args.overlap})")
-    if args.overlap < 0 or args.threads < 0:
-        raise UsageError("--overlap and --threads must be >= 0")
-    if args.skip_existing and args.overwrite:
-        raise UsageError("give at most one of --skip-existing and --overwrite")
-    if args.demo == bool(args.inputs):
-        raise UsageError("give INPUT files or --demo (not both)")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
@@ -448,13 +457,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> None:
     from .photos import available_weights, user_weights_dir
+    from .weights import describe_levels
 
     found = available_weights()
     for path, meta in found:
         task = meta["task"]
-        levels = ", ".join(f"{level:g}" for level in task.get("levels") or [])
-        if not levels and task.get("level_range"):
-            levels = "{:g}-{:g}".format(*task["level_range"])
+        levels = describe_levels(task)
         steps = meta.get("steps", 0)
         total = meta.get("total_steps", steps)
         chain = f" ({total:,} in all, warm-started)" if total > steps else ""
@@ -578,11 +586,12 @@ def check_output_folder(path: str | None) -> None:
     """Fail before any work if an output file could not be written."""
     if path is None:
         return
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{target}: is a folder; give a file name")
-    if not target.parent.is_dir():
-        raise UsageError(f"{target}: folder {target.parent} does not exist")
+    from .images import check_output_path
+
+    try:
+        check_output_path(path)
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
 
 
 COMMANDS = {
@@ -600,10 +609,31 @@ COMMANDS = {
 }
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show csrnet's warnings as one line on stderr; others as Python does."""
+    if issubclass(category, CsrnetWarning):
+        print(f"csrnet: warning: {message}", file=sys.stderr)
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)
+
+
+_show_python_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure:  # file names that are not UTF-8 print as escapes instead of failing
+        reconfigure(errors="backslashreplace")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CsrnetWarning)
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = COMMANDS[args.command](args)
     except UsageError as exc:

@@ -74,7 +74,8 @@ def bicubic_sr_input(y: np.ndarray, scale: int) -> np.ndarray:
 
 def image_rng(name: str, seed: int = 0) -> np.random.Generator:
     """A generator seeded by (seed, image name): the same noise for the same image, always."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    # surrogateescape: a file name that is not UTF-8 keeps its own bytes, so its own noise
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogateescape"))])
 
 
 def add_gaussian_noise(

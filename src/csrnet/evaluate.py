@@ -105,15 +105,20 @@ class SetScore:
         if header:
             writer.writeheader()
         for score in self.images:
-            writer.writerow(
-                {
-                    "method": self.method,
-                    "dataset": self.dataset,
-                    "setting": self.degradation.label,
-                    **asdict(score),
-                }
-            )
+            row = {
+                "method": self.method,
+                "dataset": printable(self.dataset),
+                "setting": self.degradation.label,
+                **asdict(score),
+            }
+            writer.writerow({**row, "name": printable(score.name)})
         return text.getvalue()
+
+
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogates)
+    become ``\\xNN`` escapes instead of failing the write."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def evaluate_folder(
@@ -179,6 +184,9 @@ def weights_settings(meta: dict, path: Path, override: Degradation | None) -> li
     if override is not None:
         if override.task != task:
             raise CsrnetError(f"{path}: trained for {task}, cannot be evaluated on {override.task}")
+        from .weights import warn_if_untrained_level
+
+        warn_if_untrained_level(path, meta, override)
         return [override]
     from .weights import trained_levels
 

@@ -17,9 +17,17 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import CsrnetError
+from .errors import CsrnetError, warn
 
-__all__ = ["IMAGE_EXTENSIONS", "decode_image", "list_images", "read_image", "write_atomic"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "check_output_path",
+    "check_regular_file",
+    "decode_image",
+    "list_images",
+    "read_image",
+    "write_atomic",
+]
 
 T = TypeVar("T")
 # Where the benchmark and training folders live unless said otherwise ($CSRNET_DATA).
@@ -27,7 +35,18 @@ DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".gif",
+)
 
 _MODE_ADVICE = {
     "RGBA": "has an alpha channel (RGBA)",
@@ -43,19 +62,54 @@ _MODE_ADVICE = {
 }
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """The image files directly inside ``folder``, sorted by name; an error if there are none."""
+def list_images(folder: str | os.PathLike, allow_empty: bool = False) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name; an error if there are none
+    (unless ``allow_empty``). What it skips it says, in one warning: entries named like
+    images that are not regular files (pipes, devices, folders)."""
     path = Path(folder)
     if not path.exists():
         raise CsrnetError(f"{path}: no such folder")
     if not path.is_dir():
         raise CsrnetError(f"{path}: not a folder")
-    files = sorted(
-        p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    if not files:
+    named = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = [p for p in named if p.is_file()]
+    if len(files) < len(named):
+        others = [p.name for p in named if not p.is_file()]
+        warn(f"{path}: skipped {len(others)} entries that are not regular files: {others[:3]}")
+    if not files and not allow_empty:
         raise CsrnetError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
     return files
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse, without opening it, a path that is missing or not a regular file: opening a
+    named pipe would wait forever for a writer."""
+    if path.is_dir():
+        raise CsrnetError(f"{path}: is a folder, not an image")
+    if not path.exists():
+        raise CsrnetError(f"{path}: no such file")
+    if not path.is_file():
+        raise CsrnetError(f"{path}: not a regular file (a pipe, device or socket)")
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output file that cannot be written where it is asked:
+    a folder, something that is not a regular file (``/dev/null``), or a missing folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise CsrnetError(f"{path}: is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise CsrnetError(f"{path}: exists and is not a regular file; it is not replaced")
+    if not path.parent.is_dir():
+        raise CsrnetError(f"{path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CsrnetError(f"{path}: cannot write in {path.parent} (permission denied)")
+
+
+def _bits_per_sample(img: Image.Image) -> int:
+    """16 for images Pillow would silently reduce to 8 bits per channel (48-bit RGB PNGs,
+    16-bit RGB TIFFs), else 8. Read from the decoder's raw mode, before decoding."""
+    return 16 if any(";16" in str(tile.args) for tile in img.tile or []) else 8
 
 
 def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -> T:
@@ -66,12 +120,22 @@ def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -
     refused here as possible decompression bombs).
     """
     path = Path(path)
+    check_regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                if _bits_per_sample(img) == 16:
+                    raise CsrnetError(
+                        f"{path}: is a 16-bit-per-channel ({img.mode}) image; only 8-bit "
+                        "images are supported, convert it first"
+                    )
+                frames = getattr(img, "n_frames", 1)
                 img.load()
-                return convert(img)
+                converted = convert(img)
+            if frames > 1:
+                warn(f"{path}: has {frames} frames; only the first is used")
+            return converted
     except CsrnetError:
         raise
     except FileNotFoundError:
@@ -119,8 +183,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     A failure leaves neither a partial ``path`` nor the temporary file behind.
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise CsrnetError(f"{path}: folder {path.parent} does not exist")
+    check_output_path(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

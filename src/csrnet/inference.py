@@ -8,10 +8,9 @@ import numpy as np
 import torch
 
 from .model import CSRnet
+from .tiling import DEFAULT_OVERLAP, check_tile
 
 __all__ = ["forward_tiled", "restore_fn", "self_ensemble"]
-
-DEFAULT_OVERLAP = 32
 
 
 def forward_tiled(
@@ -20,10 +19,10 @@ def forward_tiled(
     """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels.
 
     Each tile keeps its core and discards an ``overlap``-pixel margin on each inner side,
-    where the missing context would change the result; ``tile`` must exceed 2 * overlap.
+    where the missing context would change the result (``csrnet.tiling``: the core must
+    keep at least ``MIN_CORE`` pixels).
     """
-    if tile <= 2 * overlap:
-        raise ValueError(f"tile {tile} must be larger than twice the overlap {overlap}")
+    check_tile(tile, overlap)
     h, w = x.shape[-2:]
     if h <= tile and w <= tile:
         return model(x)

@@ -19,12 +19,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .degrade import Degradation
-from .errors import CsrnetError
+from .errors import CsrnetError, warn
 from .images import decode_image
-from .inference import DEFAULT_OVERLAP, restore_fn
+from .inference import restore_fn
 from .matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
 from .model import CSRnet
-from .weights import load_weights, read_metadata
+from .tiling import DEFAULT_OVERLAP, MIN_CORE
+from .weights import covers, load_weights, read_metadata, warn_if_untrained_level
 
 __all__ = [
     "Photo",
@@ -38,7 +39,7 @@ __all__ = [
 
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
 DEFAULT_MEMORY_CAP = 2 * 1024**3
-MIN_TILE = 2 * DEFAULT_OVERLAP + 32
+MIN_TILE = 2 * DEFAULT_OVERLAP + MIN_CORE
 FASTEST_TILE = 384  # benchmarks/inference.py: faster than 256 (less overlap), as fast as 512
 PROCESS_BYTES = 400 * 1024**2
 PIPELINE_BYTES_PER_PIXEL = 32
@@ -59,8 +60,8 @@ def available_weights() -> list[tuple[Path, dict[str, Any]]]:
         for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
             try:
                 found.append((path, read_metadata(path)))
-            except CsrnetError:
-                continue  # a stray or broken file does not hide the others
+            except CsrnetError as exc:  # a stray or broken file does not hide the others
+                warn(f"{exc} (skipped)")
     return found
 
 
@@ -75,11 +76,8 @@ def find_weights(deg: Degradation) -> Path:
         task = meta["task"]
         if task["task"] != deg.task:
             continue
-        exact = deg.level in task.get("levels", [])
-        in_range = bool(task.get("level_range")) and (
-            task["level_range"][0] <= deg.level <= task["level_range"][1]
-        )
-        if exact or in_range:
+        exact = deg.level in (task.get("levels") or [])
+        if covers(task, deg.level):
             measured = meta.get("benchmarks", {}).get(ranking_key, {}).get("psnr")
             candidates.append(
                 (
@@ -124,6 +122,7 @@ def model_for(
     model, meta = load_model(weights or find_weights(deg), device)
     if meta["task"]["task"] != deg.task:
         raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {deg.task}")
+    warn_if_untrained_level(weights or meta.get("recipe", "weights"), meta, deg)
     return model, meta
 
 
@@ -292,16 +291,14 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     """Files, folders (their images, sorted) and glob patterns, in the order given."""
     from glob import glob
 
-    from .images import IMAGE_EXTENSIONS
+    from .images import list_images
 
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(
-                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            )
-        elif path.exists():
+            paths += list_images(path, allow_empty=True)
+        elif path.exists():  # a pipe or device given by name: listed among the failures
             paths.append(path)
         elif any(c in item for c in "*?["):
             matches = sorted(Path(m) for m in glob(item) if Path(m).is_file())
@@ -318,10 +315,18 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
 def output_paths(inputs: list[Path], out: Path) -> list[Path]:
     """Where each result goes: ``out`` itself for one input and an image file name, else
     ``out/<input name>.png`` (PNG: lossless, so no new JPEG artifacts)."""
-    from .images import IMAGE_EXTENSIONS
+    from .images import IMAGE_EXTENSIONS, check_output_path
 
-    if len(inputs) == 1 and out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
+    if len(inputs) == 1 and out.suffix and not out.is_dir() and not str(out).endswith("/"):
+        if out.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CsrnetError(
+                f"{out}: not an image file name ({', '.join(IMAGE_EXTENSIONS)}); "
+                "end it with / to write into a folder"
+            )
+        check_output_path(out)
         return [out]
+    if out.exists() and not out.is_dir():
+        raise CsrnetError(f"{out}: exists and is not a folder (the results go into a folder)")
     names = [p.stem for p in inputs]
     if len(set(names)) != len(names):
         raise CsrnetError("two inputs have the same file name; restore them to different folders")
@@ -344,7 +349,10 @@ def restore_files(
 
     outputs = output_paths(inputs, out)
     if outputs[0].parent == out:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CsrnetError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     failures = []
     pairs = list(zip(inputs, outputs, strict=True))
     for src, dst in tqdm(pairs, unit="img", disable=None if progress else True):

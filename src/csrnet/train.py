@@ -57,7 +57,7 @@ from .engine import (
     make_optimizer,
     use_lr_kind,
 )
-from .errors import CsrnetError, first_line
+from .errors import CsrnetError, first_line, warn
 from .evaluate import evaluate_folder
 from .images import list_images, write_atomic
 from .inference import restore_fn
@@ -337,10 +337,7 @@ def read_resume_state(last: Path) -> dict[str, Any]:
         if not previous(last).is_file():
             raise
         state = read_checkpoint(previous(last), "last")
-        tqdm.write(
-            f"csrnet: warning: {exc}; resuming from {previous(last).name} (step {state['step']})",
-            file=sys.stderr,
-        )
+        warn(f"{exc}; resuming from {previous(last).name} (step {state['step']})")
         return state
 
 

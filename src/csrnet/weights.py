@@ -20,17 +20,21 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import CsrnetError, first_line
+from .errors import CsrnetError, first_line, warn
 from .images import write_atomic
 from .model import CSRnet
 
 __all__ = [
+    "covers",
+    "describe_levels",
     "export_run",
     "load_weights",
+    "metadata_problem",
     "read_metadata",
     "record_benchmarks",
     "save_weights",
     "trained_levels",
+    "warn_if_untrained_level",
 ]
 
 FORMAT = "csrnet-weights"
@@ -75,7 +79,71 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             meta[key] = json.loads(value)
         except json.JSONDecodeError:
             meta[key] = value
+    problem = metadata_problem(meta)
+    if problem:
+        raise CsrnetError(f"{path}: bad csrnet metadata: {problem}")
     return meta
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
+    )
+
+
+def metadata_problem(meta: dict[str, Any]) -> str | None:
+    """What makes decoded metadata unusable by the rest of the package (None: nothing): the
+    one schema every reader relies on."""
+    from .degrade import TASKS
+
+    if not isinstance(meta.get("model"), dict):
+        return "'model' is not a table of architecture arguments"
+    task = meta.get("task")
+    if not isinstance(task, dict):
+        return "'task' is not a table (task, levels or level_range, val_levels)"
+    if task.get("task") not in TASKS:
+        return f"task {task.get('task')!r} is not one of {', '.join(TASKS)}"
+    for key in ("levels", "val_levels"):
+        if task.get(key) is not None and not _numbers(task[key]):
+            return f"task {key} {task[key]!r} is not a list of numbers"
+    span = task.get("level_range")
+    if span is not None and not (_numbers(span) and len(span) == 2 and span[0] <= span[1]):
+        return f"task level_range {span!r} is not [low, high]"
+    if not task.get("levels") and span is None:
+        return "task has neither levels nor a level_range"
+    for key in ("steps", "total_steps"):
+        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
+            return f"{key} {meta[key]!r} is not a whole number"
+    for key in ("validation", "config", "benchmarks"):
+        if key in meta and not isinstance(meta[key], dict):
+            return f"{key!r} is not a table"
+    for name, score in meta.get("benchmarks", {}).items():
+        if not isinstance(score, dict) or not _numbers([score.get("psnr", 0)]):
+            return f"benchmark {name!r} has no PSNR number"
+    return None
+
+
+def covers(task: dict[str, Any], level: float) -> bool:
+    """Whether weights of this ``task`` metadata were trained for ``level``."""
+    span = task.get("level_range")
+    return level in (task.get("levels") or []) or (span is not None and span[0] <= level <= span[1])
+
+
+def warn_if_untrained_level(name: Any, meta: dict[str, Any], deg: Any) -> None:
+    """Warn when weights run at a level (``deg``, a Degradation) they were not trained for."""
+    if not covers(meta["task"], deg.level):
+        warn(
+            f"{name}: trained for {deg.task} {describe_levels(meta['task'])}, not "
+            f"{deg.label}; the result may be poor"
+        )
+
+
+def describe_levels(task: dict[str, Any]) -> str:
+    """The levels a file was trained for, as ``csrnet models`` prints them: "2, 4" or "0-55"."""
+    levels = ", ".join(f"{level:g}" for level in task.get("levels") or [])
+    if not levels and task.get("level_range"):
+        levels = "{:g}-{:g}".format(*task["level_range"])
+    return levels
 
 
 def load_weights(

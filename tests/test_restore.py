@@ -170,6 +170,8 @@ def test_weights_are_chosen_by_measured_psnr(weights_dir: Path, capsys) -> None:
     assert find_weights(Degradation("denoise", 25)).name == "tiny_blind.safetensors"
     record_benchmarks(weights_dir / "tiny_denoise.safetensors", {"BSD68 sigma25": {"psnr": 31.0}})
     assert find_weights(Degradation("denoise", 25)).name == "tiny_denoise.safetensors"
+    assert main(["models"]) == 0  # a record without SSIM lists too
+    assert "BSD68 sigma25: PSNR 31.00 dB\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -471,7 +471,8 @@ def cmd_models(args: argparse.Namespace) -> None:
             f"(recipe {meta.get('recipe', '?')}), {path}"
         )
         for name, score in sorted(meta.get("benchmarks", {}).items()):
-            print(f"    {name}: PSNR {score['psnr']:.2f} dB, SSIM {score['ssim']:.4f}")
+            ssim = f", SSIM {score['ssim']:.4f}" if isinstance(score.get("ssim"), float) else ""
+            print(f"    {name}: PSNR {score['psnr']:.2f} dB{ssim}")
         val = meta.get("validation") or {}
         data = meta.get("config", {}).get("data", {})
         if "psnr" in val and not meta.get("benchmarks"):

@@ -118,7 +118,7 @@ def metadata_problem(meta: dict[str, Any]) -> str | None:
         if key in meta and not isinstance(meta[key], dict):
             return f"{key!r} is not a table"
     for name, score in meta.get("benchmarks", {}).items():
-        if not isinstance(score, dict) or not _numbers([score.get("psnr", 0)]):
+        if not isinstance(score, dict) or not _numbers([score.get("psnr")]):
             return f"benchmark {name!r} has no PSNR number"
     return None
 

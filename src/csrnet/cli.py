@@ -146,6 +146,10 @@ def build_parser() -> Parser:
     )
     rp.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     rp.add_argument("--cache", default=".cache", help="where BM3D results are kept")
+    rp.add_argument(
+        "--scores",
+        help="folder of per-image scores, reused and extended (default: <output folder>/scores)",
+    )
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     tr = commands.add_parser(
@@ -503,6 +507,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         args.cache,
         progress=not args.no_progress,
         study_limit=args.study_limit,
+        scores_dir=args.scores,
     )
     print(
         f"{args.output}: {len(scores)} set scores; per-image rows in "

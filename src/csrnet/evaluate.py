@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -23,6 +24,9 @@ from .errors import CsrnetError
 from .images import list_images, read_image, write_atomic
 from .matlab import to_uint8
 from .metrics import psnr, ssim
+
+if TYPE_CHECKING:
+    from .scorecache import ScoreLog
 
 __all__ = ["DEFAULT_SETS", "ImageScore", "SetScore", "evaluate_folder", "evaluate_weights"]
 
@@ -129,6 +133,8 @@ def evaluate_folder(
     progress: bool = False,
     limit: int = 0,
     method: str = "input",
+    log: ScoreLog | None = None,
+    timing: Callable[[str], float] | None = None,
 ) -> SetScore:
     """Score ``restore`` (None: the degraded input itself) on every image of ``folder``.
 
@@ -141,6 +147,10 @@ def evaluate_folder(
         progress: show a progress bar on stderr when it is a terminal.
         limit: score only the first ``limit`` images (0: all).
         method: the name of ``restore`` in the results.
+        log: cached scores of this method (``csrnet.scorecache``): images found there are
+            not scored again, and each image scored is appended to it.
+        timing: the seconds of an image by name, where ``restore`` returns a cached result
+            and knows the time its computation took (BM3D).
     """
     paths = list_images(folder)[: limit or None]
     result = SetScore(Path(folder).name, degradation, method)
@@ -150,12 +160,17 @@ def evaluate_folder(
         disable=None if progress else True,
         unit="img",
     ):
+        cached = log.get(result.dataset, degradation.label, path.name) if log else None
+        if cached is not None:
+            result.images.append(cached)
+            continue
         clean = degradation.clean(to_y(read_image(path)))
         _check_size(path, clean, degradation)
         degraded = degradation.apply(clean, name=path.name, seed=seed)
         start = time.perf_counter()
         restored = degraded if restore is None else restore(degraded)
         seconds = 0.0 if restore is None else time.perf_counter() - start
+        seconds = timing(path.name) if timing else seconds
         if restored.shape != clean.shape:
             raise ValueError(f"restored image is {restored.shape}, expected {clean.shape}")
         out = to_uint8(restored)
@@ -164,6 +179,8 @@ def evaluate_folder(
             path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border), seconds
         )
         result.images.append(score)
+        if log:
+            log.add(result.dataset, degradation.label, score)
     return result
 
 

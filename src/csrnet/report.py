@@ -34,6 +34,7 @@ from .inference import restore_fn
 from .matlab import to_uint8
 from .metrics import psnr
 from .model import PRESETS
+from .scorecache import ScoreCache
 from .weights import load_weights, read_metadata, trained_levels
 
 __all__ = ["build_report"]
@@ -45,6 +46,9 @@ PAPER_TABLES = {
     "jpeg": ("IV", "JPEG deblocking", paper.TABLE4_CSRNET),
 }
 INPUT_NAME = {"sr": "Bicubic", "denoise": "Noisy", "jpeg": "JPEG"}
+# BM3D takes seconds per image on this CPU: it is measured on the small sets, and the paper's
+# numbers stand for it on BSD200_test and Urban100 (issue #14).
+BM3D_SETS = ("MemNet14", "BSD68")
 
 
 @dataclass
@@ -127,6 +131,7 @@ class CachedBM3D:
         except ImportError:
             raise CsrnetError("BM3D needs the bm3d package: pip install 'csrnet[bm3d]'") from None
         self._bm3d, self.sigma = bm3d, sigma
+        self.version = getattr(bm3d, "__version__", "unknown")
         self.folder = cache / "bm3d" / dataset / f"sigma{sigma:g}"
         self.folder.mkdir(parents=True, exist_ok=True)
 
@@ -147,10 +152,42 @@ class CachedBM3D:
         return float((self.folder / f"{Path(name).stem}.seconds").read_text())
 
 
-def _score(
-    folder: Path, deg: Degradation, restore, method: str, limit: int, progress: bool
-) -> SetScore:
-    return evaluate_folder(folder, deg, restore, progress=progress, limit=limit, method=method)
+def _bm3d_cell(score, score_cache, folder: Path, deg: Degradation, cache: Path) -> SetScore:
+    """BM3D's scores, each with the seconds BM3D took when its result was computed."""
+    bm3d = CachedBM3D(cache, folder.name, deg.level)
+    log = score_cache.log(f"bm3d-{bm3d.version}")
+    paths = list_images(folder)[: score.limit or None]  # restore() sees the uncached, in order
+    names = iter(p.name for p in paths if log.get(folder.name, deg.label, p.name) is None)
+    return score(folder, deg, lambda y: bm3d(y, next(names)), "BM3D", log, timing=bm3d.seconds)
+
+
+class _Scorer:
+    """Scores a method on a set through the score cache (``csrnet.scorecache``: cached
+    images are not scored again), and keeps every SetScore for the CSV and speed tables."""
+
+    def __init__(self, cache: ScoreCache, limit: int, progress: bool) -> None:
+        self.cache, self.limit, self.progress = cache, limit, progress
+        self.scores: list[SetScore] = []
+        self.here: list[SetScore] = []  # those whose every row was timed on this machine
+
+    def __call__(
+        self, folder: Path, deg: Degradation, restore, method: str, log, timing=None, limit=None
+    ) -> SetScore:
+        score = evaluate_folder(
+            folder,
+            deg,
+            restore,
+            progress=self.progress,
+            limit=self.limit if limit is None else limit,
+            method=method,
+            log=log,
+            timing=timing,
+        )
+        self.scores.append(score)
+        devices = {log.device_of(score.dataset, deg.label, i.name) for i in score.images}
+        if devices == {self.cache.device}:
+            self.here.append(score)
+        return score
 
 
 def build_report(
@@ -164,12 +201,15 @@ def build_report(
     cache: str | os.PathLike = ".cache",
     progress: bool = False,
     study_limit: int | None = None,
+    scores_dir: str | os.PathLike | None = None,
 ) -> list[SetScore]:
     """Evaluate every weights file of ``weights_dirs`` and write the Markdown report, its
     per-image CSV (``output`` with suffix .csv) and, with ``figures``, PNG figures in
     ``<output folder>/figures``. ``limit`` (0: all) takes the first images of each set;
-    ``study_limit`` (default: ``limit``) does so for Tables I and V. Returns every SetScore
-    behind the tables."""
+    ``study_limit`` (default: ``limit``) does so for Tables I and V. Per-image scores are
+    kept in ``scores_dir`` (default ``<output folder>/scores``) and reused: only what is
+    not there is scored, so an interrupted report resumes. BM3D runs on ``BM3D_SETS``.
+    Returns every SetScore behind the tables."""
     output, root = Path(output), Path(data_root)
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
@@ -183,8 +223,10 @@ def build_report(
     if missing:
         raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
     models = {w.name: load_weights(w.path, device)[0] for w in weights}
+    score_cache = ScoreCache(scores_dir or output.parent / "scores", device)
+    logs = {w.name: score_cache.for_weights(w.path) for w in weights}
+    score = _Scorer(score_cache, limit, progress)
 
-    scores: list[SetScore] = []
     sections = []
     for task in tasks:
         number, title, paper_table = PAPER_TABLES[task]
@@ -195,20 +237,20 @@ def build_report(
             deg = Degradation(task, level)
             for dataset in DEFAULT_SETS[task]:
                 folder = root / dataset
-                cells = {"input": _score(folder, deg, None, INPUT_NAME[task], limit, progress)}
-                if task == "denoise" and with_bm3d:
-                    bm3d = CachedBM3D(Path(cache), dataset, level)
-                    cells["bm3d"] = _score_bm3d(folder, deg, bm3d, limit, progress)
+                log = score_cache.log("input")
+                cells = {"input": score(folder, deg, None, INPUT_NAME[task], log)}
+                if task == "denoise" and with_bm3d and dataset in BM3D_SETS:
+                    cells["bm3d"] = _bm3d_cell(score, score_cache, folder, deg, Path(cache))
                 for w in ours:
                     if level in w.levels:
                         fn = restore_fn(models[w.name], device)
-                        cells[w.name] = _score(folder, deg, fn, w.name, limit, progress)
-                scores += cells.values()
+                        cells[w.name] = score(folder, deg, fn, w.name, logs[w.name])
                 rows.append((deg, dataset, cells))
         sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d))
     study_limit = limit if study_limit is None else study_limit
-    sections += _study_tables(weights, models, root, study_limit, device, progress, scores)
-    sections.append(_speed_table(scores))
+    sections += _study_tables(weights, models, logs, root, study_limit, device, score)
+    sections.append(_speed_table(score.here, score_cache.device))
+    scores = score.scores
     if figures:
         sections.append(
             _figures(
@@ -249,16 +291,6 @@ def _subset(limit: int) -> str:
     return f"the first {limit} images of each set" if limit else "whole sets"
 
 
-def _score_bm3d(
-    folder: Path, deg: Degradation, bm3d: CachedBM3D, limit: int, progress: bool
-) -> SetScore:
-    """BM3D's scores, with the seconds it took when it was computed (cached or not)."""
-    names = iter(p.name for p in list_images(folder)[: limit or None])
-    result = _score(folder, deg, lambda y: bm3d(y, next(names)), "BM3D", limit, progress)
-    result.images = [replace(s, seconds=bm3d.seconds(s.name)) for s in result.images]
-    return result
-
-
 def _cell(score: SetScore) -> str:
     return f"{score.psnr:.2f} / {score.ssim:.4f}"
 
@@ -279,8 +311,8 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
     for deg, dataset, cells in rows:
         paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
         line = [deg.label, dataset, _cell(cells["input"])]
-        if "bm3d" in cells:
-            line.append(_cell(cells["bm3d"]))
+        if task == "denoise" and with_bm3d:  # measured on BM3D_SETS only
+            line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
         line.append(f"{paper_psnr:.2f} / {paper_ssim:.4f}" if paper_psnr else "-")
         for w in ours:
             if w.name in cells:
@@ -292,7 +324,7 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _study_tables(weights, models, root, limit, device, progress, scores) -> list[str]:
+def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -> list[str]:
     """Tables I (scales and inter-block links) and V (depth), PSNR at x2, one pair per training
     budget of the study runs, when trained."""
     study = [w for w in weights if w.study]
@@ -302,9 +334,9 @@ def _study_tables(weights, models, root, limit, device, progress, scores) -> lis
     def score(w: Weights, dataset: str) -> float:
         if (w.name, dataset) not in scored:
             fn = restore_fn(models[w.name], device)
-            s = _score(root / dataset, deg, fn, w.name, limit, progress)
-            scored[w.name, dataset] = s
-            scores.append(s)
+            scored[w.name, dataset] = scorer(
+                root / dataset, deg, fn, w.name, logs[w.name], limit=limit
+            )
         return scored[w.name, dataset].psnr
 
     out = []
@@ -349,13 +381,17 @@ def _columns(runs: list[Weights], table: dict, prefix: str) -> list[Weights]:
     return columns
 
 
-def _speed_table(scores: list[SetScore]) -> str:
+def _speed_table(scores: list[SetScore], device: str) -> str:
+    """Seconds per image and megapixels per second of the sets timed on this machine."""
     timed = {}
     for s in scores:
         if s.megapixels_per_second is not None:
             timed.setdefault((s.method, s.dataset), []).append(s)
     lines = [
-        "## Speed (this machine)",
+        f"## Speed ({device})",
+        "",
+        "Sets whose every image was timed on this machine (a score cached from another "
+        "machine keeps that machine's time: `docs/scores/*.csv`, column `device`).",
         "",
         "| Method | Set | s / image | Mpx / s |",
         "|---|---|---:|---:|",

@@ -1,0 +1,108 @@
+"""The per-image score cache: reused scores equal measured ones, an interrupted run resumes
+at the image it stopped at, and weights are known by their tensors, not their name."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from csrnet.degrade import Degradation
+from csrnet.evaluate import evaluate_folder
+from csrnet.inference import restore_fn
+from csrnet.model import CSRnet
+from csrnet.scorecache import PROTOCOL, ScoreCache, weights_label
+from csrnet.weights import load_weights, record_benchmarks, save_weights
+
+from conftest import data_dir
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
+    path = tmp_path / "tiny.safetensors"
+    save_weights(path, model, {"task": {"task": "sr", "levels": [2]}, "steps": 1})
+    return path
+
+
+class Counting:
+    """A restore function that counts the images it restores."""
+
+    def __init__(self, path: Path) -> None:
+        self.fn, self.calls = restore_fn(load_weights(path)[0]), 0
+
+    def __call__(self, y):
+        self.calls += 1
+        return self.fn(y)
+
+
+def test_cached_scores_are_the_measured_ones_and_are_not_measured_again(
+    tmp_path: Path, weights: Path
+) -> None:
+    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    cache = ScoreCache(tmp_path / "scores")
+    first = Counting(weights)
+    measured = evaluate_folder(folder, deg, first, log=cache.for_weights(weights))
+    again = Counting(weights)
+    reused = evaluate_folder(
+        folder, deg, again, log=ScoreCache(tmp_path / "scores").for_weights(weights)
+    )
+    assert first.calls == 5 and again.calls == 0
+    assert reused.images == measured.images  # psnr, ssim and seconds, to the last digit
+    assert reused.psnr == measured.psnr
+
+
+def test_an_interrupted_run_resumes_at_the_image_it_stopped_at(
+    tmp_path: Path, weights: Path
+) -> None:
+    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    cache = ScoreCache(tmp_path / "scores")
+    whole = evaluate_folder(folder, deg, restore_fn(load_weights(weights)[0]))
+    log_path = cache.for_weights(weights).path
+    evaluate_folder(folder, deg, Counting(weights), log=cache.for_weights(weights), limit=2)
+    with log_path.open("a") as f:
+        f.write(f"{PROTOCOL},Set5,x2,butterfly.png,25")  # killed in the middle of a row
+    resumed = Counting(weights)
+    result = evaluate_folder(folder, deg, resumed, log=cache.for_weights(weights))
+    assert resumed.calls == 3  # butterfly, head, woman
+    assert [s.psnr for s in result.images] == pytest.approx([s.psnr for s in whole.images])
+    assert log_path.read_text().count("\n") == 1 + 5  # header and one row per image
+
+
+def test_weights_are_known_by_their_tensors(tmp_path: Path, weights: Path) -> None:
+    label = weights_label(weights)
+    record_benchmarks(weights, {"Set5 x2": {"psnr": 30.0, "ssim": 0.9}})  # metadata only
+    assert weights_label(weights) == label
+    renamed = tmp_path / "renamed.safetensors"
+    shutil.copy(weights, renamed)
+    assert weights_label(renamed).split("-")[1] == label.split("-")[1]
+    cache = ScoreCache(tmp_path / "scores")
+    evaluate_folder(
+        data_dir("Set5"),
+        Degradation("sr", 2),
+        Counting(weights),
+        limit=1,
+        log=cache.for_weights(weights),
+    )
+    assert cache.for_weights(renamed).path == cache.for_weights(weights).path
+    model = load_weights(weights)[0]
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    save_weights(renamed, model, {"task": {"task": "sr", "levels": [2]}, "steps": 1})
+    assert weights_label(renamed) != label
+
+
+def test_rows_of_another_protocol_are_measured_again(tmp_path: Path, weights: Path) -> None:
+    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    cache = ScoreCache(tmp_path / "scores")
+    evaluate_folder(folder, deg, Counting(weights), log=cache.for_weights(weights))
+    path = cache.for_weights(weights).path
+    lines = path.read_text().splitlines()
+    old = [lines[0]] + [f"{PROTOCOL - 1}" + line[len(str(PROTOCOL)) :] for line in lines[1:]]
+    path.write_text("\n".join(old) + "\n")
+    again = Counting(weights)
+    evaluate_folder(folder, deg, again, log=cache.for_weights(weights))
+    assert again.calls == 5

@@ -75,6 +75,8 @@ def table_cells(markdown: str) -> dict[tuple[str, str, str], float]:
     """(table number, setting or set, column) -> PSNR, from the report's tables."""
     cells = {}
     for block in markdown.split("## Table ")[1:]:
+        if " among the paper's methods" in block.splitlines()[0]:
+            continue
         number = block.split(":")[0]
         block = block.split("\n## ")[0]  # up to the next section
         rows = [r for r in block.splitlines() if r.startswith("|")]
@@ -84,7 +86,7 @@ def table_cells(markdown: str) -> dict[tuple[str, str, str], float]:
             key = " ".join(values[:2]) if number in ("II", "III", "IV") else values[0]
             for column, value in zip(head, values, strict=True):
                 match = re.match(r"^(\d+\.\d+)", value)
-                if match:
+                if match and "†" not in value:  # † marks the paper's numbers, not measured
                     cells[(number, key, column)] = float(match.group(1))
     return cells
 
@@ -163,6 +165,34 @@ def test_report_writes_every_table_and_figure(
         )
         checked += 1
     assert checked >= 3 * 4 * 2 + 2 * 4 * 3 + 2 * 2 * 2 + 4 * 4  # every ours / input / BM3D cell
+    # where the files land among the paper's methods (whole sets): SR x2 Set5 has 10 others
+    placed = text.split("## Table II among the paper's methods")[1].split("\n## ")[0]
+    x2_set5 = next(row for row in placed.splitlines() if row.startswith("| x2 | Set5 |"))
+    assert "36.65" in x2_set5 and x2_set5.rstrip(" |").endswith("of 12")  # SRCNN16 ... paper
+    table3 = text.split("## Table III")[1].split("\n## ")[0]
+    assert "32.34 / 0.9220 †" in table3  # BM3D on Urban100 at sigma 15: the paper's
+    assert "BM3D: measured on MemNet14, BSD68" in table3
+
+
+def test_a_subset_gets_no_delta_against_the_paper(
+    tmp_path: Path, small_data: Path, weights_dir: Path
+) -> None:
+    out = tmp_path / "docs" / "RESULTS.md"
+    out.parent.mkdir()
+    argv = ["report", "--weights-dir", str(weights_dir), "-o", str(out)]
+    assert main([*argv, "--data-root", str(small_data), "--limit", "1", "--no-progress"]) == 0
+    text = out.read_text()
+    for number in ("II", "III", "IV"):
+        block = text.split(f"## Table {number}: ")[1].split("\n## ")[0]
+        assert "on the first 1 images of each set (no Δ against the paper's" in block
+        head, _, *rows = [r for r in block.splitlines() if r.startswith("|")]
+        columns = [c.strip() for c in head.strip("|").split("|")]
+        deltas = [i for i, c in enumerate(columns) if c == "Δ paper"]
+        assert deltas and rows
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert all(cells[i] == "-" for i in deltas), row
+        assert f"Table {number} among the paper's methods: on whole sets only" in text
 
 
 def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:

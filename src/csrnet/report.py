@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from . import paper
@@ -46,6 +47,11 @@ PAPER_TABLES = {
     "jpeg": ("IV", "JPEG deblocking", paper.TABLE4_CSRNET),
 }
 INPUT_NAME = {"sr": "Bicubic", "denoise": "Noisy", "jpeg": "JPEG"}
+PAPER_OTHERS = {
+    "sr": paper.TABLE2_OTHERS,
+    "denoise": paper.TABLE3_OTHERS,
+    "jpeg": paper.TABLE4_OTHERS,
+}
 # BM3D takes seconds per image on this CPU: it is measured on the small sets, and the paper's
 # numbers stand for it on BSD200_test and Urban100 (issue #14).
 BM3D_SETS = ("MemNet14", "BSD68")
@@ -246,7 +252,8 @@ def build_report(
                         fn = restore_fn(models[w.name], device)
                         cells[w.name] = score(folder, deg, fn, w.name, logs[w.name])
                 rows.append((deg, dataset, cells))
-        sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d))
+        sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit))
+        sections.append(_place_table(number, task, rows, ours, limit))
     study_limit = limit if study_limit is None else study_limit
     sections += _study_tables(weights, models, logs, root, study_limit, device, score)
     sections.append(_speed_table(score.here, score_cache.device))
@@ -269,10 +276,15 @@ def build_report(
         f"Made by `{command}` on {datetime.date.today().isoformat()}, from these weights:",
         "",
         *[
-            f"- `{w.path.name}`: {w.task} {w.levels}, recipe `{w.recipe}`, {w.steps:,} steps"
-            + (" (Tables I/V study)" if w.study else "")
+            f"- `{w.path.name}` (scores `{logs[w.name].path.name}`): {w.task} {w.levels}, "
+            f"recipe `{w.recipe}`, {w.steps:,} steps" + (" (Tables I/V study)" if w.study else "")
             for w in weights
         ],
+        "",
+        f"Hardware: {score_cache.device}, torch {torch.__version__}. Per-image scores are kept "
+        f"in `{score_cache.folder}` (one file per weights file, named by a hash of its tensors; "
+        "each row records the device it was measured on) and reused, so after a weights change "
+        "only that file is scored again.",
         "",
         "PSNR (dB) / SSIM on Y by the paper's protocol (see README). The paper's numbers are "
         f"transcribed from its tables; ours are measured on {_subset(limit)}"
@@ -295,31 +307,77 @@ def _cell(score: SetScore) -> str:
     return f"{score.psnr:.2f} / {score.ssim:.4f}"
 
 
-def _main_table(number, title, task, rows, paper_table, ours, with_bm3d) -> str:
+def _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit) -> str:
+    """Table II, III or IV: the degraded input, BM3D (denoising), the paper's CSRnet and each
+    of our files, PSNR / SSIM. Δ to the paper only on whole sets: the paper's numbers are
+    whole-set means, and a subset's mean says nothing against them."""
     head = ["Setting", "Set", INPUT_NAME[task]]
     if task == "denoise" and with_bm3d:
         head.append("BM3D")
     head.append("CSRnet (paper)")
     for w in ours:
         head += [w.name, "Δ paper"]
+    title = f"## Table {number}: {title}" + (
+        f", on {_subset(limit)} (no Δ against the paper's whole-set means)" if limit else ""
+    )
+    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for deg, dataset, cells in rows:
+        paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
+        line = [deg.label, dataset, _cell(cells["input"])]
+        if task == "denoise" and with_bm3d:
+            line.append(_bm3d_text(cells, int(deg.level), dataset))
+        line.append(f"{paper_psnr:.2f} / {paper_ssim:.4f}" if paper_psnr else "-")
+        for w in ours:
+            if w.name in cells:
+                diff = cells[w.name].psnr - paper_psnr if paper_psnr and not limit else None
+                line += [_cell(cells[w.name]), f"{diff:+.2f}" if diff is not None else "-"]
+            else:
+                line += ["-", "-"]
+        lines.append("| " + " | ".join(line) + " |")
+    note = "BM3D: measured on " + ", ".join(BM3D_SETS) + "; † transcribed from the paper."
+    return "\n".join(lines) + ("\n\n" + note if task == "denoise" and with_bm3d else "") + "\n"
+
+
+def _bm3d_text(cells: dict, sigma: int, dataset: str) -> str:
+    """BM3D's cell: measured here, else the paper's number marked †, else "-"."""
+    if "bm3d" in cells:
+        return _cell(cells["bm3d"])
+    psnr_, ssim_ = paper.TABLE3_OTHERS["BM3D07"].get(sigma, {}).get(dataset, (None, None))
+    if psnr_ is None:
+        return "-"
+    return f"{psnr_:.2f} / {ssim_:.4f} †" if ssim_ is not None else f"{psnr_:.2f} †"
+
+
+def _place_table(number, task, rows, ours, limit) -> str:
+    """Where our best file lands among the paper's methods, by PSNR, setting by setting
+    (whole sets only: the paper's numbers are whole-set means)."""
+    if limit:
+        return (
+            f"Table {number} among the paper's methods: on whole sets only (this report "
+            f"scored {_subset(limit)}).\n"
+        )
+    others = PAPER_OTHERS[task]
+    names = list(others)
+    paper_ours = PAPER_TABLES[task][2]
+    head = ["Setting", "Set", *(f"{n}†" for n in names), "CSRnet†", "ours (best file)", "place"]
     lines = [
-        f"## Table {number}: {title}",
+        f"## Table {number} among the paper's methods (PSNR; † transcribed from the paper)",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
     for deg, dataset, cells in rows:
-        paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
-        line = [deg.label, dataset, _cell(cells["input"])]
-        if task == "denoise" and with_bm3d:  # measured on BM3D_SETS only
-            line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
-        line.append(f"{paper_psnr:.2f} / {paper_ssim:.4f}" if paper_psnr else "-")
-        for w in ours:
-            if w.name in cells:
-                diff = cells[w.name].psnr - paper_psnr if paper_psnr else None
-                line += [_cell(cells[w.name]), f"{diff:+.2f}" if diff is not None else "-"]
-            else:
-                line += ["-", "-"]
+        level = int(deg.level)
+        theirs = [others[n].get(level, {}).get(dataset, (None, None))[0] for n in names]
+        theirs.append(paper_ours.get(level, {}).get(dataset, (None, None))[0])
+        mine = [(cells[w.name].psnr, w.name) for w in ours if w.name in cells]
+        if not mine:
+            continue
+        best, name = max(mine)
+        known = [p for p in theirs if p is not None]
+        place = 1 + sum(p > best for p in known)
+        line = [deg.label, dataset, *(f"{p:.2f}" if p is not None else "-" for p in theirs)]
+        line += [f"{best:.2f} (`{name}`)", f"{place} of {len(known) + 1}"]
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines) + "\n"
 

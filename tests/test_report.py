@@ -124,7 +124,8 @@ def test_report_writes_every_table_and_figure(
     assert "sr_tiny" in table2 and "abl_" not in table2  # study runs fill Tables I/V only
     # one Table I per training budget, each with its own runs only
     short, long = text.split("## Table I: ")[1:]
-    assert short.startswith("ablation at x2 (PSNR), trained 3 steps of batch 2 of 8x8")
+    assert short.startswith("ablation at x2 (PSNR), trained 3 steps of batch 2 of 8x8, on the")
+    assert "on the first 1 images of each set\n" in short  # --study-limit 1: a subset
     assert long.startswith("ablation at x2 (PSNR), trained 5 steps of batch 2 of 8x8")
     assert "abl_long_2s" in long.split("\n## ")[0] and "abl_1s" not in long.split("\n## ")[0]
     assert "abl_long_2s" not in short.split("\n## ")[0]

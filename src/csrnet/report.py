@@ -411,7 +411,8 @@ def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -
                 f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")
             ]
             lines = [
-                f"## Table {number}: {title}, trained {budget}",
+                f"## Table {number}: {title}, trained {budget}"
+                + (f", on {_subset(limit)}" if limit else ""),
                 "",
                 "| " + " | ".join(head) + " |",
                 "|" + "---|" * len(head),

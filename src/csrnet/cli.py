@@ -119,6 +119,19 @@ def build_parser() -> Parser:
 
     commands.add_parser("models", help="list the shipped and user weights")
 
+    sv = commands.add_parser(
+        "serve",
+        help="a local web page to restore an image and compare before and after",
+        description="Serve one page on this machine: drop an image, pick the task, watch the "
+        "progress, compare with a slider and download the result. Needs `pip install "
+        "'csrnet[serve]'`.",
+    )
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    sv.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size cap")
+    sv.add_argument("--max-megapixels", type=float, default=12.0, help="input pixel cap")
+
     rp = commands.add_parser(
         "report",
         help="the paper's Tables I-V for folders of weights, as Markdown",
@@ -600,6 +613,38 @@ def check_output_folder(path: str | None) -> None:
         raise UsageError(str(exc)) from None
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    import socket
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: must be 1-65535")
+    if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
+        raise UsageError("--max-upload-mb and --max-megapixels must be positive")
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CsrnetError("csrnet serve needs its extra: pip install 'csrnet[serve]'") from None
+    with socket.socket() as probe:  # a clear line now rather than uvicorn's log later
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise CsrnetError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pass --port"
+            ) from None
+    from .serve import serve
+    from .train import resolve_device
+
+    serve(
+        args.host,
+        args.port,
+        str(resolve_device(args.device)),
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_pixels=int(args.max_megapixels * 1e6),
+    )
+
+
 COMMANDS = {
     "info": cmd_info,
     "baseline": cmd_baseline,
@@ -608,6 +653,7 @@ COMMANDS = {
     "report": cmd_report,
     "restore": cmd_restore,
     "models": cmd_models,
+    "serve": cmd_serve,
     "train": cmd_train,
     "export": cmd_export,
     "export-onnx": cmd_export_onnx,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -12,22 +13,32 @@ from .tiling import DEFAULT_OVERLAP, check_tile
 
 __all__ = ["forward_tiled", "restore_fn", "self_ensemble"]
 
+TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all)
+
 
 def forward_tiled(
-    model: CSRnet, x: torch.Tensor, tile: int, overlap: int = DEFAULT_OVERLAP
+    model: CSRnet,
+    x: torch.Tensor,
+    tile: int,
+    overlap: int = DEFAULT_OVERLAP,
+    on_tile: TileProgress | None = None,
 ) -> torch.Tensor:
     """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels.
 
     Each tile keeps its core and discards an ``overlap``-pixel margin on each inner side,
     where the missing context would change the result (``csrnet.tiling``: the core must
-    keep at least ``MIN_CORE`` pixels).
+    keep at least ``MIN_CORE`` pixels). ``on_tile(done, total)`` is called after each tile.
     """
     check_tile(tile, overlap)
     h, w = x.shape[-2:]
     if h <= tile and w <= tile:
-        return model(x)
+        out = model(x)
+        if on_tile:
+            on_tile(1, 1)
+        return out
     core = tile - 2 * overlap
     out = torch.empty_like(x)
+    total, done = math.ceil(h / core) * math.ceil(w / core), 0
     for y0 in range(0, h, core):
         for x0 in range(0, w, core):
             y1, x1 = min(y0 + core, h), min(x0 + core, w)
@@ -35,6 +46,9 @@ def forward_tiled(
             ty1, tx1 = min(h, y1 + overlap), min(w, x1 + overlap)
             result = model(x[..., ty0:ty1, tx0:tx1])
             out[..., y0:y1, x0:x1] = result[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+            done += 1
+            if on_tile:
+                on_tile(done, total)
     return out
 
 
@@ -57,6 +71,7 @@ def restore_fn(
     ensemble: bool = False,
     tile: int = 0,
     overlap: int = DEFAULT_OVERLAP,
+    on_tile: TileProgress | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping a degraded Y image (float, [0, 255]) to the restored one, in fp32.
 
@@ -66,11 +81,17 @@ def restore_fn(
         ensemble: average over the 8 flips/rotations (the "+" results of the literature).
         tile: run on tiles of this size (0: the whole image at once).
         overlap: margin discarded on each inner side of a tile.
+        on_tile: called with (tiles done, tiles in all) as the work goes (``csrnet serve``).
     """
     device = torch.device(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        return forward_tiled(model, x, tile, overlap) if tile else model(x)
+        if tile:
+            return forward_tiled(model, x, tile, overlap, on_tile)
+        out = model(x)
+        if on_tile:
+            on_tile(1, 1)
+        return out
 
     def restore(y: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.asarray(y, dtype=np.float32) / 255.0)[None, None].to(device)

@@ -192,9 +192,11 @@ def restore_photo(
     ensemble: bool = False,
     memory_cap: int = DEFAULT_MEMORY_CAP,
     overlap: int = DEFAULT_OVERLAP,
+    on_tile=None,
 ) -> Photo:
     """Restore a photo with ``model`` for setting ``deg`` (SR: the photo is the low-resolution
-    image and the result is ``deg.level`` times larger)."""
+    image and the result is ``deg.level`` times larger); ``on_tile(done, total)`` reports
+    progress (with the self-ensemble, each of the 8 passes counts its tiles again)."""
     pixels = photo.pixels
     if min(pixels.shape[:2]) < 2:
         raise CsrnetError(
@@ -202,7 +204,7 @@ def restore_photo(
         )
     scale = int(deg.level) if deg.task == "sr" else 1
     tile = tile or auto_tile(model, memory_cap, pixels.shape[0] * pixels.shape[1] * scale**2)
-    run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap)
+    run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap, on_tile=on_tile)
     channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
         channels = [
@@ -385,11 +387,10 @@ def save_photo(photo: Photo, path: Path) -> None:
     write_atomic(path, lambda tmp: img.save(tmp, format=fmt, **options))
 
 
-def demo_image(deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-image's astronaut photo (RGB, 512x512) and a degraded copy of it."""
-    from skimage import data
-
-    clean = data.astronaut()
+def degrade_photo(clean: np.ndarray, deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
+    """(clean, degraded) uint8 photos for a demonstration: for SR the clean photo cropped to
+    a multiple of the scale and its MATLAB-bicubic reduction; else a noisy (seeded) or JPEG
+    copy of it."""
     if deg.task == "sr":
         s = int(deg.level)
         clean = clean[: clean.shape[0] - clean.shape[0] % s, : clean.shape[1] - clean.shape[1] % s]
@@ -404,6 +405,13 @@ def demo_image(deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
         Image.fromarray(clean).save(buffer, format="JPEG", quality=int(deg.level))
         degraded = np.array(Image.open(buffer))
     return clean, degraded
+
+
+def demo_image(deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's astronaut photo (RGB, 512x512) and a degraded copy of it."""
+    from skimage import data
+
+    return degrade_photo(data.astronaut(), deg)
 
 
 def side_by_side(panels: list[tuple[str, np.ndarray]]) -> Image.Image:

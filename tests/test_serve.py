@@ -1,0 +1,152 @@
+"""csrnet serve's API: a good upload comes back restored at the right size; bad uploads get
+their one-line message and leave nothing behind; jobs run one at a time, in order."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+TestClient = pytest.importorskip("starlette.testclient").TestClient
+
+from csrnet.serve import Jobs, make_app  # noqa: E402
+
+from conftest import data_dir  # noqa: E402
+
+
+def png_bytes(size: tuple[int, int] = (40, 32)) -> bytes:
+    image = Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def jobs(weights_dir: Path):
+    jobs = Jobs("cpu", max_upload_bytes=2**20, max_pixels=100_000)
+    yield jobs
+    jobs.close()
+
+
+@pytest.fixture
+def client(jobs: Jobs):
+    with TestClient(make_app(jobs)) as client:
+        yield client
+
+
+def submit(client, data: bytes, task: str = "sr", level: str = "2", demo: str = "0"):
+    files = {"image": ("photo.png", data, "image/png")}
+    return client.post("/api/jobs", files=files, data={"task": task, "level": level, "demo": demo})
+
+
+def wait(client, job_id: str, seconds: float = 60) -> dict:
+    end = time.time() + seconds
+    while time.time() < end:
+        status = client.get(f"/api/jobs/{job_id}").json()
+        if status["state"] in ("done", "error"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {status}")
+
+
+def leftovers(jobs: Jobs) -> list[str]:
+    return sorted(p.name for p in jobs.root.iterdir())
+
+
+def test_the_page_loads_nothing_from_the_internet(client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>csrnet" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert client.get("/api/options").json()["tasks"]["sr"]["choices"] == [2, 3, 4, 8]
+
+
+def test_a_good_upload_comes_back_restored(client, jobs: Jobs) -> None:
+    answer = submit(client, png_bytes((40, 32)))
+    assert answer.status_code == 202, answer.text
+    status = wait(client, answer.json()["id"])
+    assert status["state"] == "done", status
+    assert (status["width"], status["height"]) == (80, 64) and status["weights"] == "tiny_sr"
+    assert status["tiles_done"] == status["tiles_total"] >= 1
+    before = Image.open(io.BytesIO(client.get(f"/api/jobs/{status['id']}/before.png").content))
+    download = client.get(f"/api/jobs/{status['id']}/after.png?download=1")
+    assert "attachment" in download.headers["content-disposition"]
+    assert before.size == Image.open(io.BytesIO(download.content)).size == (80, 64)
+    assert leftovers(jobs) == []  # removed once downloaded
+    assert client.get(f"/api/jobs/{status['id']}").status_code == 404
+
+
+def test_demo_mode_scores_the_result_on_y(client) -> None:
+    status = wait(client, submit(client, png_bytes((48, 48)), "denoise", "25", "1").json()["id"])
+    assert status["state"] == "done", status
+    assert 15 < status["psnr_before"] < 35 and status["psnr_after"] > 0  # sigma 25 on RGB
+    assert 0 < status["ssim_before"] < status["ssim_after"] + 1 and status["ssim_after"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("data", "form", "code", "needle"),
+    [
+        (png_bytes()[:300], {}, 400, "the upload: cannot decode image"),
+        (b"this is text, not an image\n", {}, 400, "the upload: not a readable image"),
+        (png_bytes((400, 300)), {}, 413, "the image has 0.1 megapixels; the limit is 0"),
+        (b"\x00" * (2**20 + 10), {}, 413, "the file is 1.0 MiB; the limit is 1 MiB"),
+        (png_bytes(), {"task": "colourise"}, 400, "unknown task 'colourise'"),
+        (png_bytes(), {"level": "2.5"}, 400, "scale must be an integer"),
+        (png_bytes(), {"level": "x"}, 400, "level 'x' is not a number"),
+    ],
+)
+def test_bad_uploads_get_a_message_and_leave_nothing(
+    client, jobs: Jobs, data: bytes, form: dict, code: int, needle: str
+) -> None:
+    answer = submit(client, data, **form)
+    assert answer.status_code == code and needle in answer.json()["error"], answer.text
+    assert "\n" not in answer.json()["error"] and str(jobs.root) not in answer.json()["error"]
+    assert leftovers(jobs) == []
+
+
+def test_no_path_from_the_client_reaches_the_file_system(client) -> None:
+    for url in ("/api/jobs/../../etc/passwd", "/api/jobs/x/upload.png", "/api/jobs/x/after.png"):
+        assert client.get(url).status_code == 404
+
+
+def test_two_jobs_run_one_after_the_other(client, jobs: Jobs, monkeypatch) -> None:
+    release, running, seen = threading.Event(), [0], []
+    restore = jobs._restore
+
+    def held(job):
+        running[0] += 1
+        seen.append(running[0])
+        if len(seen) == 1:
+            release.wait(30)  # the first job holds the worker until the test lets it go
+        try:
+            return restore(job)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(jobs, "_restore", held)
+    first = submit(client, png_bytes()).json()["id"]
+    while client.get(f"/api/jobs/{first}").json()["state"] != "running":
+        time.sleep(0.01)
+    second = submit(client, png_bytes()).json()
+    assert second["state"] == "queued" and second["queue_position"] == 1
+    release.set()
+    assert wait(client, first)["state"] == wait(client, second["id"])["state"] == "done"
+    assert seen == [1, 1]  # never two at once
+
+
+def test_finished_jobs_are_removed_after_a_while(weights_dir: Path) -> None:
+    jobs = Jobs("cpu", keep_seconds=0.5)
+    try:
+        with TestClient(make_app(jobs)) as client:
+            status = wait(client, submit(client, png_bytes()).json()["id"])
+            assert status["state"] == "done" and leftovers(jobs)
+            time.sleep(1.5)  # the worker looks every keep_seconds when idle
+            assert (
+                leftovers(jobs) == [] and client.get(f"/api/jobs/{status['id']}").status_code == 404
+            )
+    finally:
+        jobs.close()
+    assert not jobs.root.exists()  # and the whole folder goes with the server

@@ -1,0 +1,97 @@
+"""csrnet serve in a real browser: Debian's headless Chromium, driven by Playwright (which
+downloads nothing: it is given the system browser). Skips where either is missing; `.ci/run`
+installs both."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import data_dir
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+# Flags that keep a headless Chromium off this machine's closed network, and rootless-safe.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """``csrnet serve`` on a free port, as a user starts it; its URL."""
+    port = free_port()
+    env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "no_user_weights")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "csrnet.cli", "serve", "--port", str(port), "--device", "cpu"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"csrnet serve exited: {process.stdout.read()}")
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -> None:
+    photo = tmp_path / "small.png"
+    Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 60, 44)).save(photo)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(accept_downloads=True, viewport={"width": 1100, "height": 900})
+        page.goto(server)
+        page.set_input_files("#file", str(photo))
+        page.select_option("#task", "sr")
+        page.select_option("#level", "2")
+        page.click("#restore")
+        page.wait_for_selector("#controls:not([hidden])", timeout=120_000)
+        sizes = page.evaluate(
+            "['before', 'after'].map(id => [document.getElementById(id).naturalWidth,"
+            " document.getElementById(id).naturalHeight])"
+        )
+        assert sizes == [[120, 88], [120, 88]]  # the bicubic enlargement and the result
+        assert "weights" in page.inner_text("#info") and "0.011 Mpx" in page.inner_text("#info")
+        page.fill("#slider", "20")  # the slider moves the split between the two
+        page.dispatch_event("#slider", "input")
+        assert "inset" in page.eval_on_selector("#after", "img => img.style.clipPath")
+        page.screenshot(path=str(tmp_path / "serve.png"))
+        with page.expect_download() as download_info:
+            page.click("#download")
+        download = tmp_path / "restored.png"
+        download_info.value.save_as(download)
+        browser.close()
+    assert Image.open(download).size == (120, 88)
+    assert (tmp_path / "serve.png").stat().st_size > 10_000

@@ -37,3 +37,28 @@ def test_export_onnx_bad_input(tmp_path: Path, capsys) -> None:
     assert "no such weights file" in capsys.readouterr().err
     assert main(["export-onnx", "sr_x2", "-o", str(tmp_path / "m.txt")]) == 2
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_rgb_model_keeps_its_channels_through_export_load_and_onnx(
+    tmp_path: Path, capsys
+) -> None:
+    from csrnet.model import CSRnet
+    from csrnet.weights import load_weights, read_metadata, save_weights
+
+    torch.manual_seed(0)
+    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, image_channels=3)
+    path = tmp_path / "rgb.safetensors"
+    save_weights(path, model, {"task": {"task": "denoise", "level_range": [0, 55]}})
+    assert read_metadata(path)["model"]["image_channels"] == 3
+    loaded, _ = load_weights(path)
+    assert loaded.config.image_channels == 3 and loaded.sfe1.in_channels == 3
+    with pytest.raises(ValueError, match=r"expected \(N, 3, H, W\)"):
+        loaded(torch.rand(1, 1, 16, 16))
+    out = tmp_path / "rgb.onnx"
+    assert main(["export-onnx", str(path), "-o", str(out)]) == 0
+    assert "input y (N, 3, H, W)" in capsys.readouterr().out
+    x = torch.rand(2, 3, 21, 30)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = loaded(x).numpy()
+    assert np.abs(session.run(None, {"y": x.numpy()})[0] - expected).max() <= 1e-4

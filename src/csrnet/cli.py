@@ -584,9 +584,13 @@ def cmd_export_onnx(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.output}: the output must end in .onnx")
     check_output_folder(args.output)
     path = resolve_weights(args.weights)
-    task = read_metadata(path)["task"]["task"]
+    meta = read_metadata(path)
+    channels = meta["model"].get("image_channels", 1)
     export_onnx(path, args.output)
-    print(f"{args.output}: {task} model; input y (N, 1, H, W) on [0, 1], output restored")
+    print(
+        f"{args.output}: {meta['task']['task']} model; input y (N, {channels}, H, W) on [0, 1], "
+        "output restored"
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> None:

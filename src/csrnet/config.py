@@ -59,6 +59,7 @@ class ModelSpec:
     dense: bool | None = None
     chain_coarse: bool | None = None
     input_skip: bool | None = None
+    image_channels: int | None = None
 
     def build(self) -> ModelConfig:
         overrides = {

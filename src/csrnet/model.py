@@ -1,8 +1,9 @@
 """CSRnet: the Cross-Scale Residual Network (Zhou et al.), section III of the paper.
 
-Input and output: a batch of one-channel images (the gray image or the Y channel) shaped
-(N, 1, H, W), values on the [0, 1] scale. Any H and W: the input is padded to a multiple of
-``2 ** (scales - 1)`` for the coarse branches and the output cropped back.
+Input and output: a batch of images shaped (N, C, H, W), values on the [0, 1] scale: C = 1
+for the paper's models (the gray image or the Y channel), C = 3 for RGB models (beyond the
+paper: only the first and the last convolutions change). Any H and W: the input is padded
+to a multiple of ``2 ** (scales - 1)`` for the coarse branches and the output cropped back.
 
 Notation follows the paper: f1, f2 are the shallow features (eqs. 1-2), block d has branches
 at scale s = 0, 2, 4 (1x, 1/2x, 1/4x; index 0, 1, 2 here), f_HFF is the fused feature (eq. 3).
@@ -36,6 +37,8 @@ class ModelConfig:
             paper does not say which its 2S/3S ablation used; off is our default reading.
         input_skip: add the input image to the output (global residual learning). Not in
             eq. 4, hence off by default.
+        image_channels: channels of the images in and out: 1 (gray or Y, the paper's) or 3
+            (RGB).
     """
 
     depth: int = 8
@@ -46,12 +49,15 @@ class ModelConfig:
     dense: bool = True
     chain_coarse: bool = False
     input_skip: bool = False
+    image_channels: int = 1
 
     def __post_init__(self) -> None:
         for name in ("depth", "res_blocks", "channels", "first_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.image_channels not in (1, 3):
+            raise ValueError(f"image_channels must be 1 or 3, got {self.image_channels!r}")
         if self.scales not in (1, 2, 3):
             raise ValueError(f"scales must be 1, 2 or 3, got {self.scales!r}")
         if self.chain_coarse and self.dense:
@@ -152,7 +158,7 @@ class CSRnet(nn.Module):
         super().__init__()
         self.config = cfg = ModelConfig(**kwargs)
         c, c1 = cfg.channels, cfg.first_channels
-        self.sfe1 = conv(1, c1, 7)  # eq. 1: f1, 7x7
+        self.sfe1 = conv(cfg.image_channels, c1, 7)  # eq. 1: f1, 7x7
         self.sfe2 = conv(c1, c, 3)  # eq. 2: f2, 3x3
         self.blocks = nn.ModuleList(CSRb(d, cfg) for d in range(1, cfg.depth + 1))
         # eq. 3: 1x1 over [f2, f_{1,0}^out, ..., f_{D,0}^out]. It outputs first_channels so
@@ -160,7 +166,7 @@ class CSRnet(nn.Module):
         self.hff = nn.Conv2d(c * (cfg.depth + 1), c1, 1)
         # eq. 4: F_REC, two 3x3 convolutions; the paper names no activation between them.
         self.rec1 = conv(c1, c, 3)
-        self.rec2 = conv(c, 1, 3)
+        self.rec2 = conv(c, cfg.image_channels, 3)
 
     @property
     def multiple(self) -> int:
@@ -168,12 +174,13 @@ class CSRnet(nn.Module):
         return 2 ** (self.config.scales - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x, (N, 1, H, W) or (1, H, W). Returns: the restored image, same shape."""
+        """Args: x, (N, C, H, W) or (C, H, W). Returns: the restored image, same shape."""
         unbatched = x.dim() == 3
         if unbatched:
             x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"expected (N, 1, H, W) or (1, H, W), got {tuple(x.shape)}")
+        c = self.config.image_channels
+        if x.dim() != 4 or x.shape[1] != c:
+            raise ValueError(f"expected (N, {c}, H, W) or ({c}, H, W), got {tuple(x.shape)}")
         h, w = x.shape[-2:]
         m = self.multiple
         pad_h, pad_w = -h % m, -w % m
@@ -229,7 +236,7 @@ def multiply_adds_per_pixel(model: CSRnet, size: int = 64) -> float:
     ]
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 1, size, size))
+            model(torch.zeros(1, model.config.image_channels, size, size))
     finally:
         for hook in hooks:
             hook.remove()

@@ -1,8 +1,9 @@
 """Export weights to ONNX with dynamic batch, height and width (needs the ``onnx`` package;
 run the result with ONNX Runtime).
 
-Input ``y``: (N, 1, H, W) float32, the degraded Y channel on [0, 1] (bicubic-upsampled for
-SR); output ``restored``: the same shape. The weights' metadata is kept as ONNX metadata.
+Input ``y``: (N, C, H, W) float32 on [0, 1], the degraded Y channel (C = 1; bicubic-upsampled
+for SR) or RGB image (C = 3, for RGB models); output ``restored``: the same shape. The
+weights' metadata is kept as ONNX metadata.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def export_onnx(weights: str | os.PathLike, output: str | os.PathLike) -> None:
     m = model.multiple
     # Trace an input that needs padding, so the general path (pad, run, crop) is recorded;
     # the pad amounts stay symbolic and are zero for sizes that need none.
-    example = torch.rand(1, 1, 8 * m + 1, 8 * m + 3)
+    example = torch.rand(1, model.config.image_channels, 8 * m + 1, 8 * m + 3)
     axes = {0: "batch", 2: "height", 3: "width"}
 
     def write(tmp: Path) -> None:

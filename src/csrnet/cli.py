@@ -50,6 +50,9 @@ def build_parser() -> Parser:
     add_level_options(base)
     base.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
     base.add_argument("--clip", action="store_true", help="clip noisy images to [0, 255]")
+    base.add_argument(
+        "--rgb", action="store_true", help="score on RGB instead of Y (colour images only)"
+    )
     base.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     base.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     base.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -296,7 +299,7 @@ def cmd_baseline(args: argparse.Namespace) -> None:
     degradation = degradation_from_args(args)
     check_output_folder(args.csv)
     result = evaluate_folder(
-        args.dataset, degradation, seed=args.seed, progress=not args.no_progress
+        args.dataset, degradation, seed=args.seed, progress=not args.no_progress, rgb=args.rgb
     )
     if args.csv:
         result.write_csv(args.csv)

@@ -87,11 +87,13 @@ def add_gaussian_noise(
 
 
 def jpeg_compress(y: np.ndarray, quality: int) -> np.ndarray:
-    """Encode a uint8 gray image with libjpeg at ``quality`` (standard tables) and decode it."""
-    if y.dtype != np.uint8 or y.ndim != 2:
-        raise ValueError("jpeg_compress takes a uint8 (H, W) image")
+    """Encode a uint8 gray image, or an RGB one, with libjpeg at ``quality`` (standard tables;
+    colour with Pillow's default 4:2:0 chroma subsampling) and decode it."""
+    if y.dtype != np.uint8 or not (y.ndim == 2 or (y.ndim == 3 and y.shape[2] == 3)):
+        raise ValueError("jpeg_compress takes a uint8 (H, W) or (H, W, 3) image")
     buffer = io.BytesIO()
-    Image.fromarray(y).save(buffer, format="JPEG", quality=int(quality))
+    options = {"subsampling": "4:2:0"} if y.ndim == 3 else {}
+    Image.fromarray(y).save(buffer, format="JPEG", quality=int(quality), **options)
     buffer.seek(0)
     with Image.open(buffer) as img:
         return np.array(img, dtype=np.uint8)

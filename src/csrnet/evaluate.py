@@ -135,6 +135,7 @@ def evaluate_folder(
     method: str = "input",
     log: ScoreLog | None = None,
     timing: Callable[[str], float] | None = None,
+    rgb: bool = False,
 ) -> SetScore:
     """Score ``restore`` (None: the degraded input itself) on every image of ``folder``.
 
@@ -151,6 +152,8 @@ def evaluate_folder(
             not scored again, and each image scored is appended to it.
         timing: the seconds of an image by name, where ``restore`` returns a cached result
             and knows the time its computation took (BM3D).
+        rgb: score on RGB instead of Y (colour models): degraded and restored in RGB, PSNR
+            over the three channels, SSIM their mean; every image must be colour.
     """
     paths = list_images(folder)[: limit or None]
     result = SetScore(Path(folder).name, degradation, method)
@@ -164,7 +167,7 @@ def evaluate_folder(
         if cached is not None:
             result.images.append(cached)
             continue
-        clean = degradation.clean(to_y(read_image(path)))
+        clean = degradation.clean(_rgb(path) if rgb else to_y(read_image(path)))
         _check_size(path, clean, degradation)
         degraded = degradation.apply(clean, name=path.name, seed=seed)
         start = time.perf_counter()
@@ -176,7 +179,7 @@ def evaluate_folder(
         out = to_uint8(restored)
         border = degradation.border
         score = ImageScore(
-            path.name, *clean.shape, psnr(out, clean, border), ssim(out, clean, border), seconds
+            path.name, *clean.shape[:2], psnr(out, clean, border), ssim(out, clean, border), seconds
         )
         result.images.append(score)
         if log:
@@ -184,10 +187,17 @@ def evaluate_folder(
     return result
 
 
+def _rgb(path: Path) -> np.ndarray:
+    image = read_image(path)
+    if image.ndim != 3:
+        raise CsrnetError(f"{path}: a gray image; scoring on RGB needs colour images")
+    return image
+
+
 def _check_size(path: Path, clean: np.ndarray, degradation: Degradation) -> None:
     need = SSIM_WINDOW + 2 * degradation.border
-    if min(clean.shape) < need:
-        h, w = clean.shape
+    if min(clean.shape[:2]) < need:
+        h, w = clean.shape[:2]
         raise CsrnetError(
             f"{path}: image is too small for {degradation.task} {degradation.label} "
             f"({h}x{w} after cropping; the protocol needs at least {need}x{need})"
@@ -232,8 +242,9 @@ def evaluate_weights(
     folders = folders or [data_root / name for name in DEFAULT_SETS[meta["task"]["task"]]]
     restore = restore_fn(model, device, ensemble=ensemble, tile=tile)
     method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
+    rgb = model.config.image_channels == 3
     return [
-        evaluate_folder(folder, deg, restore, seed=seed, progress=progress, method=method)
+        evaluate_folder(folder, deg, restore, seed=seed, progress=progress, method=method, rgb=rgb)
         for deg in settings
         for folder in folders
     ]

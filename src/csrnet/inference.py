@@ -73,7 +73,8 @@ def restore_fn(
     overlap: int = DEFAULT_OVERLAP,
     on_tile: TileProgress | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """A function mapping a degraded Y image (float, [0, 255]) to the restored one, in fp32.
+    """A function mapping a degraded Y image (float, [0, 255]; (H, W, 3) RGB for an RGB model)
+    to the restored one, in fp32.
 
     Args:
         model: the network, in eval mode.
@@ -94,9 +95,12 @@ def restore_fn(
         return out
 
     def restore(y: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.asarray(y, dtype=np.float32) / 255.0)[None, None].to(device)
+        planes = np.asarray(y, dtype=np.float32) / 255.0
+        rgb = planes.ndim == 3  # (H, W, 3) for an RGB model
+        x = torch.from_numpy(planes.transpose(2, 0, 1) if rgb else planes[None])[None]
         with torch.inference_mode():
-            out = self_ensemble(run, x) if ensemble else run(x)
-        return out[0, 0].float().cpu().numpy() * np.float32(255.0)
+            out = self_ensemble(run, x.to(device)) if ensemble else run(x.to(device))
+        out = out[0].float().cpu().numpy() * np.float32(255.0)
+        return out.transpose(1, 2, 0) if rgb else out[0]
 
     return restore

@@ -1,4 +1,6 @@
-"""PSNR and SSIM on the Y channel, as the paper's protocol computes them.
+"""PSNR and SSIM on the Y channel, as the paper's protocol computes them (and on RGB, for the
+colour models: PSNR over the three channels, SSIM the mean of the three channels' SSIM, the
+convention of the colour denoising and deblocking literature).
 
 Both take uint8 images (the restored result rounded with ``csrnet.matlab.to_uint8``) on the
 [0, 255] scale and an optional border to crop from each side (the scale, for SR).
@@ -39,10 +41,17 @@ def psnr(a: np.ndarray, b: np.ndarray, border: int = 0) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray, border: int = 0) -> float:
-    """Wang et al.'s SSIM (Gaussian 11x11, sigma 1.5) of two gray images on [0, 255]."""
+    """Wang et al.'s SSIM (Gaussian 11x11, sigma 1.5) of two gray images on [0, 255]; of two
+    RGB images, the mean over their channels."""
     a, b = _pair(a, b, border)
+    if a.ndim == 3 and a.shape[2] == 3:
+        return float(np.mean([_ssim_gray(a[..., c], b[..., c]) for c in range(3)]))
     if a.ndim != 2:
-        raise ValueError("ssim takes single-channel (H, W) images")
+        raise ValueError("ssim takes (H, W) or (H, W, 3) images")
+    return _ssim_gray(a, b)
+
+
+def _ssim_gray(a: np.ndarray, b: np.ndarray) -> float:
     return float(
         structural_similarity(
             a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255

@@ -1,0 +1,70 @@
+"""Scoring on RGB for the colour models (#15): PSNR over the three channels, SSIM their mean,
+colour JPEG with 4:2:0 chroma, and an RGB model through the evaluation end to end."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from csrnet.degrade import Degradation, jpeg_compress
+from csrnet.errors import CsrnetError
+from csrnet.evaluate import evaluate_folder, evaluate_weights
+from csrnet.images import read_image
+from csrnet.metrics import psnr, ssim
+from csrnet.model import CSRnet
+from csrnet.weights import save_weights
+
+from conftest import data_dir
+
+
+def test_rgb_metrics_are_over_all_channels() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
+    mse = np.mean((a.astype(float) - b) ** 2)
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255**2 / mse))
+    assert ssim(a, b) == pytest.approx(np.mean([ssim(a[..., c], b[..., c]) for c in range(3)]))
+
+
+def test_colour_jpeg_subsamples_the_chroma() -> None:
+    rgb = read_image(data_dir("CBSD68") / "101085.png")[:96, :128]
+    out = jpeg_compress(rgb, 10)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+
+    def encoded(subsampling: str) -> np.ndarray:
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, format="JPEG", quality=10, subsampling=subsampling)
+        return np.array(Image.open(buffer))
+
+    assert np.array_equal(out, encoded("4:2:0")) and not np.array_equal(out, encoded("4:4:4"))
+
+
+def test_the_noisy_input_scored_on_rgb(tmp_path: Path) -> None:
+    folder = data_dir("CBSD68")
+    rgb = evaluate_folder(folder, Degradation("denoise", 15), limit=3, rgb=True)
+    y = evaluate_folder(folder, Degradation("denoise", 15), limit=3)
+    # unclipped sigma 15 gives 24.61 dB; rounding to uint8 clips the extremes, a little higher
+    first = read_image(folder / rgb.images[0].name)
+    assert 24.6 < rgb.psnr < 25.1 and (rgb.images[0].height, rgb.images[0].width) == first.shape[:2]
+    assert abs(rgb.psnr - y.psnr) > 0.01  # another image, another number
+    with pytest.raises(CsrnetError, match="a gray image; scoring on RGB needs colour images"):
+        evaluate_folder(data_dir("Set12"), Degradation("denoise", 15), limit=1, rgb=True)
+
+
+def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = CSRnet(
+        depth=1, res_blocks=1, channels=4, first_channels=4, image_channels=3, input_skip=True
+    )
+    torch.nn.init.zeros_(model.rec2.weight)  # input skip and a zero residual: the identity
+    torch.nn.init.zeros_(model.rec2.bias)
+    path = tmp_path / "rgb.safetensors"
+    save_weights(path, model, {"task": {"task": "jpeg", "levels": [10]}})
+    (score,) = evaluate_weights(path, [data_dir("LIVE1")], override=None)[:1]
+    jpeg = evaluate_folder(data_dir("LIVE1"), Degradation("jpeg", 10), rgb=True)
+    assert score.psnr == pytest.approx(jpeg.psnr, abs=0.02)  # fp16 weights, identity

@@ -68,3 +68,24 @@ def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
     (score,) = evaluate_weights(path, [data_dir("LIVE1")], override=None)[:1]
     jpeg = evaluate_folder(data_dir("LIVE1"), Degradation("jpeg", 10), rgb=True)
     assert score.psnr == pytest.approx(jpeg.psnr, abs=0.02)  # fp16 weights, identity
+
+
+@pytest.mark.parametrize(("task", "sampler"), [("denoise", "host"), ("jpeg", "device")])
+def test_a_small_rgb_model_learns(tmp_path: Path, task: str, sampler: str) -> None:
+    from csrnet.config import load_config
+    from csrnet.train import train
+
+    from conftest import tiny_config
+
+    path = tiny_config(tmp_path, task, steps=40, val_every=0)  # sigma 0-55 or q10
+    overrides = [
+        "model.image_channels=3",
+        "data.train=[T91]",
+        "data.val=Set5",
+        "data.exclude_overlaps_with=[]",
+        f"data.sampler={sampler}",
+    ]
+    result = train(load_config(path, overrides), tmp_path / "run", progress=False)
+    first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
+    assert last < 0.8 * first, (first, last)
+    assert result.validation and result.validation[-1]["psnr"] > 15  # scored on RGB

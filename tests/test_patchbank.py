@@ -59,8 +59,8 @@ def draws(seed: int, step: int, index: int, n_slots: int, n_images: int) -> dict
 def crop_by_hand(clean: np.ndarray, degraded: np.ndarray, d: dict[str, int]):
     """The patch that ``d`` describes, cut out of whole images with numpy."""
     if d["transposed"]:
-        clean, degraded = clean.T, degraded.T
-    h, w = clean.shape
+        clean, degraded = np.swapaxes(clean, 0, 1), np.swapaxes(degraded, 0, 1)
+    h, w = clean.shape[:2]
     y0 = (d["row_hash"] * (h - PATCH + 1)) >> 32
     x0 = (d["col_hash"] * (w - PATCH + 1)) >> 32
     c = clean[y0 : y0 + PATCH, x0 : x0 + PATCH]
@@ -151,3 +151,34 @@ def test_a_patch_depends_on_seed_step_and_index_alone(sr_images: TrainingImages)
     assert torch.equal(whole[0], again[0]) and torch.equal(whole[1], again[1])
     assert torch.equal(whole[0][8:], second_half[0]) and torch.equal(whole[1][8:], second_half[1])
     assert not torch.equal(whole[1], other_step[1])
+
+
+def test_rgb_patches_are_crops_of_colour_images_encoded_whole() -> None:
+    images = TrainingImages.load([data_dir("T91")], "jpeg", [], PATCH, channels=3)
+    assert len(images) == 91 and images.clean[0.0][0].ndim == 3
+    recipe = PatchRecipe("jpeg", [20.0], None, PATCH, seed=5)
+    bank = PatchBank.build(images, recipe, torch.device("cpu"))
+    inputs, targets = bank.sample(torch.tensor(3), torch.arange(6))
+    assert inputs.shape == targets.shape == (6, 3, PATCH, PATCH)
+    for i in range(6):
+        d = draws(5, 3, i, 1, len(images))
+        clean = images.clean[0.0][d["image"]]
+        oriented = np.swapaxes(clean, 0, 1) if d["transposed"] else clean
+        encoded = jpeg_compress(np.ascontiguousarray(oriented), 20)
+        encoded = np.swapaxes(encoded, 0, 1) if d["transposed"] else encoded
+        c, g = crop_by_hand(clean, encoded, d)
+        assert np.array_equal(targets[i].permute(1, 2, 0).numpy(), c.astype(np.float32) * TO_UNIT)
+        assert np.array_equal(inputs[i].permute(1, 2, 0).numpy(), g.astype(np.float32) * TO_UNIT)
+
+
+def test_rgb_noise_is_drawn_per_channel() -> None:
+    images = TrainingImages.load([data_dir("T91")], "denoise", [], PATCH, channels=3)
+    bank = PatchBank.build(
+        images, PatchRecipe("denoise", [25.0], None, PATCH, 0), torch.device("cpu")
+    )
+    inputs, targets = bank.sample(torch.tensor(1), torch.arange(32))
+    noise = (inputs - targets).double() * 255 / 25
+    assert abs(float(noise.std()) - 1) < 0.02
+    per_channel = noise.transpose(0, 1).reshape(3, -1)
+    correlation = np.corrcoef(per_channel.numpy())
+    assert np.abs(correlation - np.eye(3)).max() < 0.02  # independent channels

@@ -338,9 +338,13 @@ def _check_values(cfg: TrainConfig) -> None:
     need(cfg.time_budget_minutes >= 0, "time_budget_minutes must be >= 0")
     need(cfg.model.preset in PRESETS, f"model.preset must be one of {', '.join(PRESETS)}")
     try:
-        cfg.model.build()
+        model = cfg.model.build()
     except ValueError as exc:
         raise CsrnetError(f"config: model: {exc}") from None
+    need(
+        model.image_channels == 1 or t.task != "sr",
+        "model.image_channels 3 (RGB) is for denoise and jpeg; SR restores Y",
+    )
     d = cfg.data
     need(len(d.train) > 0, "data.train must name at least one folder")
     need(d.patch_size >= 8, "data.patch_size must be at least 8")

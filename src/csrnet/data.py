@@ -43,13 +43,16 @@ def training_paths(
 
 @dataclass
 class TrainingImages:
-    """The clean Y images of the training folders and, for SR, their bicubic inputs.
+    """The clean Y images of the training folders (RGB images for RGB models) and, for SR,
+    their bicubic inputs.
 
     Args:
-        clean: uint8 Y images (for SR: one list per scale, mod-cropped to it).
+        clean: uint8 Y (H, W) or RGB (H, W, 3) images (for SR: one list per scale,
+            mod-cropped to it).
         sr_inputs: per scale, float32 bicubic inputs on [0, 255], aligned with ``clean``.
         names: "folder/file" of each image.
         excluded: the overlaps with test sets that left training images out.
+        gray_skipped: gray images left out of an RGB model's data.
     """
 
     clean: dict[float, list[np.ndarray]]
@@ -57,6 +60,7 @@ class TrainingImages:
     names: list[str]
 
     excluded: list[Overlap] = field(default_factory=list)
+    gray_skipped: int = 0
 
     @classmethod
     def load(
@@ -67,26 +71,36 @@ class TrainingImages:
         patch_size: int,
         exclude: list[Path] = (),
         progress: bool = False,
+        channels: int = 1,
     ) -> TrainingImages:
-        """Decode every image of ``folders`` but those overlapping a folder of ``exclude``;
-        refuse any smaller than a patch."""
+        """Decode every image of ``folders`` but those overlapping a folder of ``exclude``
+        (as Y; with ``channels=3``, the colour images as RGB, gray ones left out); refuse
+        any smaller than a patch."""
+        if channels == 3 and task == "sr":
+            raise CsrnetError("RGB models are for denoise and jpeg; SR restores Y")
         paths, overlaps = training_paths(folders, exclude, progress)
         if not paths:
             left_out = len({o.train for o in overlaps})
             raise CsrnetError(f"every training image overlaps a test set ({left_out} left out)")
-        ys, names = [], []
+        ys, names, gray = [], [], 0
         for path in tqdm(paths, desc="loading training images", disable=None if progress else True):
-            y = to_y(read_image(path))
+            image = read_image(path)
+            if channels == 3 and image.ndim == 2:
+                gray += 1
+                continue
+            y = image if channels == 3 else to_y(image)
             need = max([1, *(int(s) for s in scales)]) if task == "sr" else 1
-            if min(modcrop(y, need).shape) < patch_size:
+            if min(modcrop(y, need).shape[:2]) < patch_size:
                 raise CsrnetError(
                     f"{path}: image {y.shape[0]}x{y.shape[1]} is smaller than the "
                     f"{patch_size}x{patch_size} training patch (lower data.patch_size)"
                 )
             ys.append(y)
             names.append(f"{path.parent.name}/{path.name}")
+        if not ys:
+            raise CsrnetError(f"no colour images in {', '.join(str(f) for f in folders)}")
         if task != "sr":
-            return cls({0.0: ys}, {}, names, overlaps)
+            return cls({0.0: ys}, {}, names, overlaps, gray)
         clean = {s: [modcrop(y, int(s)) for y in ys] for s in scales}
         inputs = {
             s: [bicubic_sr_input(y, int(s)).astype(np.float32) for y in clean[s]] for s in scales
@@ -133,7 +147,7 @@ def make_patch(
     k = int(rng.integers(len(images)))
     sr, patch = recipe.task == "sr", recipe.patch
     clean_img = images.clean[level if sr else 0.0][k]
-    h, w = clean_img.shape
+    h, w = clean_img.shape[:2]
     y0, x0 = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
     t = int(rng.integers(8))
     clean = _transform(clean_img[y0 : y0 + patch, x0 : x0 + patch], t)
@@ -150,11 +164,15 @@ def make_patch(
 def make_batch(
     images: TrainingImages, recipe: PatchRecipe, step: int, indices: range
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, targets), each (len(indices), 1, patch, patch) float32 on [0, 1]."""
+    """(inputs, targets), each (len(indices), C, patch, patch) float32 on [0, 1]."""
     pairs = [make_patch(images, recipe, step, i) for i in indices]
-    inputs = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
-    targets = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None])
-    return inputs, targets
+    inputs, targets = (_channels_first(np.stack([p[k] for p in pairs])) for k in (0, 1))
+    return torch.from_numpy(inputs), torch.from_numpy(targets)
+
+
+def _channels_first(batch: np.ndarray) -> np.ndarray:
+    """(N, H, W) -> (N, 1, H, W); (N, H, W, 3) -> (N, 3, H, W)."""
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if batch.ndim == 4 else batch[:, None]
 
 
 class PatchStream(IterableDataset):

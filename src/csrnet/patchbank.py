@@ -19,6 +19,9 @@ stream's sequence of patches, but the same distribution:
 - **JPEG**: per quality, the JPEG of the whole clean image, made once (the host path encodes
   each patch; here the 8x8 grid falls anywhere in a patch, as it does in a crop of a photo).
 
+RGB models' images are packed the same way, channels last, and come out (B, 3, patch, patch)
+(JPEG in colour with 4:2:0 chroma; noise drawn per channel).
+
 Flips and rotations: the 8 of the dihedral group are (transpose or not) x (flip rows or not)
 x (flip columns or not). Transposed images are stored as entries of their own, for JPEG
 encoded after transposing (its quantisation table is not symmetric); flips are index
@@ -116,11 +119,13 @@ class PatchBank:
         degraded: _Packed | None,
         slot_levels: torch.Tensor,
         n_images: int,
+        channels: int = 1,
     ) -> None:
         self.recipe = recipe
         self.clean, self.degraded = clean, degraded
         self.slot_levels = slot_levels  # (slots,) float32: the level of each slot
         self.n_images = n_images
+        self.channels = channels  # 1 (Y) or 3 (RGB), stored last
 
     @classmethod
     def build(cls, images: TrainingImages, recipe: PatchRecipe, device: torch.device) -> PatchBank:
@@ -134,7 +139,7 @@ class PatchBank:
             slots = [float(level) for level in recipe.levels] or [0.0]
         clean_slots = slots if task == "sr" else [0.0]
         oriented = {  # (level, orientation) -> clean images
-            (s, o): [img.T if o else img for img in images.clean[s]]
+            (s, o): [np.swapaxes(img, 0, 1) if o else img for img in images.clean[s]]
             for s in clean_slots
             for o in (0, 1)
         }
@@ -142,7 +147,10 @@ class PatchBank:
         degraded: list[np.ndarray] | None = None
         if task == "sr":
             degraded = [
-                img.T if o else img for s in slots for o in (0, 1) for img in images.sr_inputs[s]
+                np.swapaxes(img, 0, 1) if o else img
+                for s in slots
+                for o in (0, 1)
+                for img in images.sr_inputs[s]
             ]
         elif task == "jpeg":
             degraded = [
@@ -161,6 +169,7 @@ class PatchBank:
             packed_degraded,
             torch.tensor(slots, dtype=torch.float32, device=device),
             len(images),
+            clean[0].shape[2] if clean[0].ndim == 3 else 1,
         )
 
     @property
@@ -187,9 +196,9 @@ class PatchBank:
         self, step: torch.Tensor | int, indices: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(degraded, clean) patches for ``step`` and batch ``indices`` (int64 on the device),
-        each (len(indices), 1, patch, patch) float32 on [0, 1]. Pure tensor code: it can be
+        each (len(indices), C, patch, patch) float32 on [0, 1]. Pure tensor code: it can be
         captured in a CUDA graph, with ``step`` a device tensor updated in place."""
-        r, p, n = self.recipe, self.recipe.patch, self.n_images
+        r, p, n, c = self.recipe, self.recipe.patch, self.n_images, self.channels
         base = hash32(r.seed, step, indices)  # (B,)
         slot, level = self._draw_level(hash32(base, LEVEL))
         k = _below(hash32(base, IMAGE), n)
@@ -203,18 +212,19 @@ class PatchBank:
         u = torch.arange(p, device=indices.device)
         rows = y0[:, None] + torch.where(flip_rows[:, None] == 1, p - 1 - u, u)  # (B, p)
         cols = x0[:, None] + torch.where(flip_cols[:, None] == 1, p - 1 - u, u)
-        within = rows[:, :, None] * width[:, None, None] + cols[:, None, :]  # (B, p, p)
-        clean = self.clean.pixels[self.clean.offset[entry][:, None, None] + within].float()
+        pixel = rows[:, :, None] * width[:, None, None] + cols[:, None, :]  # (B, p, p)
+        within = pixel[..., None] * c + torch.arange(c, device=indices.device)  # (B, p, p, c)
+        clean = self.clean.pixels[self.clean.offset[entry].view(-1, 1, 1, 1) + within].float()
         if r.task == "denoise":
-            draws = NOISE + 2 * torch.arange(p * p, device=indices.device).view(1, p, p)
-            h = hash32(base[:, None, None], draws)
-            u1 = ((h >> 8) + 1).to(torch.float32) * (1.0 / (1 << 24))  # (0, 1]: log is finite
-            u2 = _uniform(hash32(base[:, None, None], draws + 1))
+            draws = NOISE + 2 * torch.arange(p * p * c, device=indices.device).view(1, p, p, c)
+            b = base.view(-1, 1, 1, 1)
+            u1 = ((hash32(b, draws) >> 8) + 1).to(torch.float32) * (1.0 / (1 << 24))  # (0, 1]
+            u2 = _uniform(hash32(b, draws + 1))
             normal = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos((2 * math.pi) * u2)
-            degraded = clean + level[:, None, None] * normal
+            degraded = clean + level.view(-1, 1, 1, 1) * normal
         else:
             d_entry = (slot * 2 + orientation) * n + k
-            degraded = self.degraded.pixels[self.degraded.offset[d_entry][:, None, None] + within]
-            degraded = degraded.float()
+            offset = self.degraded.offset[d_entry].view(-1, 1, 1, 1)
+            degraded = self.degraded.pixels[offset + within].float()
         scale = 1.0 / 255
-        return (degraded * scale).unsqueeze(1), (clean * scale).unsqueeze(1)
+        return (degraded * scale).permute(0, 3, 1, 2), (clean * scale).permute(0, 3, 1, 2)

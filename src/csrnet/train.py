@@ -203,8 +203,11 @@ def validate(model: CSRnet, cfg: TrainConfig, device: torch.device) -> dict[str,
     model.eval()
     folder = cfg.data.resolve(cfg.data.val)
     scores = {}
+    rgb = model.config.image_channels == 3
     for deg in validation_settings(cfg):
-        result = evaluate_folder(folder, deg, restore_fn(model, device), limit=cfg.data.val_images)
+        result = evaluate_folder(
+            folder, deg, restore_fn(model, device), limit=cfg.data.val_images, rgb=rgb
+        )
         scores[f"psnr_{deg.label}"] = result.psnr
     model.train()
     scores["psnr"] = float(np.mean(list(scores.values())))
@@ -247,8 +250,13 @@ def describe_plan(
             f"loss {cfg.loss}, clip {cfg.optim.clip} {cfg.optim.clip_value:g}",
             f"data       {len(images)} training images from {cfg.data.train} "
             f"({len({o.train for o in images.excluded})} left out: they overlap "
-            f"{sorted({o.test.split('/')[0] for o in images.excluded}) or 'no test set'}); "
-            f"{n_val} validation images from {cfg.data.val}",
+            f"{sorted({o.test.split('/')[0] for o in images.excluded}) or 'no test set'}"
+            + (
+                f"; {images.gray_skipped} gray ones skipped: RGB model"
+                if images.gray_skipped
+                else ""
+            )
+            + f"); {n_val} validation images from {cfg.data.val}",
             f"device     {device}"
             + (", bf16 autocast, channels_last" if device.type == "cuda" else "")
             + f"; engine {cfg.engine}, {cfg.data.sampler} sampler",
@@ -284,7 +292,13 @@ def train(
     scales = cfg.task.levels if cfg.task.task == "sr" else []
     exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
     images = TrainingImages.load(
-        train_dirs, cfg.task.task, scales, cfg.data.patch_size, exclude, progress and rank == 0
+        train_dirs,
+        cfg.task.task,
+        scales,
+        cfg.data.patch_size,
+        exclude,
+        progress and rank == 0,
+        channels=cfg.model.build().image_channels,
     )
     n_val = len(list_images(cfg.data.resolve(cfg.data.val)))
     n_val = min(n_val, cfg.data.val_images or n_val)

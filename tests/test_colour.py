@@ -89,3 +89,42 @@ def test_a_small_rgb_model_learns(tmp_path: Path, task: str, sampler: str) -> No
     first, last = np.mean(result.losses[:5]), np.mean(result.losses[-5:])
     assert last < 0.8 * first, (first, last)
     assert result.validation and result.validation[-1]["psnr"] > 15  # scored on RGB
+
+
+def identity_rgb_weights(folder: Path, name: str = "tiny_rgb_denoise") -> Path:
+    """An RGB denoiser that returns its input (input skip, zero residual): its results show
+    which model restored a photo."""
+    model = CSRnet(
+        depth=1, res_blocks=1, channels=4, first_channels=4, image_channels=3, input_skip=True
+    )
+    torch.nn.init.zeros_(model.rec2.weight)
+    torch.nn.init.zeros_(model.rec2.bias)
+    path = folder / f"{name}.safetensors"
+    save_weights(path, model, {"task": {"task": "denoise", "level_range": [0, 55]}, "recipe": name})
+    return path
+
+
+def test_colour_photos_get_the_rgb_model_and_gray_ones_the_gray_model(
+    tmp_path: Path, weights_dir: Path, capsys
+) -> None:
+    import csrnet
+    from csrnet.cli import main
+
+    identity_rgb_weights(weights_dir)
+    colour = read_image(data_dir("CBSD68") / "101085.png")[:64, :80]
+    gray = read_image(data_dir("Set12") / "01.png")[:64, :80]
+    assert np.array_equal(csrnet.restore(colour, task="denoise", sigma=25), colour)  # RGB
+    y_only = csrnet.restore(colour, task="denoise", sigma=25, channels="y")
+    assert not np.array_equal(y_only, colour)  # the (random) Y model ran instead
+    assert not np.array_equal(csrnet.restore(gray, task="denoise", sigma=25), gray)  # Y model
+    through_rgb = csrnet.restore(gray, task="denoise", sigma=25, channels="rgb")
+    assert through_rgb.ndim == 2 and np.array_equal(through_rgb, gray)  # gray stays gray
+    assert main(["models"]) == 0
+    assert "tiny_rgb_denoise: denoise RGB 0-55" in capsys.readouterr().out
+    Image.fromarray(colour).save(tmp_path / "c.png")
+    out = tmp_path / "out.png"
+    argv = ["restore", str(tmp_path / "c.png"), "-o", str(out), "--task", "denoise"]
+    assert main([*argv, "--sigma", "25"]) == 0
+    assert np.array_equal(np.array(Image.open(out)), colour)
+    with pytest.raises(CsrnetError, match="no RGB weights for jpeg q10"):
+        csrnet.restore(colour, task="jpeg", quality=10, channels="rgb")

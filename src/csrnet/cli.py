@@ -107,6 +107,13 @@ def build_parser() -> Parser:
     rs.add_argument("--task", choices=["sr", "denoise", "jpeg"], required=True)
     add_level_options(rs)
     rs.add_argument("--weights", help="weights file or name (default: best installed)")
+    rs.add_argument(
+        "--channels",
+        choices=["auto", "y", "rgb"],
+        default="auto",
+        help="auto: an RGB model for colour images when one is installed for the setting; "
+        "y: restore Y, keep or enlarge Cb/Cr (the paper's way); rgb: the RGB model",
+    )
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
     add_model_run_options(rs)
@@ -433,13 +440,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     import torch
 
     from .images import write_atomic
-    from .photos import expand_inputs, make_demo, model_for, restore_files
+    from .photos import ModelChoice, Photo, demo_image, expand_inputs, make_demo, restore_files
     from .train import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
-    model, meta = model_for(deg, args.weights, device)
+    choose = ModelChoice(deg, args.weights, device, args.channels)
     run = {
         "device": device,
         "tile": args.tile,
@@ -452,6 +459,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         check_output_folder(str(out))
         if out.exists() and not args.overwrite:
             raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
+        model, meta = choose(Photo(demo_image(deg)[1]))  # the sample photo is colour
         sheet, before, after = make_demo(model, deg, **run)
         write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
         print(
@@ -464,7 +472,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs)
     out = Path(args.output)
     failures = restore_files(
-        inputs, out, model, deg, run, args.skip_existing, args.overwrite, not args.no_progress
+        inputs, out, choose, deg, run, args.skip_existing, args.overwrite, not args.no_progress
     )
     for failure in failures:
         print(f"csrnet: failed: {failure}", file=sys.stderr)
@@ -486,8 +494,9 @@ def cmd_models(args: argparse.Namespace) -> None:
         steps = meta.get("steps", 0)
         total = meta.get("total_steps", steps)
         chain = f" ({total:,} in all, warm-started)" if total > steps else ""
+        rgb = " RGB" if meta["model"].get("image_channels", 1) == 3 else ""
         print(
-            f"{path.stem}: {task['task']} {levels}, {steps:,} training steps{chain} "
+            f"{path.stem}: {task['task']}{rgb} {levels}, {steps:,} training steps{chain} "
             f"(recipe {meta.get('recipe', '?')}), {path}"
         )
         for name, score in sorted(meta.get("benchmarks", {}).items()):

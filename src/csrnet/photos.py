@@ -28,6 +28,7 @@ from .tiling import DEFAULT_OVERLAP, MIN_CORE
 from .weights import covers, load_weights, read_metadata, warn_if_untrained_level
 
 __all__ = [
+    "ModelChoice",
     "Photo",
     "find_weights",
     "load_model",
@@ -44,6 +45,8 @@ FASTEST_TILE = 384  # benchmarks/inference.py: faster than 256 (less overlap), a
 PROCESS_BYTES = 400 * 1024**2
 PIPELINE_BYTES_PER_PIXEL = 32
 RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}  # issue #6 target sets
+RGB_RANKING_SETS = {"sr": "-", "denoise": "CBSD68", "jpeg": "LIVE1"}  # the colour tables' sets
+CHANNELS = ("auto", "y", "rgb")
 ROWS_PER_CHUNK = 256  # colour conversion in row blocks bounds its float64 temporaries
 
 
@@ -65,16 +68,29 @@ def available_weights() -> list[tuple[Path, dict[str, Any]]]:
     return found
 
 
-def find_weights(deg: Degradation) -> Path:
-    """The weights for this setting: among the files trained for it (a fixed level, else a
-    range covering it), the best measured PSNR on the setting's ranking set (Set5, BSD68,
-    Classic5: the sets of the project's targets, recorded by ``csrnet evaluate --record``);
-    files without that record rank after those with it, by exact level, then validation."""
-    ranking_key = f"{RANKING_SETS[deg.task]} {deg.label}"
+def channels_of(meta: dict[str, Any]) -> int:
+    """1 for the paper's gray/Y models, 3 for RGB ones."""
+    return int(meta["model"].get("image_channels", 1))
+
+
+def find_weights(
+    deg: Degradation,
+    channels: int = 1,
+    required: bool = True,
+    found: list[tuple[Path, dict[str, Any]]] | None = None,
+) -> Path | None:
+    """The weights for this setting and channel count: among the files trained for it (a
+    fixed level, else a range covering it), the best measured PSNR on the setting's ranking
+    set (Set5, BSD68, Classic5: the sets of the project's targets, recorded by ``csrnet
+    evaluate --record``; CBSD68 and LIVE1 for RGB models); files without that record rank
+    after those with it, by exact level, then validation. None if there is none and not
+    ``required``. ``found``: the installed weights, when the caller has listed them."""
+    ranking_set = RGB_RANKING_SETS[deg.task] if channels == 3 else RANKING_SETS[deg.task]
+    ranking_key = f"{ranking_set} {deg.label}"
     candidates = []
-    for path, meta in available_weights():
+    for path, meta in available_weights() if found is None else found:
         task = meta["task"]
-        if task["task"] != deg.task:
+        if task["task"] != deg.task or channels_of(meta) != channels:
             continue
         exact = deg.level in (task.get("levels") or [])
         if covers(task, deg.level):
@@ -88,9 +104,12 @@ def find_weights(deg: Degradation) -> Path:
                     path,
                 )
             )
+    if not candidates and not required:
+        return None
     if not candidates:
+        kind = "RGB weights" if channels == 3 else "weights"
         raise CsrnetError(
-            f"no weights for {deg.task} {deg.label} are installed; pass --weights FILE "
+            f"no {kind} for {deg.task} {deg.label} are installed; pass --weights FILE "
             "(see `csrnet models`)"
         )
     return max(candidates)[-1]
@@ -115,15 +134,63 @@ def load_model(
 
 
 def model_for(
-    deg: Degradation, weights: str | os.PathLike | None = None, device: str = "cpu"
+    deg: Degradation,
+    weights: str | os.PathLike | None = None,
+    device: str = "cpu",
+    channels: int = 1,
+    found: list[tuple[Path, dict[str, Any]]] | None = None,
 ) -> tuple[CSRnet, dict[str, Any]]:
-    """The given weights (file or name), else the best installed for ``deg``; refused if
-    they were trained for another task."""
-    model, meta = load_model(weights or find_weights(deg), device)
+    """The given weights (file or name), else the best installed for ``deg`` and ``channels``
+    (among ``found``, if listed already); refused if trained for another task."""
+    model, meta = load_model(weights or find_weights(deg, channels, found=found), device)
     if meta["task"]["task"] != deg.task:
         raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {deg.task}")
     warn_if_untrained_level(weights or meta.get("recipe", "weights"), meta, deg)
     return model, meta
+
+
+class ModelChoice:
+    """Which model restores each photo: the given weights for all; else, with ``channels``
+    "auto", a colour photo gets the best RGB model installed for the setting (the Y model
+    when there is none) and a gray photo the Y model; "y" and "rgb" force one kind."""
+
+    def __init__(
+        self,
+        deg: Degradation,
+        weights: str | os.PathLike | None = None,
+        device: str = "cpu",
+        channels: str = "auto",
+    ) -> None:
+        if channels not in CHANNELS:
+            raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
+        self.deg, self.weights, self.device = deg, weights, device
+        self.loaded: dict[int, tuple[CSRnet, dict[str, Any]]] = {}
+        self.found = None if weights else available_weights()  # listed (and warned) once
+        self.has = {c: self._installed(c) for c in (1, 3)}
+        self.fixed = None
+        if weights or channels != "auto":  # one model for every photo: load it now
+            self.fixed = self._load(3 if channels == "rgb" else 1)
+        elif not any(self.has.values()):
+            self._load(1)  # no weights at all: the usual one-line error, before any photo
+
+    def _installed(self, channels: int) -> bool:
+        if self.found is None:
+            return False
+        return find_weights(self.deg, channels, required=False, found=self.found) is not None
+
+    def _load(self, channels: int) -> tuple[CSRnet, dict[str, Any]]:
+        if channels not in self.loaded:
+            self.loaded[channels] = model_for(
+                self.deg, self.weights, self.device, channels, self.found
+            )
+        return self.loaded[channels]
+
+    def __call__(self, photo: Photo) -> tuple[CSRnet, dict[str, Any]]:
+        if self.fixed is not None:
+            return self.fixed
+        if self.has[3] and (photo.pixels.ndim == 3 or not self.has[1]):  # RGB does gray too
+            return self._load(3)
+        return self._load(1)
 
 
 @dataclass
@@ -205,6 +272,8 @@ def restore_photo(
     scale = int(deg.level) if deg.task == "sr" else 1
     tile = tile or auto_tile(model, memory_cap, pixels.shape[0] * pixels.shape[1] * scale**2)
     run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap, on_tile=on_tile)
+    if model.config.image_channels == 3:  # an RGB model: every channel through the network
+        return Photo(_restore_rgb(run, pixels), photo.alpha, photo.icc_profile)
     channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
         channels = [
@@ -218,6 +287,14 @@ def restore_photo(
     if alpha is not None and deg.task == "sr":
         alpha = imresize(alpha, float(deg.level))
     return Photo(out, alpha, photo.icc_profile)
+
+
+def _restore_rgb(run, pixels: np.ndarray) -> np.ndarray:
+    """An RGB model on a colour photo, or on a gray one as three equal channels (whose
+    result is made gray again by averaging them)."""
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+    out = run(rgb.astype(np.float32))
+    return to_uint8(out if pixels.ndim == 3 else out.mean(axis=2))
 
 
 def _planes(pixels: np.ndarray) -> list[np.ndarray]:
@@ -259,6 +336,7 @@ def restore(
     tile: int = 0,
     self_ensemble: bool = False,
     device: str = "cpu",
+    channels: str = "auto",
 ) -> Image.Image | np.ndarray:
     """Restore a PIL image or a uint8 numpy array; returns the same type.
 
@@ -269,6 +347,8 @@ def restore(
         tile: tile side in pixels (0: chosen from a 2 GiB memory cap).
         self_ensemble: average the 8 flips/rotations (8x slower, slightly better).
         device: "cpu" or "cuda".
+        channels: "auto" (a colour image gets an RGB model when one is installed for the
+            setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
     """
     option = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}.get(task)
     if option is None:
@@ -277,16 +357,16 @@ def restore(
     if level is None:
         raise CsrnetError(f"task {task} needs {option}")
     deg = Degradation(task, level)
-    model, _ = model_for(deg, weights, device)
+    choose = ModelChoice(deg, weights, device, channels)
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
         photo = photo_from_pil(Image.fromarray(image), "array")
-        return np.asarray(
-            photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
-        )
-    photo = photo_from_pil(image, "image")
-    return photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
+    else:
+        photo = photo_from_pil(image, "image")
+    model, _ = choose(photo)
+    restored = photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
+    return np.asarray(restored) if isinstance(image, np.ndarray) else restored
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -338,15 +418,16 @@ def output_paths(inputs: list[Path], out: Path) -> list[Path]:
 def restore_files(
     inputs: list[Path],
     out: Path,
-    model: CSRnet,
+    choose: ModelChoice,
     deg: Degradation,
     run: dict[str, Any],
     skip_existing: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> list[str]:
-    """Restore each input into its output path (see :func:`output_paths`); a failing image
-    does not stop the others. Returns the failures, one line each."""
+    """Restore each input into its output path (see :func:`output_paths`) with the model
+    ``choose`` picks for it; a failing image does not stop the others. Returns the failures,
+    one line each."""
     from tqdm import tqdm
 
     outputs = output_paths(inputs, out)
@@ -365,7 +446,8 @@ def restore_files(
                 continue
             if dst.exists() and not overwrite:
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
-            save_photo(restore_photo(open_photo(src), model, deg, **run), dst)
+            photo = open_photo(src)
+            save_photo(restore_photo(photo, choose(photo)[0], deg, **run), dst)
         except CsrnetError as exc:
             failures.append(str(exc))
     return failures

@@ -8,7 +8,8 @@ worker thread; others wait in a queue whose position the page shows. Files live 
 temporary folder (mode 0700), named by the server, never by the client: a job is found by a
 random id, and its files are removed after the download or after ``keep_seconds``.
 
-API: ``POST /api/jobs`` (multipart: ``image``, ``task``, ``level``, ``demo``) -> ``{"id"}``;
+API: ``POST /api/jobs`` (multipart: ``image``, ``task``, ``level``, ``demo``, ``channels``:
+auto, y or rgb, as ``csrnet restore --channels``) -> ``{"id"}``;
 ``GET /api/jobs/{id}`` -> state, queue position, tiles done / total, and when done the
 seconds, weights, megapixels (and PSNR / SSIM on Y in demo mode); ``GET
 /api/jobs/{id}/{before,after}.png`` (``?download=1``: as an attachment, then removed);
@@ -51,6 +52,7 @@ class Job:
     folder: Path
     deg: Degradation
     demo: bool
+    channels: str = "auto"
     state: str = "queued"  # queued, running, done, error
     tiles_done: int = 0
     tiles_total: int = 0
@@ -87,13 +89,15 @@ class Jobs:
         self.jobs: dict[str, Job] = {}
         self.waiting: queue.Queue[str | None] = queue.Queue()
         self.lock = threading.Lock()
-        self.models: dict[tuple[str, float], tuple[Any, dict]] = {}
+        self.models: dict[tuple[str, float, str], Any] = {}
         self.worker = threading.Thread(target=self._work, name="csrnet-serve", daemon=True)
         self.worker.start()
 
     # --- submitting -----------------------------------------------------------------------
 
-    def submit(self, data: bytes, task: str, level: float, demo: bool) -> Job:
+    def submit(
+        self, data: bytes, task: str, level: float, demo: bool, channels: str = "auto"
+    ) -> Job:
         """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
         (nothing is left behind then)."""
         from .photos import open_photo
@@ -104,7 +108,9 @@ class Jobs:
                 f"{self.max_upload_bytes / 2**20:.0f} MiB"
             )
         deg = _degradation(task, level)
-        job = Job(secrets.token_urlsafe(12), self.root / secrets.token_hex(8), deg, demo)
+        if channels not in ("auto", "y", "rgb"):
+            raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
+        job = Job(secrets.token_urlsafe(12), self.root / secrets.token_hex(8), deg, demo, channels)
         job.folder.mkdir(mode=0o700)
         try:
             upload = job.folder / "upload"
@@ -192,12 +198,13 @@ class Jobs:
             if job.state == "done" and job.id not in self.jobs:  # removed while running
                 shutil.rmtree(job.folder, ignore_errors=True)
 
-    def _model(self, deg: Degradation):
-        from .photos import model_for
+    def _chooser(self, deg: Degradation, channels: str):
+        """The ModelChoice of a setting and channel option, kept: models load once."""
+        from .photos import ModelChoice
 
-        key = (deg.task, deg.level)
+        key = (deg.task, deg.level, channels)
         if key not in self.models:
-            self.models[key] = model_for(deg, None, self.device)
+            self.models[key] = ModelChoice(deg, None, self.device, channels)
         return self.models[key]
 
     def _restore(self, job: Job) -> dict[str, Any]:
@@ -206,12 +213,12 @@ class Jobs:
         from .metrics import psnr, ssim
         from .photos import Photo, degrade_photo, open_photo, restore_photo, save_photo
 
-        model, meta = self._model(job.deg)
         photo = open_photo(job.folder / "upload")
         clean = None
         if job.demo:
             clean, degraded = degrade_photo(photo.pixels, job.deg)
             photo = Photo(degraded, None, photo.icc_profile)
+        model, meta = self._chooser(job.deg, job.channels)(photo)
 
         def progress(done: int, total: int) -> None:
             job.tiles_done, job.tiles_total = done, total
@@ -229,6 +236,7 @@ class Jobs:
         info = {
             "seconds": round(seconds, 2),
             "weights": meta.get("recipe", "?"),
+            "channels": "RGB" if model.config.image_channels == 3 else "Y",
             "megapixels": round(height * width / 1e6, 3),
             "width": width,
             "height": height,
@@ -312,7 +320,8 @@ def make_app(jobs: Jobs):
                 task = str(form.get("task", ""))
                 level = _number(form.get("level"))
                 demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
-            job = jobs.submit(data, task, level, demo)
+                channels = str(form.get("channels", "auto"))
+            job = jobs.submit(data, task, level, demo, channels)
         except CsrnetError as exc:
             return error(exc)
         return JSONResponse(jobs.status(job.id), status_code=202)

@@ -155,8 +155,7 @@ class Jobs:
             job = self.jobs.pop(job_id, None)
         if job is not None and job.state != "running":
             shutil.rmtree(job.folder, ignore_errors=True)
-        elif job is not None:  # the worker removes it when it is done
-            job.state = "removed"
+        # a running job's files are removed by the worker when it ends
 
     def close(self) -> None:
         self.waiting.put(None)
@@ -195,7 +194,9 @@ class Jobs:
             except Exception as exc:  # a bug: the page says so, the server goes on
                 job.state, job.error = "error", f"internal error ({type(exc).__name__}: {exc})"
             job.finished = time.time()
-            if job.state == "done" and job.id not in self.jobs:  # removed while running
+            with self.lock:
+                removed = job.id not in self.jobs  # by its page while it ran
+            if removed:
                 shutil.rmtree(job.folder, ignore_errors=True)
 
     def _chooser(self, deg: Degradation, channels: str):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -36,10 +35,10 @@ import numpy as np
 import torch
 
 from csrnet.config import load_config
-from csrnet.data import PatchRecipe, PatchStream, TrainingImages
-from csrnet.engine import DeviceBatches, make_engine, make_optimizer
+from csrnet.data import TrainingImages
+from csrnet.engine import make_batches, make_engine, make_optimizer, next_batch
 from csrnet.model import CSRnet, multiply_adds_per_pixel
-from csrnet.patchbank import PatchBank
+from csrnet.scorecache import device_label
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -68,6 +67,7 @@ def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> 
             f"device={device}",
             f"compile_mode={args.compile_mode}",
             "schedule.warmup_steps=0",
+            "data.workers=0",  # host batches made in the process: the worst case
         ],
     )
 
@@ -82,25 +82,12 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self.device, self.cfg = device, cfg
         self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
-        r = PatchRecipe(
-            cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
-        )
-        batches, self.host = None, None
-        if cfg.data.sampler == "device":
-            batches = DeviceBatches(PatchBank.build(images, r, device), cfg.data.batch_size)
-        else:
-            self.host = iter(PatchStream(images, r, cfg.data.batch_size, 0))
+        self.host, batches = make_batches(cfg, images, device)
         self.engine = make_engine(cfg, self.model, self.optimizer, device, batches)
         self.step = 0
 
     def __call__(self) -> torch.Tensor:
-        batch = None
-        if self.host is not None:
-            x, y = next(self.host)
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            if self.device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            batch = (x, y)
+        batch = next_batch(self.host, self.device) if self.host is not None else None
         loss = self.engine(self.step, self.cfg.optim.lr, batch)
         self.step += 1
         return loss
@@ -125,17 +112,6 @@ def seconds_per_step(trainer: Trainer, warmup: int, seconds: float) -> tuple[flo
         trainer.sync()
         t2 = time.perf_counter()
     return (t2 - t1) / steps, t1 - t0
-
-
-def cpu_name() -> str:
-    """The CPU's model name (machines here differ between sessions)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bf16_peak_tflops(device: torch.device) -> float:
@@ -195,7 +171,7 @@ def main() -> None:
     labels = args.engines.split(",")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(
-        f"torch {torch.__version__}, CPU {cpu_name()} "
+        f"torch {torch.__version__}, {device_label('cpu')} "
         f"({os.cpu_count()} cores, {torch.get_num_threads()} threads), {gpu}"
     )
     macs = multiply_adds_per_pixel(CSRnet())

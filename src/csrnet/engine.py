@@ -1,4 +1,5 @@
-"""One optimisation step of training, three ways: the recipe's ``engine``.
+"""One optimisation step of training, three ways (the recipe's ``engine``), and the batches
+it trains on (``make_batches``: the host stream or the device patch bank, ``data.sampler``).
 
 - ``eager``: PyTorch as written. Works everywhere, with either patch sampler.
 - ``compile``: the loss (the forward and, through AOTAutograd, the backward) and the device
@@ -23,12 +24,21 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
 from .config import TrainConfig
+from .data import PatchRecipe, PatchStream, TrainingImages
 from .errors import CsrnetError
 from .patchbank import PatchBank
 
-__all__ = ["DeviceBatches", "LossLog", "make_engine", "make_optimizer"]
+__all__ = [
+    "DeviceBatches",
+    "LossLog",
+    "make_batches",
+    "make_engine",
+    "make_optimizer",
+    "next_batch",
+]
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the capture, as CUDA asks
 
@@ -47,6 +57,41 @@ class DeviceBatches:
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         return inputs, targets
+
+
+def make_batches(
+    cfg: TrainConfig,
+    images: TrainingImages,
+    device: torch.device,
+    start_step: int = 0,
+    rank: int = 0,
+    world: int = 1,
+):
+    """(host batch iterator, None) or (None, device batches), as ``data.sampler`` says: the
+    numpy stream through a DataLoader of ``data.workers``, or a PatchBank on ``device``."""
+    d = cfg.data
+    recipe = PatchRecipe(
+        cfg.task.task, cfg.task.levels, cfg.task.level_range, d.patch_size, cfg.seed
+    )
+    if d.sampler == "device":
+        return None, DeviceBatches(
+            PatchBank.build(images, recipe, device), d.batch_size, rank, world
+        )
+    stream = PatchStream(images, recipe, d.batch_size, start_step, rank, world)
+    loader = DataLoader(
+        stream, batch_size=None, num_workers=d.workers, pin_memory=device.type == "cuda"
+    )
+    return iter(loader), None
+
+
+def next_batch(host_batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next host batch on ``device`` (channels_last inputs on CUDA)."""
+    inputs, targets = next(host_batches)
+    inputs = inputs.to(device, non_blocking=True)
+    targets = targets.to(device, non_blocking=True)
+    if device.type == "cuda":
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    return inputs, targets
 
 
 class LossOf(nn.Module):

@@ -23,7 +23,7 @@ def forward_tiled(
     overlap: int = DEFAULT_OVERLAP,
     on_tile: TileProgress | None = None,
 ) -> torch.Tensor:
-    """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels.
+    """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels (0: the whole at once).
 
     Each tile keeps its core and discards an ``overlap``-pixel margin on each inner side,
     where the missing context would change the result (``csrnet.tiling``: the core must
@@ -31,7 +31,7 @@ def forward_tiled(
     """
     check_tile(tile, overlap)
     h, w = x.shape[-2:]
-    if h <= tile and w <= tile:
+    if not tile or (h <= tile and w <= tile):
         out = model(x)
         if on_tile:
             on_tile(1, 1)
@@ -87,12 +87,7 @@ def restore_fn(
     device = torch.device(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        if tile:
-            return forward_tiled(model, x, tile, overlap, on_tile)
-        out = model(x)
-        if on_tile:
-            on_tile(1, 1)
-        return out
+        return forward_tiled(model, x, tile, overlap, on_tile)
 
     def restore(y: np.ndarray) -> np.ndarray:
         planes = np.asarray(y, dtype=np.float32) / 255.0

@@ -176,11 +176,6 @@ class PatchBank:
     def device(self) -> torch.device:
         return self.clean.pixels.device
 
-    def nbytes(self) -> int:
-        """Bytes of device memory the images take."""
-        parts = [self.clean] + ([self.degraded] if self.degraded is not None else [])
-        return sum(p.pixels.numel() * p.pixels.element_size() for p in parts)
-
     def _draw_level(self, h_level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(slot, level) of each patch."""
         r = self.recipe

@@ -36,7 +36,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .checkpoint import (
@@ -47,14 +46,15 @@ from .checkpoint import (
     write_checkpoint,
 )
 from .config import TrainConfig
-from .data import PatchRecipe, PatchStream, TrainingImages
+from .data import TrainingImages
 from .degrade import Degradation
 from .engine import (
-    DeviceBatches,
     LossLog,
     check_engine,
+    make_batches,
     make_engine,
     make_optimizer,
+    next_batch,
     use_lr_kind,
 )
 from .errors import CsrnetError, first_line, warn
@@ -62,7 +62,6 @@ from .evaluate import evaluate_folder
 from .images import list_images, write_atomic
 from .inference import restore_fn
 from .model import CSRnet, multiply_adds_per_pixel
-from .patchbank import PatchBank
 from .weights import load_weights
 
 __all__ = ["TrainResult", "fit_steps", "lr_at", "train"]
@@ -413,32 +412,6 @@ class _Trainer:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         return cfg
 
-    def _batches(self, images: TrainingImages):
-        """(host batch iterator, None) or (None, device batches), per ``data.sampler``."""
-        cfg = self.cfg
-        recipe = PatchRecipe(
-            cfg.task.task, cfg.task.levels, cfg.task.level_range, cfg.data.patch_size, cfg.seed
-        )
-        if cfg.data.sampler == "device":
-            bank = PatchBank.build(images, recipe, self.device)
-            return None, DeviceBatches(bank, cfg.data.batch_size, self.rank, self.world)
-        stream = PatchStream(images, recipe, cfg.data.batch_size, self.step, self.rank, self.world)
-        loader = DataLoader(
-            stream,
-            batch_size=None,
-            num_workers=cfg.data.workers,
-            pin_memory=self.device.type == "cuda",
-        )
-        return iter(loader), None
-
-    def _host_batch(self, batches) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs, targets = next(batches)
-        inputs = inputs.to(self.device, non_blocking=True)
-        targets = targets.to(self.device, non_blocking=True)
-        if self.device.type == "cuda":
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return inputs, targets
-
     def checkpoint(self) -> None:
         if not self.is_main:
             return
@@ -503,7 +476,9 @@ class _Trainer:
     def run(self, images: TrainingImages, stop_at: int | None) -> TrainResult:
         """The step loop: train, read losses, log, validate, checkpoint, stop when told."""
         cfg, device = self.cfg, self.device
-        host_batches, device_batches = self._batches(images)
+        host_batches, device_batches = make_batches(
+            cfg, images, device, self.step, self.rank, self.world
+        )
         engine = make_engine(cfg, self.net, self.optimizer, device, device_batches)
         losses = LossLog()
         read_every = cfg.log_every or FIT_EVERY  # losses stay on the device between reads
@@ -527,7 +502,7 @@ class _Trainer:
         with _StopFlag() as stop:
             while self.step < self.cfg.steps:
                 t0 = time.perf_counter()
-                batch = self._host_batch(host_batches) if host_batches is not None else None
+                batch = next_batch(host_batches, device) if host_batches is not None else None
                 clock.data(time.perf_counter() - t0)
                 lr = lr_at(self.cfg, self.step)
                 losses.add(engine(self.step, lr, batch))

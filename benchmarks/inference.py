@@ -1,12 +1,18 @@
-"""Inference speed and peak memory of the D8R6 model on this machine, with references.
+"""CPU restore speed of every back end side by side, with BM3D, and their accuracy.
 
-For each image size and path (PyTorch eager, PyTorch channels_last, ONNX Runtime; BM3D and
-MATLAB bicubic as references) it prints megapixels per second and the peak resident memory
-of a fresh process that ran only that case, and the roofline ratio: the model's achieved
-GFLOP/s over what one large 3x3 convolution reaches in the same run. Sizes larger than
-``--tile`` run tiled (as ``csrnet restore`` does).
+Speed: for each image size and back end, the seconds ``csrnet.photos.restore_photo`` takes
+for one gray photo (tiles and memory cap as ``csrnet restore`` chooses them), megapixels per
+second, the speed as a multiple of today's default (PyTorch fp32, one tile per call), and the
+peak resident memory of a fresh process that ran only that case. Sizes are of the result:
+denoising runs on the photo itself; SR x2 enlarges a photo of half the size (so
+``4000x3000`` SR is 2000x1500 -> 4000x3000). BM3D (sigma 25) runs beside the denoiser where
+it takes seconds.
 
-    python benchmarks/inference.py [--sizes 256,512,1024,4000x3000] [--paths eager,...]
+Accuracy (``--accuracy``): the PSNR change against PyTorch fp32 on Set5 x2, BSD68 sigma 25
+and Classic5 q10, with the weights ``csrnet restore`` picks for each.
+
+    python benchmarks/inference.py [--sizes 256,1024,4000x3000] [--tasks denoise,sr]
+        [--backends torch,openvino,...] [--batches 1,4] [--accuracy]
 """
 
 from __future__ import annotations
@@ -16,159 +22,162 @@ import json
 import resource
 import subprocess
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from csrnet.photos import FASTEST_TILE
+from csrnet.backends import BACKENDS, installed
+from csrnet.degrade import Degradation
+from csrnet.errors import CsrnetWarning
+from csrnet.images import DEFAULT_DATA_ROOT
+from csrnet.scorecache import device_label
 
-PATHS = ["eager", "channels_last", "onnxruntime", "bm3d", "bicubic"]
+SETTINGS = {"denoise": Degradation("denoise", 25), "sr": Degradation("sr", 2)}
+ACCURACY_SETS = [("Set5", Degradation("sr", 2)), ("BSD68", Degradation("denoise", 25)),
+                 ("Classic5", Degradation("jpeg", 10))]  # fmt: skip
+DEFAULT = ("torch", 1)  # today's default: PyTorch fp32, one tile per call
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    """``"1024"`` or ``"4000x3000"`` (width x height) -> (height, width)."""
     w, _, h = text.partition("x")
     return (int(h or w), int(w))
 
 
-def conv_gflops(repeats: int = 5) -> float:
-    """The best GFLOP/s of large 3x3 convolutions (32 and 64 channels, 128-256 pixels): the
-    machine's practical peak for the model's main operation."""
-    best = 0.0
-    for channels, side in ((32, 128), (32, 256), (64, 128), (64, 256)):
-        conv = torch.nn.Conv2d(channels, channels, 3, padding=1).eval()
-        x = torch.rand(1, channels, side, side)
-        flop = 2 * channels * channels * 9 * side * side
-        with torch.inference_mode():
-            conv(x)
-            for _ in range(repeats):
-                start = time.perf_counter()
-                conv(x)
-                best = max(best, flop / (time.perf_counter() - start) / 1e9)
-    return best
-
-
-def run_case(path: str, size: tuple[int, int], tile: int, weights: str, threads: int) -> dict:
-    """One case in this process: seconds for one image, after a warm-up at the tile shape."""
-    torch.set_num_threads(threads)
-    from csrnet.inference import forward_tiled
-    from csrnet.photos import load_model
+def run_case(case: str, task: str, size: tuple[int, int], batch: int) -> dict:
+    """One timed restore in this process, after a warm-up on a small photo."""
+    from csrnet.photos import ModelChoice, Photo, restore_photo
 
     h, w = size
-    y = np.random.default_rng(0).random((h, w)).astype(np.float32)
-    if path == "bicubic":
-        from csrnet.matlab import imresize
-
-        start = time.perf_counter()
-        imresize(imresize(y.astype(np.float64), 0.5), 2.0)
-        return {"seconds": time.perf_counter() - start}
-    if path == "bm3d":
+    rng = np.random.default_rng(0)
+    if case == "bm3d":
         import bm3d
 
+        y = rng.random((h, w))
         start = time.perf_counter()
         bm3d.bm3d(y, sigma_psd=25 / 255)
         return {"seconds": time.perf_counter() - start}
-    model, _ = load_model(weights)
-    if path == "onnxruntime":
-        import onnxruntime as ort
-
-        from csrnet.onnx_export import export_onnx
-
-        onnx_path = Path(tempfile.mkdtemp()) / "model.onnx"
-        export_onnx(Path(weights) if Path(weights).is_file() else _weights_path(weights), onnx_path)
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-
-        def run(x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(session.run(None, {"y": x.numpy()})[0])
-    else:
-        # load_model gives channels_last (csrnet's default); "eager" is the default layout
-        layout = torch.channels_last if path == "channels_last" else torch.contiguous_format
-        model = model.to(memory_format=layout)
-
-        def run(x: torch.Tensor) -> torch.Tensor:
-            if path == "channels_last":
-                x = x.contiguous(memory_format=torch.channels_last)
-            return model(x)
-
-    x = torch.from_numpy(y)[None, None]
-    with torch.inference_mode():
-        run(x[..., : min(h, tile), : min(w, tile)])  # warm-up at the shape that will run
-        start = time.perf_counter()
-        if max(h, w) > tile:
-            forward_tiled(run, x, tile)
-        else:
-            run(x)
-        return {"seconds": time.perf_counter() - start}
+    deg = SETTINGS[task]
+    scale = int(deg.level) if task == "sr" else 1
+    choose = ModelChoice(deg, backend=case)
+    photo = Photo(rng.integers(0, 256, (h // scale, w // scale), dtype=np.uint8))
+    model, _ = choose(photo)
+    # warm-up (compile for the shape): a 384-pixel crop runs whole, or as the big tiles
+    restore_photo(Photo(photo.pixels[:384, :384]), model, deg, batch=batch)
+    start = time.perf_counter()
+    restore_photo(photo, model, deg, batch=batch)
+    return {"seconds": time.perf_counter() - start}
 
 
-def _weights_path(name: str) -> Path:
-    from csrnet.photos import resolve_weights
+def peak_mib() -> float:
+    """This process's peak resident memory (Linux's VmHWM, which a fork does not inherit)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    return resolve_weights(name)
+
+def measure(case: str, task: str, size: str, batch: int) -> dict | str:
+    """Run one case in a fresh process: its result, or the last line of its error."""
+    cmd = [sys.executable, __file__, "--case", case, task, size, str(batch)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        return (done.stderr.strip().splitlines() or ["failed"])[-1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(backends: list[str], tasks: list[str]) -> None:
+    """Quantize and convert once, outside the timed runs (the cache keeps the results)."""
+    from csrnet.photos import ModelChoice, Photo
+
+    gray = Photo(np.zeros((8, 8), np.uint8))
+    for task in tasks:
+        for backend in backends:
+            ModelChoice(SETTINGS[task], backend=backend)(gray)
+
+
+def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
+    batches = [int(b) for b in args.batches.split(",")]
+    print("| task | size | back end | batch | s / image | Mpx/s | vs default | peak MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for task in args.tasks.split(","):
+        for size in args.sizes.split(","):
+            h, w = parse_size(size)
+            base = None
+            cases = [(b, n) for b in backends for n in (batches if b != "torch" else [1])]
+            if task == "denoise" and max(h, w) <= args.bm3d_max:
+                cases.append(("bm3d", 1))
+            for case, batch in cases:
+                r = measure(case, task, size, batch)
+                if isinstance(r, str):
+                    print(f"| {task} | {w}x{h} | {case} | {batch} | failed: {r} |||||", flush=True)
+                    continue
+                base = r["seconds"] if (case, batch) == DEFAULT else base
+                ratio = f"{base / r['seconds']:.2f}x" if base else "-"
+                print(
+                    f"| {task} | {w}x{h} | {case} | {batch} | {r['seconds']:.2f} | "
+                    f"{h * w / 1e6 / r['seconds']:.3f} | {ratio} | {r['peak_mib']:.0f} |",
+                    flush=True,
+                )
+
+
+def accuracy_table(backends: list[str]) -> None:
+    from csrnet.evaluate import evaluate_weights
+    from csrnet.photos import find_weights
+
+    root = Path(DEFAULT_DATA_ROOT)
+    print("\n| back end | " + " | ".join(f"{s} {d.label} dB" for s, d in ACCURACY_SETS) + " |")
+    print("|---|" + "---:|" * len(ACCURACY_SETS))
+    reference: dict[str, float] = {}
+    for backend in backends:
+        cells = []
+        for name, deg in ACCURACY_SETS:
+            weights = find_weights(deg, 1)
+            score = evaluate_weights(weights, [root / name], override=deg, backend=backend)[0]
+            if backend == "torch":
+                reference[name] = score.psnr
+                cells.append(f"{score.psnr:.3f} ({weights.stem})")
+            else:
+                cells.append(f"{score.psnr - reference[name]:+.3f}")
+        print(f"| {backend} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="256,512,1024,4000x3000")
-    parser.add_argument("--paths", default=",".join(PATHS))
-    parser.add_argument(
-        "--tile", type=int, default=FASTEST_TILE, help="tile side for larger images"
-    )
-    parser.add_argument("--weights", default="sr_x2", help="weights file or name")
-    parser.add_argument("--bm3d-max", type=int, default=512, help="skip BM3D above this side")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--case", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="256,1024,4000x3000")
+    parser.add_argument("--tasks", default="denoise,sr")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--batches", default="1", help="tiles per call to try (non-torch)")
+    parser.add_argument("--bm3d-max", type=int, default=1024, help="skip BM3D above this side")
+    parser.add_argument("--accuracy", action="store_true", help="also the PSNR table")
+    parser.add_argument("--no-speed", action="store_true", help="only the PSNR table")
+    parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    warnings.simplefilter("ignore", CsrnetWarning)
     if args.case:  # child process: one case, then report its own peak memory
-        result = run_case(
-            args.case[0], parse_size(args.case[1]), args.tile, args.weights, args.threads
-        )
-        result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        case, task, size, batch = args.case
+        result = run_case(case, task, parse_size(size), int(batch))
+        result["peak_mib"] = peak_mib()
         print(json.dumps(result))
         return
-
-    from csrnet.model import make_model, multiply_adds_per_pixel
-
-    macs = multiply_adds_per_pixel(make_model("CSRnet-Dense"))
-    peak = conv_gflops()
+    backends = [b for b in args.backends.split(",") if installed(b)]
+    skipped = sorted(set(args.backends.split(",")) - set(backends))
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"large 3x3 conv: {peak:.1f} GFLOP/s; model: {macs / 1e6:.3f} M multiply-adds per pixel"
+        f"{device_label('cpu')}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"back ends not installed: {', '.join(skipped) or 'none'}"
     )
-    print("| path | size | Mpx/s | s / image | peak MiB | GFLOP/s | of conv peak |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for size in args.sizes.split(","):
-        h, w = parse_size(size)
-        for path in args.paths.split(","):
-            if path == "bm3d" and max(h, w) > args.bm3d_max:
-                continue
-            cmd = [
-                sys.executable,
-                __file__,
-                "--case",
-                path,
-                size,
-                "--tile",
-                str(args.tile),
-                "--weights",
-                args.weights,
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                print(f"| {path} | {w}x{h} | failed: {done.stderr.strip().splitlines()[-1]} |||||")
-                continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
-            mpx = h * w / 1e6 / r["seconds"]
-            model_path = path in ("eager", "channels_last", "onnxruntime")
-            gflops = 2 * macs * h * w / r["seconds"] / 1e9 if model_path else None
-            ratio = f"{gflops / peak:.0%}" if gflops else "-"
-            print(
-                f"| {path} | {w}x{h} | {mpx:.3f} | {r['seconds']:.2f} | {r['peak_mib']:.0f} | "
-                f"{f'{gflops:.1f}' if gflops else '-'} | {ratio} |",
-                flush=True,
-            )
+    prepare(backends, args.tasks.split(","))
+    if not args.no_speed:
+        speed_table(args, backends)
+    if args.accuracy:
+        accuracy_table(backends)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,15 @@ def tiny_weights(
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def backend_cache(tmp_path_factory) -> Path:
+    """Converted and quantized models (csrnet.backends) go to a folder of this test session,
+    never to the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("backend_cache")
+    os.environ["CSRNET_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def weights_dir(tmp_path: Path, monkeypatch) -> Path:
     folder = tmp_path / "user_weights"

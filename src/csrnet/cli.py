@@ -83,7 +83,7 @@ def build_parser() -> Parser:
         "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
     )
     add_level_options(ev)
-    add_model_run_options(ev)
+    add_model_run_options(ev, backend="torch")
     ev.add_argument("--tile", type=int, default=0, help="run on tiles of N pixels (0: whole)")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -116,7 +116,7 @@ def build_parser() -> Parser:
     )
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
-    add_model_run_options(rs)
+    add_model_run_options(rs, backend="auto")
     rs.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     rs.add_argument("--skip-existing", action="store_true", help="skip outputs already there")
     rs.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -227,10 +227,20 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
 
 
-def add_model_run_options(parser: argparse.ArgumentParser) -> None:
+BACKENDS = ["auto", "torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8"]
+
+
+def add_model_run_options(parser: argparse.ArgumentParser, backend: str) -> None:
     """How a model runs: shared by evaluate and restore."""
     parser.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=backend,
+        help=f"CPU runtime (default {backend}; auto: the fastest installed that keeps fp32's "
+        "PSNR; -int8: quantized, see README 'Speed')",
+    )
 
 
 LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
@@ -372,6 +382,8 @@ def baseline_markdown(results: list[dict]) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     check_tile_options(args.tile)
     override = degradation_from_args(args, task="infer")
+    if args.record and args.backend != "torch":
+        raise UsageError("--record stores the protocol's fp32 scores: use --backend torch")
 
     from .evaluate import evaluate_weights
     from .images import write_atomic
@@ -396,6 +408,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             device,
             args.seed,
             progress=not args.no_progress,
+            backend=args.backend,
         )
     if args.record:
         from .weights import record_benchmarks
@@ -446,7 +459,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
-    choose = ModelChoice(deg, args.weights, device, args.channels)
+    choose = ModelChoice(deg, args.weights, device, args.channels, args.backend)
     run = {
         "device": device,
         "tile": args.tile,

@@ -99,13 +99,26 @@ class TrainingImages:
             names.append(f"{path.parent.name}/{path.name}")
         if not ys:
             raise CsrnetError(f"no colour images in {', '.join(str(f) for f in folders)}")
+        return cls.from_arrays(ys, names, task, scales, overlaps, gray)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ys: list[np.ndarray],
+        names: list[str],
+        task: str,
+        scales: list[float],
+        excluded: list[Overlap] = (),
+        gray_skipped: int = 0,
+    ) -> TrainingImages:
+        """Clean uint8 images already decoded (Y or RGB), with their SR inputs made."""
         if task != "sr":
-            return cls({0.0: ys}, {}, names, overlaps, gray)
+            return cls({0.0: ys}, {}, names, list(excluded), gray_skipped)
         clean = {s: [modcrop(y, int(s)) for y in ys] for s in scales}
         inputs = {
             s: [bicubic_sr_input(y, int(s)).astype(np.float32) for y in clean[s]] for s in scales
         }
-        return cls(clean, inputs, names, overlaps)
+        return cls(clean, inputs, names, list(excluded))
 
     def __len__(self) -> int:
         return len(self.names)

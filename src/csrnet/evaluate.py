@@ -230,18 +230,25 @@ def evaluate_weights(
     device: str = "cpu",
     seed: int = 0,
     progress: bool = False,
+    backend: str = "torch",
 ) -> list[SetScore]:
     """Score a weights file on test folders (default: the paper's sets for its task) at each
-    of its settings; the method is named after the file, with "+" for the self-ensemble."""
+    of its settings, run by ``backend`` (``csrnet.backends``); the method is named after the
+    file, with "+" for the self-ensemble."""
+    from .backends import choose_backend, compile_model
     from .inference import restore_fn
     from .weights import load_weights
 
     path = Path(path)
+    choose_backend(backend, device)  # an unknown or missing one: refused before loading
     model, meta = load_weights(path, device)
+    backend = choose_backend(backend, device, meta)
     settings = weights_settings(meta, path, override)
     folders = folders or [data_root / name for name in DEFAULT_SETS[meta["task"]["task"]]]
-    restore = restore_fn(model, device, ensemble=ensemble, tile=tile)
+    run = compile_model(model, meta, backend)
+    restore = restore_fn(run, device, ensemble=ensemble, tile=tile)
     method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
+    method += "" if backend == "torch" else f" ({backend})"
     rgb = model.config.image_channels == 3
     return [
         evaluate_folder(folder, deg, restore, seed=seed, progress=progress, method=method, rgb=rgb)

@@ -1,33 +1,36 @@
-"""Running a model on one Y image (numpy in, numpy out): whole, tiled, or self-ensembled."""
+"""Running a model on one image (numpy in, numpy out): whole, tiled, or self-ensembled."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from .model import CSRnet
 from .tiling import DEFAULT_OVERLAP, check_tile
 
 __all__ = ["forward_tiled", "restore_fn", "self_ensemble"]
 
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all)
+Model = Callable[[torch.Tensor], torch.Tensor]  # a CSRnet, or one compiled by csrnet.backends
 
 
 def forward_tiled(
-    model: CSRnet,
+    model: Model,
     x: torch.Tensor,
     tile: int,
     overlap: int = DEFAULT_OVERLAP,
     on_tile: TileProgress | None = None,
+    batch: int = 1,
 ) -> torch.Tensor:
-    """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels (0: the whole at once).
+    """``model(x)`` computed on tiles of ``tile`` x ``tile`` pixels (0: the whole at once),
+    up to ``batch`` tiles of one shape per call.
 
     Each tile keeps its core and discards an ``overlap``-pixel margin on each inner side,
     where the missing context would change the result (``csrnet.tiling``: the core must
-    keep at least ``MIN_CORE`` pixels). ``on_tile(done, total)`` is called after each tile.
+    keep at least ``MIN_CORE`` pixels). Cores start at multiples of the core size, so the
+    coarse branches see the whole image's sampling grid. ``on_tile(done, total)`` follows
+    the work.
     """
     check_tile(tile, overlap)
     h, w = x.shape[-2:]
@@ -36,20 +39,36 @@ def forward_tiled(
         if on_tile:
             on_tile(1, 1)
         return out
-    core = tile - 2 * overlap
-    out = torch.empty_like(x)
-    total, done = math.ceil(h / core) * math.ceil(w / core), 0
-    for y0 in range(0, h, core):
-        for x0 in range(0, w, core):
-            y1, x1 = min(y0 + core, h), min(x0 + core, w)
-            ty0, tx0 = max(0, y0 - overlap), max(0, x0 - overlap)
-            ty1, tx1 = min(h, y1 + overlap), min(w, x1 + overlap)
-            result = model(x[..., ty0:ty1, tx0:tx1])
-            out[..., y0:y1, x0:x1] = result[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
-            done += 1
+    boxes = [(r, c) for r in _spans(h, tile, overlap) for c in _spans(w, tile, overlap)]
+    groups: dict[tuple[int, int], list] = {}  # tiles by shape: the edge ones are shorter
+    for r, c in boxes:
+        groups.setdefault((r[3] - r[2], c[3] - c[2]), []).append((r, c))
+    out, n, done = torch.empty_like(x), x.shape[0], 0
+    for same in groups.values():
+        for first in range(0, len(same), batch):
+            chunk = same[first : first + batch]
+            results = model(torch.cat([x[..., r[2] : r[3], c[2] : c[3]] for r, c in chunk]))
+            for i, (r, c) in enumerate(chunk):
+                core = results[i * n : (i + 1) * n]
+                core = core[..., r[0] - r[2] : r[1] - r[2], c[0] - c[2] : c[1] - c[2]]
+                out[..., r[0] : r[1], c[0] : c[1]] = core
+            done += len(chunk)
             if on_tile:
-                on_tile(done, total)
+                on_tile(done, len(boxes))
     return out
+
+
+def _spans(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """(core start, core end, tile start, tile end) along one axis: cores of ``tile - 2 *
+    overlap`` pixels, each in a tile that reaches ``overlap`` pixels beyond it on each side
+    inside the image."""
+    if size <= tile:
+        return [(0, size, 0, size)]
+    core = tile - 2 * overlap
+    return [
+        (start, min(start + core, size), max(0, start - overlap), min(size, start + core + overlap))
+        for start in range(0, size, core)
+    ]
 
 
 def self_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -66,28 +85,30 @@ def self_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) 
 
 
 def restore_fn(
-    model: CSRnet,
+    model: Model,
     device: torch.device | str = "cpu",
     ensemble: bool = False,
     tile: int = 0,
     overlap: int = DEFAULT_OVERLAP,
     on_tile: TileProgress | None = None,
+    batch: int = 1,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping a degraded Y image (float, [0, 255]; (H, W, 3) RGB for an RGB model)
     to the restored one, in fp32.
 
     Args:
-        model: the network, in eval mode.
+        model: the network, in eval mode, or a model of ``csrnet.backends``.
         device: where to run it.
         ensemble: average over the 8 flips/rotations (the "+" results of the literature).
         tile: run on tiles of this size (0: the whole image at once).
         overlap: margin discarded on each inner side of a tile.
         on_tile: called with (tiles done, tiles in all) as the work goes (``csrnet serve``).
+        batch: tiles per call of the model.
     """
     device = torch.device(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        return forward_tiled(model, x, tile, overlap, on_tile)
+        return forward_tiled(model, x, tile, overlap, on_tile, batch)
 
     def restore(y: np.ndarray) -> np.ndarray:
         planes = np.asarray(y, dtype=np.float32) / 255.0

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from .backends import choose_backend, compile_model
 from .degrade import Degradation
 from .errors import CsrnetError, warn
 from .images import decode_image
-from .inference import restore_fn
+from .inference import Model, restore_fn
 from .matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
 from .model import CSRnet
 from .tiling import DEFAULT_OVERLAP, MIN_CORE
@@ -152,7 +153,8 @@ def model_for(
 class ModelChoice:
     """Which model restores each photo: the given weights for all; else, with ``channels``
     "auto", a colour photo gets the best RGB model installed for the setting (the Y model
-    when there is none) and a gray photo the Y model; "y" and "rgb" force one kind."""
+    when there is none) and a gray photo the Y model; "y" and "rgb" force one kind. Each
+    model runs on ``backend`` (``csrnet.backends``; "auto": the fastest installed)."""
 
     def __init__(
         self,
@@ -160,11 +162,14 @@ class ModelChoice:
         weights: str | os.PathLike | None = None,
         device: str = "cpu",
         channels: str = "auto",
+        backend: str = "torch",
     ) -> None:
         if channels not in CHANNELS:
             raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
         self.deg, self.weights, self.device = deg, weights, device
-        self.loaded: dict[int, tuple[CSRnet, dict[str, Any]]] = {}
+        self.backend = backend
+        choose_backend(backend, device)  # refuse an unknown or missing one before any work
+        self.loaded: dict[int, tuple[Model, dict[str, Any]]] = {}
         self.found = None if weights else available_weights()  # listed (and warned) once
         self.has = {c: self._installed(c) for c in (1, 3)}
         self.fixed = None
@@ -178,14 +183,13 @@ class ModelChoice:
             return False
         return find_weights(self.deg, channels, required=False, found=self.found) is not None
 
-    def _load(self, channels: int) -> tuple[CSRnet, dict[str, Any]]:
+    def _load(self, channels: int) -> tuple[Model, dict[str, Any]]:
         if channels not in self.loaded:
-            self.loaded[channels] = model_for(
-                self.deg, self.weights, self.device, channels, self.found
-            )
+            model, meta = model_for(self.deg, self.weights, self.device, channels, self.found)
+            self.loaded[channels] = compile_model(model, meta, self.backend), meta
         return self.loaded[channels]
 
-    def __call__(self, photo: Photo) -> tuple[CSRnet, dict[str, Any]]:
+    def __call__(self, photo: Photo) -> tuple[Model, dict[str, Any]]:
         if self.fixed is not None:
             return self.fixed
         if self.has[3] and (photo.pixels.ndim == 3 or not self.has[1]):  # RGB does gray too
@@ -234,7 +238,7 @@ def open_photo(path: str | os.PathLike) -> Photo:
     return decode_image(path, lambda img: photo_from_pil(img, str(path)))
 
 
-def auto_tile(model: CSRnet, memory_cap: int, pixels: int) -> int:
+def auto_tile(model: Model, memory_cap: int, pixels: int) -> int:
     """The tile side for an image of ``pixels`` output pixels under ``memory_cap`` bytes.
 
     Measured with benchmarks/inference.py on the 2-core CPU (channels_last): the D8R6
@@ -252,7 +256,7 @@ def auto_tile(model: CSRnet, memory_cap: int, pixels: int) -> int:
 
 def restore_photo(
     photo: Photo,
-    model: CSRnet,
+    model: Model,
     deg: Degradation,
     device: str = "cpu",
     tile: int = 0,
@@ -260,10 +264,12 @@ def restore_photo(
     memory_cap: int = DEFAULT_MEMORY_CAP,
     overlap: int = DEFAULT_OVERLAP,
     on_tile=None,
+    batch: int = 1,
 ) -> Photo:
     """Restore a photo with ``model`` for setting ``deg`` (SR: the photo is the low-resolution
     image and the result is ``deg.level`` times larger); ``on_tile(done, total)`` reports
-    progress (with the self-ensemble, each of the 8 passes counts its tiles again)."""
+    progress (with the self-ensemble, each of the 8 passes counts its tiles again);
+    ``batch`` tiles go through the model at once."""
     pixels = photo.pixels
     if min(pixels.shape[:2]) < 2:
         raise CsrnetError(
@@ -271,7 +277,7 @@ def restore_photo(
         )
     scale = int(deg.level) if deg.task == "sr" else 1
     tile = tile or auto_tile(model, memory_cap, pixels.shape[0] * pixels.shape[1] * scale**2)
-    run = restore_fn(model, device, ensemble=ensemble, tile=tile, overlap=overlap, on_tile=on_tile)
+    run = restore_fn(model, device, ensemble, tile, overlap, on_tile, batch)
     if model.config.image_channels == 3:  # an RGB model: every channel through the network
         return Photo(_restore_rgb(run, pixels), photo.alpha, photo.icc_profile)
     channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
@@ -337,6 +343,7 @@ def restore(
     self_ensemble: bool = False,
     device: str = "cpu",
     channels: str = "auto",
+    backend: str = "auto",
 ) -> Image.Image | np.ndarray:
     """Restore a PIL image or a uint8 numpy array; returns the same type.
 
@@ -349,6 +356,8 @@ def restore(
         device: "cpu" or "cuda".
         channels: "auto" (a colour image gets an RGB model when one is installed for the
             setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
+        backend: "auto" (the fastest installed that keeps fp32's PSNR, README "Speed"),
+            "torch", "openvino", "openvino-int8", "onnxruntime" or "onnxruntime-int8".
     """
     option = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}.get(task)
     if option is None:
@@ -357,7 +366,7 @@ def restore(
     if level is None:
         raise CsrnetError(f"task {task} needs {option}")
     deg = Degradation(task, level)
-    choose = ModelChoice(deg, weights, device, channels)
+    choose = ModelChoice(deg, weights, device, channels, backend)
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
@@ -510,7 +519,7 @@ def side_by_side(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
 
 
 def make_demo(
-    model: CSRnet,
+    model: Model,
     deg: Degradation,
     device: str = "cpu",
     tile: int = 0,

@@ -1,0 +1,203 @@
+"""The CPU back ends (csrnet.backends): each gives the fp32 result within its tolerance,
+int8 models are calibrated on training patches and cached, a missing one is a one-line error,
+and batched tiles give the unbatched result."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from csrnet import backends
+from csrnet.backends import choose_backend, compile_model
+from csrnet.calibration import calibration_inputs
+from csrnet.errors import CsrnetError, CsrnetWarning
+from csrnet.inference import _spans, forward_tiled
+from csrnet.weights import load_weights
+
+from conftest import data_dir, run_cli, tiny_weights
+
+# fp32 runtimes differ from PyTorch in summation order only: the largest |difference| on
+# [0, 1]. int8 adds the rounding of weights and activations: the PSNR of its pixels (clipped
+# to [0, 1], as every result is) against PyTorch's (45 dB: an RMS of 1.4 gray levels).
+FP32_TOLERANCE = {"openvino": 1e-5, "onnxruntime": 1e-5}
+INT8_MIN_PSNR = {"openvino-int8": 45.0, "onnxruntime-int8": 45.0}
+
+
+@pytest.fixture
+def denoiser(tmp_path: Path, monkeypatch) -> tuple[torch.nn.Module, dict]:
+    """A small real-data denoiser (trained weights are not needed to compare runtimes), its
+    training set recorded as Train400, and an empty cache."""
+    monkeypatch.setenv("CSRNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CSRNET_DATA", str(data_dir("Train400").parent))
+    path = tiny_weights(tmp_path, "tiny_denoise", "denoise", [25], [0, 55])
+    model, meta = load_weights(path)
+    meta["train_data"] = ["Train400"]
+    return model, meta
+
+
+def noisy_crop(side: int = 96) -> torch.Tensor:
+    """A BSD68 crop with sigma 25 noise, (1, 1, side, side) on [0, 1]."""
+    path = sorted(data_dir("BSD68").glob("*.png"))[0]
+    clean = np.asarray(Image.open(path).convert("L"), np.float32)[:side, : side + 8] / 255
+    noise = np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    return torch.from_numpy(clean + noise)[None, None]
+
+
+@pytest.mark.parametrize("backend", [*FP32_TOLERANCE, *INT8_MIN_PSNR])
+def test_each_backend_gives_the_fp32_result_within_its_tolerance(denoiser, backend) -> None:
+    if not backends.installed(backend):
+        pytest.skip(f"{backend} is not installed")
+    model, meta = denoiser
+    x = noisy_crop()
+    with torch.inference_mode():
+        expected = model(x)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = compile_model(model, meta, backend)(x)
+    assert got.shape == expected.shape
+    if backend in FP32_TOLERANCE:
+        assert (got - expected).abs().max().item() <= FP32_TOLERANCE[backend]
+        return
+    mse = (got.clamp(0, 1) - expected.clamp(0, 1)).pow(2).mean().item()
+    assert 10 * np.log10(1 / mse) >= INT8_MIN_PSNR[backend]
+    notes = [str(w.message) for w in caught if w.category is CsrnetWarning]
+    assert any("patches of Train400" in n for n in notes), notes
+
+
+def test_int8_models_are_made_once_and_kept(denoiser) -> None:
+    backend = next((b for b in ("openvino-int8", "onnxruntime-int8") if backends.installed(b)), 0)
+    if not backend:
+        pytest.skip("no int8 back end is installed")
+    model, meta = denoiser
+    x = noisy_crop(64)
+    first = compile_model(model, meta, backend)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CsrnetWarning)  # no second quantization
+        again = compile_model(model, meta, backend)(x)
+    torch.testing.assert_close(first, again)
+    kept = sorted(p.name for p in backends.cache_dir().iterdir())
+    assert any("int8" in name for name in kept) and not any("prepared" in n for n in kept)
+
+
+def test_calibration_uses_training_patches_else_sample_photos(denoiser, monkeypatch) -> None:
+    _, meta = denoiser
+    inputs, source = calibration_inputs(meta, count=8, side=48)
+    assert inputs.shape == (8, 1, 48, 48) and inputs.dtype == np.float32
+    assert source == "Train400" and 0 <= inputs.mean() <= 1
+    rgb = dict(meta, model=dict(meta["model"], image_channels=3), train_data=["Nowhere"])
+    inputs, source = calibration_inputs(rgb, count=4, side=48)
+    assert inputs.shape == (4, 3, 48, 48) and source == "scikit-image sample photos"
+
+
+def test_a_missing_backend_is_a_one_line_error_naming_its_extra(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(backends, "installed", lambda name: name == "torch")
+    with pytest.raises(CsrnetError, match=r"pip install 'csrnet\[openvino\]'"):
+        choose_backend("openvino-int8")
+    assert choose_backend("auto") == "torch"
+    with pytest.raises(CsrnetError, match="runs on the CPU"):
+        choose_backend("onnxruntime", "cuda")
+    code, err = run_cli(
+        capsys,
+        "restore",
+        "x.png",
+        "-o",
+        "y.png",
+        "--task",
+        "denoise",
+        "--sigma",
+        "25",
+        "--backend",
+        "onnxruntime",
+        "--device",
+        "cpu",
+    )
+    assert code != 0 and "pip install 'csrnet[onnx]'" in err and "Traceback" not in err
+
+
+def test_auto_takes_int8_only_where_it_kept_the_fp32_psnr(monkeypatch) -> None:
+    monkeypatch.setattr(backends, "installed", lambda name: True)
+
+    def meta(task: str, channels: int = 1) -> dict:
+        return {"task": {"task": task}, "model": {"image_channels": channels}}
+
+    assert choose_backend("auto", "cpu", meta("denoise")) == "openvino-int8"
+    assert choose_backend("auto", "cpu", meta("jpeg")) == "openvino-int8"
+    assert choose_backend("auto", "cpu", meta("sr")) == "openvino"  # int8 costs 0.2 dB
+    assert choose_backend("auto", "cpu", meta("denoise", 3)) == "openvino"  # not measured
+    assert choose_backend("auto", "cuda", meta("denoise")) == "torch"
+    monkeypatch.setattr(backends, "installed", lambda name: name in ("torch", "onnxruntime"))
+    assert choose_backend("auto", "cpu", meta("denoise")) == "torch"  # fp32 ORT is no faster
+
+
+def test_the_command_line_offers_every_backend() -> None:
+    from csrnet import cli
+
+    assert ["auto", *backends.BACKENDS] == cli.BACKENDS  # cli lists them without torch
+
+
+def test_evaluate_record_refuses_an_approximate_backend(capsys) -> None:
+    code, err = run_cli(capsys, "evaluate", "w.safetensors", "--record", "--backend", "openvino")
+    assert code == 2 and "--backend torch" in err
+
+
+def test_restore_runs_on_a_backend_end_to_end(weights_dir: Path, tmp_path: Path, capsys) -> None:
+    backend = next((b for b in ("openvino", "onnxruntime") if backends.installed(b)), None)
+    if backend is None:
+        pytest.skip("no fp32 back end besides torch is installed")
+    source = sorted(data_dir("Set5").glob("*.png"))[0]
+    outputs = {}
+    for name in ("torch", backend):
+        out = tmp_path / f"{name}.png"
+        code, err = run_cli(
+            capsys,
+            "restore",
+            str(source),
+            "-o",
+            str(out),
+            "--task",
+            "denoise",
+            "--sigma",
+            "25",
+            "--backend",
+            name,
+            "--tile",
+            "128",
+            "--device",
+            "cpu",
+            "--no-progress",
+        )
+        assert code == 0, err
+        outputs[name] = np.asarray(Image.open(out), np.int16)
+    assert np.abs(outputs["torch"] - outputs[backend]).max() <= 1
+
+
+def test_tiles_cover_each_pixel_once_with_their_margins() -> None:
+    for size in (97, 128, 300, 385):
+        covered = np.zeros(size, int)
+        for start, end, tile_start, tile_end in _spans(size, 128, 32):
+            covered[start:end] += 1
+            assert tile_start == max(start - 32, 0) and tile_end == min(end + 32, size)
+            assert start % 64 == 0  # the coarse branches' grid, as for the whole image
+        assert (covered == 1).all()
+
+
+def test_batched_tiles_give_the_unbatched_result() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(1, 1, 5, padding=2)  # a small receptive field: tiles are exact
+    x = torch.rand(1, 1, 300, 420)
+    tiles = len(_spans(300, 96, 16)) * len(_spans(420, 96, 16))
+    for batch in (1, 4):
+        calls: list[int] = []
+
+        def run(t: torch.Tensor, calls: list[int] = calls) -> torch.Tensor:
+            calls.append(t.shape[0])
+            return model(t)
+
+        with torch.no_grad():
+            torch.testing.assert_close(forward_tiled(run, x, 96, 16, batch=batch), model(x))
+        assert sum(calls) == tiles and max(calls) == batch

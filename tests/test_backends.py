@@ -134,6 +134,16 @@ def test_auto_takes_int8_only_where_it_kept_the_fp32_psnr(monkeypatch) -> None:
     assert choose_backend("auto", "cpu", meta("denoise")) == "torch"  # fp32 ORT is no faster
 
 
+def test_an_unwritable_cache_is_a_one_line_error(denoiser, tmp_path, monkeypatch) -> None:
+    if not backends.installed("onnxruntime"):
+        pytest.skip("onnxruntime is not installed")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CSRNET_CACHE", str(blocker))
+    with pytest.raises(CsrnetError, match="set CSRNET_CACHE to a writable folder"):
+        compile_model(denoiser[0], denoiser[1], "onnxruntime")
+
+
 def test_the_command_line_offers_every_backend() -> None:
     from csrnet import cli
 

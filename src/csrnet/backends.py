@@ -132,12 +132,18 @@ def _cached(name: str, make: Callable[[Path], None], suffixes: tuple[str, ...]) 
     target = cache_dir() / name
     if all(target.with_suffix(s).is_file() for s in suffixes):
         return target.with_suffix(suffixes[0])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        made = Path(tmp) / name
-        make(made.with_suffix(suffixes[0]))
-        for suffix in reversed(suffixes):
-            os.replace(made.with_suffix(suffix), target.with_suffix(suffix))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            made = Path(tmp) / name
+            make(made.with_suffix(suffixes[0]))
+            for suffix in reversed(suffixes):
+                os.replace(made.with_suffix(suffix), target.with_suffix(suffix))
+    except OSError as exc:
+        raise CsrnetError(
+            f"{target.parent}: cannot keep converted models there ({exc.strerror or exc}); "
+            "set CSRNET_CACHE to a writable folder"
+        ) from None
     return target.with_suffix(suffixes[0])
 
 

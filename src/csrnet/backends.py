@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CsrnetError
+from .errors import CsrnetError, warn
 from .model import CSRnet, ModelConfig
 from .onnx_export import write_onnx
 
@@ -103,8 +103,7 @@ def compile_model(
     backend = choose_backend(backend, str(next(model.parameters()).device), meta)
     if backend == "torch":
         return model
-    threads = threads or torch.get_num_threads()
-    model = model.cpu()
+    threads = threads or torch.get_num_threads()  # choose_backend kept GPUs on torch
     if backend.startswith("openvino"):
         run = _openvino(model, meta, backend.endswith("int8"), threads)
     else:
@@ -155,7 +154,6 @@ def _onnx_file(model: CSRnet) -> Path:
 
 def _calibration(meta: dict[str, Any], backend: str) -> np.ndarray:
     from .calibration import calibration_inputs
-    from .errors import warn
 
     inputs, source = calibration_inputs(meta)
     warn(

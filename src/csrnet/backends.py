@@ -17,7 +17,7 @@ import importlib.util
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ __all__ = [
     "choose_backend",
     "compile_model",
     "installed",
+    "openvino_runner",
+    "quantize_openvino",
 ]
 
 BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
@@ -49,14 +51,19 @@ NEEDS = {
 }
 # `auto`: the first installed of these, per (task, image channels): the fastest first among
 # the back ends that keep PSNR within 0.02 dB of PyTorch fp32 on Set5 x2, BSD68 sigma 25 and
-# Classic5 q10 (README, "Speed"). int8 costs SR x2 0.2 dB, so SR stays fp32; RGB models were
-# not measured, so they stay fp32 too.
-AUTO_ORDER = {
-    ("denoise", 1): ("openvino-int8", "openvino", "torch"),
-    ("jpeg", 1): ("openvino-int8", "openvino", "torch"),
-}
+# Classic5 q10 (README, "Speed"). RGB models were not measured in int8, so they stay fp32.
+INT8_ORDER = ("openvino-int8", "openvino", "torch")
+AUTO_ORDER = {("sr", 1): INT8_ORDER, ("denoise", 1): INT8_ORDER, ("jpeg", 1): INT8_ORDER}
 FP32_ORDER = ("openvino", "torch")
-CACHE_VERSION = 2  # bump when the conversion or the calibration changes
+# Kept fp32 by openvino-int8, from a sensitivity sweep on SR x2 (scored on BSD200_train, never
+# on test images): 8-bit activations, not weights, cost the PSNR, and most of the loss sat in
+# these 9% of the multiply-adds. int8 everywhere: -0.215 dB on Set5 x2; with these kept:
+# -0.005 dB (`python benchmarks/int8_sensitivity.py sr_x2` repeats the sweep). The patterns
+# match the ONNX node names (the PyTorch module paths); additions (residual sums, the input
+# skip) stay fp32 too.
+KEEP_FP32 = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*", ".*/fuse_(in|out)(_\\d+)?/.*")
+KEEP_FP32_TYPES = ("Add",)
+CACHE_VERSION = 3  # bump when the conversion or the calibration changes
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -169,50 +176,67 @@ def _openvino(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> 
     core = ov.Core()
     onnx_path = _onnx_file(model)
     if int8:
-        xml = _cached(
-            f"{onnx_path.stem}-openvino-int8",
-            lambda p: _quantize_openvino(core.read_model(onnx_path), meta, p),
-            (".xml", ".bin"),
-        )
+
+        def make(path: Path) -> None:
+            inputs = _calibration(meta, "openvino-int8")
+            quantized = quantize_openvino(core.read_model(onnx_path), inputs, meta["task"]["task"])
+            ov.save_model(quantized, str(path), compress_to_fp16=False)
+
+        xml = _cached(f"{onnx_path.stem}-openvino-int8", make, (".xml", ".bin"))
         ov_model = core.read_model(xml)
     else:
         ov_model = core.read_model(onnx_path)
+    return openvino_runner(ov_model, threads)
+
+
+def openvino_runner(ov_model: Any, threads: int) -> Runner:
+    """An OpenVINO model compiled for the CPU, computing in fp32 where it is not int8."""
+    import openvino as ov
+
     config = {
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": threads,
         # fp32 arithmetic: without it OpenVINO may run bf16 on CPUs that have it
         "INFERENCE_PRECISION_HINT": "f32",
     }
-    compiled = core.compile_model(ov_model, "CPU", config)
+    compiled = ov.Core().compile_model(ov_model, "CPU", config)
     return lambda x: compiled(x)[0]
 
 
-def _quantize_openvino(ov_model: Any, meta: dict[str, Any], path: Path) -> None:
+def quantize_openvino(
+    ov_model: Any,
+    inputs: np.ndarray,
+    task: str,
+    keep_fp32: Sequence[str] = KEEP_FP32,
+    keep_types: Sequence[str] = KEEP_FP32_TYPES,
+) -> Any:
+    """``ov_model`` quantized to int8 by NNCF on the calibration ``inputs`` (N, C, H, W) of
+    ``task``, leaving fp32 the nodes whose names match a ``keep_fp32`` pattern and those of
+    ``keep_types``."""
     # NNCF sends usage telemetry unless told otherwise; this variable, read at import, is
     # its only switch (it changes nothing else). csrnet sends nothing.
     os.environ.setdefault("NNCF_CI", "1")
     import nncf
-    import openvino as ov
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     nncf.set_log_level(logging.ERROR)
-    inputs = _calibration(meta, "openvino-int8")
     options = {}
-    if meta["task"]["task"] == "sr":
+    if task == "sr":
         # the whole range seen, not NNCF's mean of per-patch ranges, which clips the bright
-        # parts of the bicubic input: -2.1 dB on Set5 x2 (-0.2 dB with this)
+        # parts of the bicubic input: -2.1 dB on Set5 x2 (-0.2 dB with this, all in int8)
         options["advanced_parameters"] = AdvancedQuantizationParameters(
             activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX
         )
-    quantized = nncf.quantize(
+    keep = nncf.IgnoredScope(patterns=list(keep_fp32), types=list(keep_types), validate=False)
+    return nncf.quantize(
         ov_model,
         nncf.Dataset([inputs[i : i + 1] for i in range(len(inputs))]),
         preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations
         subset_size=len(inputs),
+        ignored_scope=keep,
         **options,
     )
-    ov.save_model(quantized, str(path), compress_to_fp16=False)
 
 
 def _onnxruntime(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> Runner:

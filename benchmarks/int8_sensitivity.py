@@ -1,0 +1,138 @@
+"""Which layers cost PSNR when a weights file runs in int8 (OpenVINO + NNCF): the sweep
+behind ``csrnet.backends.KEEP_FP32``.
+
+Each row quantizes the network with one choice of layers kept fp32 (calibrated as
+``openvino-int8`` is, on the weights' training patches), scores it against PyTorch fp32 on
+images of no test set (default: every 20th image of BSD200_train, which is the SR models'
+training data and in no test set: Train400 is not, as half of it is cut from BSD200_test),
+and times a 512x512 call (the best of three). The row with 16-bit activations
+(emulated, slow) shows whether the loss comes from the activations or the weights. Use it to
+choose the fp32 layers for new weights without looking at test images; then check the choice
+with ``benchmarks/inference.py --accuracy``.
+
+    python benchmarks/int8_sensitivity.py sr_x2 [--images DIR] [--every 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from csrnet.backends import (
+    KEEP_FP32,
+    KEEP_FP32_TYPES,
+    CompiledModel,
+    _calibration,
+    _onnx_file,
+    openvino_runner,
+    quantize_openvino,
+)
+from csrnet.degrade import Degradation
+from csrnet.errors import CsrnetWarning
+from csrnet.evaluate import evaluate_folder
+from csrnet.images import DEFAULT_DATA_ROOT, list_images
+from csrnet.inference import restore_fn
+from csrnet.photos import resolve_weights
+from csrnet.scorecache import device_label
+from csrnet.weights import load_weights
+
+ENDS = (".*/(sfe1|rec2)/.*",)
+HEAD_TAIL = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*",)
+# name: (fp32 name patterns, fp32 node types)
+VARIANTS = {
+    "int8 everywhere": ((), ()),
+    "first and last convolutions": (ENDS, ()),
+    "additions": ((), ("Add",)),
+    "head and tail convolutions": (HEAD_TAIL, ()),
+    "head, tail and additions": (HEAD_TAIL, ("Add",)),
+    "KEEP_FP32 (head, tail, 1x1 fusions, additions)": (KEEP_FP32, KEEP_FP32_TYPES),
+}
+
+
+def score(model, deg: Degradation, folder: Path) -> float:
+    return evaluate_folder(folder, deg, restore_fn(model, "cpu")).psnr
+
+
+def best_time(run, side: int = 512, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` calls on a side x side image, after a warm-up call."""
+    x = np.random.default_rng(0).random((1, 1, side, side), np.float32)
+    run(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", help="a shipped name (sr_x2) or a .safetensors file")
+    parser.add_argument("--images", type=Path, default=Path(DEFAULT_DATA_ROOT) / "BSD200_train")
+    parser.add_argument("--every", type=int, default=20, help="score every Nth image")
+    parser.add_argument("--level", type=float, help="the setting (default: the first trained)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore", CsrnetWarning)
+    import openvino as ov
+
+    model, meta = load_weights(resolve_weights(args.weights))
+    task = meta["task"]
+    level = args.level or (task["levels"] or [None])[0]
+    if level is None:
+        parser.error("these weights cover a range of levels: name one with --level")
+    deg = Degradation(task["task"], level)
+    inputs = _calibration(meta, "openvino-int8")
+    onnx = _onnx_file(model)
+    threads = torch.get_num_threads()
+    print(f"{device_label('cpu')}; {args.weights} at {deg.label}, scored on every")
+    print(f"{args.every}th image of {args.images}\n")
+    print("| kept fp32 | dB vs fp32 | s per 512x512 call |")
+    print("|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for path in list_images(args.images)[:: args.every]:
+            (folder / path.name).symlink_to(path.resolve())
+        reference = score(model, deg, folder)
+        rows = dict(VARIANTS)
+        rows["none, with 16-bit activations (emulated: where the loss comes from)"] = None
+        for name, keep in rows.items():
+            core = ov.Core()
+            if keep is None:  # NNCF emulates other bit widths: for diagnosis only
+                quantized = quantize_16bit_activations(core.read_model(onnx), inputs, task)
+            else:
+                quantized = quantize_openvino(core.read_model(onnx), inputs, task["task"], *keep)
+            run = openvino_runner(quantized, threads)
+            seconds = best_time(run)
+            psnr = score(CompiledModel(run, model.config, "openvino-int8"), deg, folder)
+            print(f"| {name} | {psnr - reference:+.3f} | {seconds:.3f} |", flush=True)
+
+
+def quantize_16bit_activations(ov_model, inputs: np.ndarray, task: dict):
+    """int8 weights everywhere, 16-bit activations (ranges as openvino-int8 sets them)."""
+    import nncf
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        QuantizationParameters,
+    )
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    options = {"activations_quantization_params": QuantizationParameters(num_bits=16)}
+    if task["task"] == "sr":
+        options["activations_range_estimator_params"] = RangeEstimatorParametersSet.MINMAX
+    return nncf.quantize(
+        ov_model,
+        nncf.Dataset([inputs[i : i + 1] for i in range(len(inputs))]),
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(inputs),
+        advanced_parameters=AdvancedQuantizationParameters(**options),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -86,6 +86,24 @@ def test_demo_mode_scores_the_result_on_y(client) -> None:
     assert 0 < status["ssim_before"] < status["ssim_after"] + 1 and status["ssim_after"] <= 1
 
 
+def test_jobs_run_on_the_chosen_backend(weights_dir: Path) -> None:
+    from csrnet import backends
+    from csrnet.backends import CompiledModel
+
+    if not backends.installed("openvino"):
+        pytest.skip("openvino is not installed")
+    jobs = Jobs("cpu", backend="openvino")
+    try:
+        with TestClient(make_app(jobs)) as client:
+            status = wait(client, submit(client, png_bytes((40, 32))).json()["id"])
+        assert status["state"] == "done" and (status["width"], status["height"]) == (80, 64)
+        (choice,) = jobs.models.values()
+        (model, _), *_ = choice.loaded.values()
+        assert isinstance(model, CompiledModel) and model.backend == "openvino"
+    finally:
+        jobs.close()
+
+
 @pytest.mark.parametrize(
     ("data", "form", "code", "needle"),
     [

@@ -139,6 +139,9 @@ def build_parser() -> Parser:
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost)")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    sv.add_argument(
+        "--backend", choices=BACKENDS, default="auto", help="CPU runtime, as for restore"
+    )
     sv.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size cap")
     sv.add_argument("--max-megapixels", type=float, default=12.0, help="input pixel cap")
 
@@ -662,13 +665,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
             raise CsrnetError(
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pass --port"
             ) from None
+    from .backends import choose_backend
     from .serve import serve
     from .train import resolve_device
 
+    device = str(resolve_device(args.device))
+    choose_backend(args.backend, device)  # an unknown or missing one: refused before serving
     serve(
         args.host,
         args.port,
-        str(resolve_device(args.device)),
+        device,
+        backend=args.backend,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=int(args.max_megapixels * 1e6),
     )

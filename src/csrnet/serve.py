@@ -82,8 +82,10 @@ class Jobs:
         max_upload_bytes: int = 20 * 2**20,
         max_pixels: int = 12_000_000,
         keep_seconds: float = 600.0,
+        backend: str = "torch",
     ) -> None:
         self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
+        self.backend = backend  # csrnet.backends: "auto" for the fastest installed
         self.keep_seconds = keep_seconds
         self.root = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))  # mode 0700
         self.jobs: dict[str, Job] = {}
@@ -205,7 +207,7 @@ class Jobs:
 
         key = (deg.task, deg.level, channels)
         if key not in self.models:
-            self.models[key] = ModelChoice(deg, None, self.device, channels)
+            self.models[key] = ModelChoice(deg, None, self.device, channels, self.backend)
         return self.models[key]
 
     def _restore(self, job: Job) -> dict[str, Any]:
@@ -376,10 +378,12 @@ def _number(value: Any) -> float:
         raise CsrnetError(f"level {value!r} is not a number") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", **limits) -> None:
-    """Run the page until interrupted (uvicorn)."""
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", backend: str = "auto", **limits
+) -> None:
+    """Run the page until interrupted (uvicorn), restoring with ``backend``."""
     import uvicorn
 
-    jobs = Jobs(device, **limits)
+    jobs = Jobs(device, backend=backend, **limits)
     print(f"csrnet serve: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     uvicorn.run(make_app(jobs), host=host, port=port, log_level="warning")

@@ -82,7 +82,7 @@ class Jobs:
         max_upload_bytes: int = 20 * 2**20,
         max_pixels: int = 12_000_000,
         keep_seconds: float = 600.0,
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> None:
         self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
         self.backend = backend  # csrnet.backends: "auto" for the fastest installed

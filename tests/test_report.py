@@ -28,7 +28,7 @@ pytest.importorskip("matplotlib")
 def small_data(tmp_path: Path) -> Path:
     """The paper's test sets, two 64x64 crops of real images each."""
     root = tmp_path / "data"
-    for name in {s for sets in DEFAULT_SETS.values() for s in sets}:
+    for name in {s for sets in DEFAULT_SETS.values() for s in sets} | {"CBSD68"}:
         (root / name).mkdir(parents=True)
         for path in list_images(data_dir(name))[:2]:
             img = read_image(path)
@@ -231,3 +231,66 @@ def test_a_preset_with_overrides_is_not_a_study_run(tmp_path: Path) -> None:
         save_weights(tmp_path / f"{name}.safetensors", model, meta)
     study = {w.name: w.study for w in list_weights([tmp_path])}
     assert study == {"ablation_2s": True, "ablation_2s_chain": False}
+
+
+def test_rgb_weights_get_the_colour_tables(tmp_path: Path, small_data: Path, capsys) -> None:
+    """RGB models are scored on RGB in their own tables, beside CBM3D (measured) and the
+    published methods (cited), and stay out of the paper's Y tables."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for name, task, val_levels, channels in (
+        ("denoise_rgb", "denoise", [15, 25, 50], 3),
+        ("jpeg_rgb", "jpeg", [10, 20, 30, 40], 3),
+        ("denoise_y", "denoise", [15, 30, 50], 1),
+    ):
+        torch.manual_seed(channels)
+        model = CSRnet(
+            depth=1,
+            res_blocks=1,
+            channels=4,
+            first_channels=4,
+            input_skip=True,
+            image_channels=channels,
+        )
+        task_meta = {"task": task, "levels": None, "level_range": [0, 55], "val_levels": val_levels}
+        meta = {"task": task_meta, "steps": 3, "recipe": f"blind_{name}", "config": {}}
+        save_weights(folder / f"{name}.safetensors", model, meta)
+    out = tmp_path / "RESULTS.md"
+    argv = ["report", "--weights-dir", str(folder), "-o", str(out), "--data-root", str(small_data)]
+    cache = ["--cache", str(tmp_path / "cache"), "--bm3d", "--figures", "--no-progress"]
+    assert main([*argv, *cache]) == 0, capsys.readouterr().err
+    text = out.read_text()
+    table3 = text.split("## Table III: ")[1].split("\n## ")[0]
+    assert "denoise_y" in table3 and "denoise_rgb" not in table3
+    colour = text.split("## Colour: colour Gaussian denoising")[1].split("\n## ")[0]
+    jpeg = text.split("## Colour: colour JPEG deblocking")[1].split("\n## ")[0]
+    assert "FFDNet ‡" in colour and "| CBM3D |" in colour and "denoise_y" not in colour
+    assert "FBCNN ‡" in jpeg and "jpeg_rgb" in jpeg
+    means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in csv.DictReader(out.with_suffix(".csv").open()):
+        means[(row["method"], row["dataset"], row["setting"])].append(float(row["psnr"]))
+    checked = 0
+    for block, methods in (
+        (colour, ["Noisy (RGB)", "CBM3D", "denoise_rgb"]),
+        (jpeg, ["JPEG (RGB)", "jpeg_rgb"]),
+    ):
+        rows = [r for r in block.splitlines() if r.startswith("|")]
+        head = [c.strip() for c in rows[0].strip("|").split("|")]
+        for row in rows[2:]:
+            cells = dict(zip(head, (c.strip() for c in row.strip("|").split("|")), strict=True))
+            setting, dataset = cells["Setting"], cells["Set"]
+            for method in methods:
+                column = method if method in cells else head[2]
+                if cells[column] == "-":
+                    assert method == "CBM3D" and dataset != "CBSD68"
+                    continue
+                value = float(cells[column].split(" / ")[0])
+                assert value == pytest.approx(
+                    np.mean(means[(method, dataset, setting)]), abs=0.0051
+                )
+                checked += 1
+    assert checked == 3 * 2 * 2 + 3 + 4 * 2  # denoise: input, ours x 2 sets; CBM3D; jpeg
+    # scored on RGB: the noisy input's PSNR there is not its PSNR on Y
+    assert means[("Noisy (RGB)", "Urban100", "sigma15")] != means[("Noisy", "Urban100", "sigma15")]
+    figures = {p.name for p in (tmp_path / "figures").iterdir()}
+    assert {f for f in figures if f.startswith(("denoise_rgb_sigma25", "jpeg_rgb_q10"))}

@@ -517,7 +517,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         )
         for name, score in sorted(meta.get("benchmarks", {}).items()):
             ssim = f", SSIM {score['ssim']:.4f}" if isinstance(score.get("ssim"), float) else ""
-            print(f"    {name}: PSNR {score['psnr']:.2f} dB{ssim}")
+            print(f"    {name}: PSNR {score['psnr']:.2f} dB{ssim}{_published(task, name, rgb)}")
         val = meta.get("validation") or {}
         data = meta.get("config", {}).get("data", {})
         if "psnr" in val and not meta.get("benchmarks"):
@@ -525,6 +525,18 @@ def cmd_models(args: argparse.Namespace) -> None:
             print(f"    validation ({subset}{data.get('val', '?')}): PSNR {val['psnr']:.2f} dB")
     if not found:
         print(f"(none; put .safetensors weights in {user_weights_dir()})")
+
+
+def _published(task: dict, benchmark: str, rgb: str) -> str:
+    """Other methods' published PSNR beside an RGB model's score ("CBSD68 sigma25")."""
+    from .anchors import published
+
+    dataset, _, setting = benchmark.partition(" ")
+    level = setting.removeprefix("sigma").removeprefix("q")
+    if not rgb or not level.isdigit():
+        return ""
+    cited = published(task["task"], dataset, float(level))
+    return f" (published: {', '.join(f'{m} {p:.2f}' for m, p in cited.items())})" if cited else ""
 
 
 def cmd_report(args: argparse.Namespace) -> None:

@@ -8,6 +8,10 @@ and each of our weights with its difference to the paper. Weights trained by the
 they fill Tables I and V instead, one pair of tables per training budget (runs compare only at
 equal budgets). All per-image scores go to a CSV beside the Markdown file; every table cell is
 the mean of its rows there.
+
+Colour weights (RGB models, beyond the paper) get their own tables, scored on RGB: denoising on
+CBSD68 and Urban100 with CBM3D measured beside them, JPEG on colour LIVE1, with other methods'
+published numbers (``csrnet.anchors``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import paper
+from . import anchors, paper
 from .config import ModelSpec
 from .degrade import Degradation, to_y
 from .errors import CsrnetError
@@ -55,6 +59,11 @@ PAPER_OTHERS = {
 # BM3D takes seconds per image on this CPU: it is measured on the small sets, and the paper's
 # numbers stand for it on BSD200_test and Urban100 (issue #14).
 BM3D_SETS = ("MemNet14", "BSD68")
+# The colour tables (RGB models, issue #15): their settings and sets, and where CBM3D is run.
+COLOUR_LEVELS = {"denoise": [15, 25, 50], "jpeg": [10, 20, 30, 40]}
+COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
+COLOUR_TITLES = {"denoise": "colour Gaussian denoising", "jpeg": "colour JPEG deblocking"}
+CBM3D_SETS = ("CBSD68",)
 
 
 @dataclass
@@ -67,12 +76,14 @@ class Weights:
     preset: str
     steps: int
     budget: str  # steps, and batch and patch size where recorded: runs compare only at equal ones
+    channels: int = 1  # 1: the paper's gray/Y model; 3: an RGB model (the colour tables)
 
     @property
     def study(self) -> bool:
         """A run of Table I's or V's study (an ablation or depth recipe of a preset, at x2)."""
         return (
-            self.recipe.startswith(("ablation_", "depth_"))
+            self.channels == 1
+            and self.recipe.startswith(("ablation_", "depth_"))
             and self.preset in PRESETS
             and self.task == "sr"
             and 2 in self.levels
@@ -109,6 +120,7 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
                 preset,
                 steps,
                 budget,
+                int(meta["model"].get("image_channels", 1)),
             )
         )
     if not found:
@@ -119,26 +131,33 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
 def _preset_of(spec: dict) -> str:
     """The preset a recipe's model section names, if the model it builds is that preset (input
     skip aside); else ""."""
+    if spec.get("preset") not in PRESETS:
+        return ""
     try:
         built = ModelSpec(**spec).build()
-    except (KeyError, TypeError):  # no or unknown preset, or a field this version lacks
+    except (KeyError, TypeError):  # a field this version lacks
         return ""
     same = replace(built, input_skip=False) == replace(PRESETS[spec["preset"]], input_skip=False)
     return spec["preset"] if same else ""
 
 
 class CachedBM3D:
-    """BM3D (the ``bm3d`` package, non-commercial licence) with its results cached as PNG
-    and the seconds each took beside them, so a cached run still reports BM3D's speed."""
+    """BM3D (the ``bm3d`` package, non-commercial licence), or CBM3D for colour images
+    (``rgb``: its ``bm3d_rgb``, in the opponent colour space), with its results cached as PNG
+    and the seconds each took beside them, so a cached run still reports its speed."""
 
-    def __init__(self, cache: Path, dataset: str, sigma: float) -> None:
+    def __init__(self, cache: Path, dataset: str, sigma: float, rgb: bool = False) -> None:
         try:
             import bm3d
         except ImportError:
             raise CsrnetError("BM3D needs the bm3d package: pip install 'csrnet[bm3d]'") from None
-        self._bm3d, self.sigma = bm3d, sigma
-        self.version = getattr(bm3d, "__version__", "unknown")
-        self.folder = cache / "bm3d" / dataset / f"sigma{sigma:g}"
+        from importlib.metadata import version
+
+        self._denoise = bm3d.bm3d_rgb if rgb else bm3d.bm3d
+        self.sigma, self.method = sigma, "CBM3D" if rgb else "BM3D"
+        self.version = version("bm3d")
+        self.label = f"{self.method.lower()}-{self.version}"  # its score log's name
+        self.folder = cache / self.method.lower() / dataset / f"sigma{sigma:g}"
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, noisy: np.ndarray, name: str) -> np.ndarray:
@@ -148,7 +167,7 @@ class CachedBM3D:
         )
         if not (png.is_file() and timing.is_file()):
             start = time.perf_counter()
-            out = to_uint8(self._bm3d.bm3d(noisy / 255.0, sigma_psd=self.sigma / 255.0) * 255.0)
+            out = to_uint8(self._denoise(noisy / 255.0, sigma_psd=self.sigma / 255.0) * 255.0)
             seconds = time.perf_counter() - start
             write_atomic(png, lambda tmp: Image.fromarray(out).save(tmp, format="PNG"))
             write_atomic(timing, lambda tmp: tmp.write_text(f"{seconds}\n"))
@@ -158,13 +177,18 @@ class CachedBM3D:
         return float((self.folder / f"{Path(name).stem}.seconds").read_text())
 
 
-def _bm3d_cell(score, score_cache, folder: Path, deg: Degradation, cache: Path) -> SetScore:
-    """BM3D's scores, each with the seconds BM3D took when its result was computed."""
-    bm3d = CachedBM3D(cache, folder.name, deg.level)
-    log = score_cache.log(f"bm3d-{bm3d.version}")
+def _bm3d_cell(
+    score, score_cache, folder: Path, deg: Degradation, cache: Path, rgb: bool = False
+) -> SetScore:
+    """BM3D's (or, ``rgb``, CBM3D's) scores, each with the seconds it took when its result
+    was computed."""
+    bm3d = CachedBM3D(cache, folder.name, deg.level, rgb=rgb)
+    log = score_cache.log(bm3d.label)
     paths = list_images(folder)[: score.limit or None]  # restore() sees the uncached, in order
     names = iter(p.name for p in paths if log.get(folder.name, deg.label, p.name) is None)
-    return score(folder, deg, lambda y: bm3d(y, next(names)), "BM3D", log, timing=bm3d.seconds)
+    return score(
+        folder, deg, lambda y: bm3d(y, next(names)), bm3d.method, log, bm3d.seconds, rgb=rgb
+    )
 
 
 class _Scorer:
@@ -177,7 +201,15 @@ class _Scorer:
         self.here: list[SetScore] = []  # those whose every row was timed on this machine
 
     def __call__(
-        self, folder: Path, deg: Degradation, restore, method: str, log, timing=None, limit=None
+        self,
+        folder: Path,
+        deg: Degradation,
+        restore,
+        method: str,
+        log,
+        timing=None,
+        limit=None,
+        rgb: bool = False,
     ) -> SetScore:
         score = evaluate_folder(
             folder,
@@ -188,6 +220,7 @@ class _Scorer:
             method=method,
             log=log,
             timing=timing,
+            rgb=rgb,
         )
         self.scores.append(score)
         devices = {log.device_of(score.dataset, deg.label, i.name) for i in score.images}
@@ -220,9 +253,12 @@ def build_report(
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
     weights = list_weights([Path(d) for d in weights_dirs])
-    released = [w for w in weights if not w.study]
+    released = [w for w in weights if not w.study and w.channels == 1]
+    colour = [w for w in weights if w.channels == 3 and w.task in COLOUR_SETS]
     tasks = sorted({w.task for w in released}, key=list(PAPER_TABLES).index)
+    colour_tasks = sorted({w.task for w in colour}, key=list(COLOUR_SETS).index)
     needed = {s for t in tasks for s in DEFAULT_SETS[t]}
+    needed.update(s for t in colour_tasks for s in COLOUR_SETS[t])
     if any(w.study for w in weights):  # Tables I and V: the SR sets
         needed.update(DEFAULT_SETS["sr"])
     missing = sorted(s for s in needed if not (root / s).is_dir())
@@ -254,6 +290,12 @@ def build_report(
                 rows.append((deg, dataset, cells))
         sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit))
         sections.append(_place_table(number, task, rows, ours, limit))
+    for task in colour_tasks:
+        ours = [w for w in colour if w.task == task]
+        fns = {w.name: restore_fn(models[w.name], device) for w in ours}
+        bm3d_cache = Path(cache) if with_bm3d else None
+        rows = _colour_rows(task, ours, fns, logs, root, score, bm3d_cache)
+        sections.append(_colour_table(task, rows, ours, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
     sections += _study_tables(weights, models, logs, root, study_limit, device, score)
     sections.append(_speed_table(score.here, score_cache.device))
@@ -297,6 +339,63 @@ def build_report(
     text = "\n".join(header + sections)
     write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return scores
+
+
+def _colour_rows(task, ours, fns, logs, root, score: _Scorer, bm3d_cache) -> list:
+    """Scores on RGB at the colour settings: the degraded input, CBM3D on ``CBM3D_SETS``
+    (denoising, when ``bm3d_cache`` is a folder) and each RGB model trained for the level."""
+    rows = []
+    input_log = score.cache.log("input-rgb")
+    for dataset in COLOUR_SETS[task]:  # set by set: CBSD68 is done before Urban100 begins
+        folder = root / dataset
+        for level in COLOUR_LEVELS[task]:
+            deg = Degradation(task, level)
+            method = f"{INPUT_NAME[task]} (RGB)"
+            cells = {"input": score(folder, deg, None, method, input_log, rgb=True)}
+            if task == "denoise" and bm3d_cache and dataset in CBM3D_SETS:
+                cells["bm3d"] = _bm3d_cell(score, score.cache, folder, deg, bm3d_cache, rgb=True)
+            for w in ours:
+                if level in w.levels:
+                    cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name], rgb=True)
+            rows.append((deg, dataset, cells))
+    return rows
+
+
+def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
+    """A colour table: input, CBM3D (denoising), the published methods (‡) and our RGB
+    models, PSNR / SSIM on RGB."""
+    cited = anchors.COLOUR_DENOISE if task == "denoise" else anchors.COLOUR_JPEG
+    bm3d_column = task == "denoise" and with_bm3d
+    head = ["Setting", "Set", f"{INPUT_NAME[task]} (RGB)", *(["CBM3D"] if bm3d_column else [])]
+    head += [f"{name} ‡" for name in cited] + [w.name for w in ours]
+    lines = [
+        f"## Colour: {COLOUR_TITLES[task]} (RGB models, beyond the paper)"
+        + (f", on {_subset(limit)}" if limit else ""),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for deg, dataset, cells in rows:
+        line = [deg.label, dataset, _cell(cells["input"])]
+        if bm3d_column:
+            line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
+        for name in cited:
+            published = cited[name].get(int(deg.level), {}).get(dataset)
+            line.append(f"{published:.2f}" if published else "-")
+        line += [_cell(cells[w.name]) if w.name in cells else "-" for w in ours]
+        lines.append("| " + " | ".join(line) + " |")
+    notes = [
+        "PSNR over the three RGB channels / SSIM their mean, by the protocol otherwise."
+        + (
+            " CBM3D (`bm3d.bm3d_rgb`) measured on " + ", ".join(CBM3D_SETS) + "."
+            if bm3d_column
+            else ""
+        ),
+        "‡ published whole-set PSNR, not measured here (`csrnet.anchors`): "
+        + "; ".join(f"{name}: {anchors.SOURCES[name]}" for name in cited)
+        + ".",
+    ]
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
 def _subset(limit: int) -> str:
@@ -464,15 +563,11 @@ def _speed_table(scores: list[SetScore], device: str) -> str:
 
 def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> str:
     """For each model and setting, the first image of the first set: zoomed crops of
-    clean / degraded / baseline / ours with the whole image's PSNR under each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    clean / degraded / baseline / ours with the whole image's PSNR under each; for each RGB
+    model, a colour photo (:func:`_colour_figure`)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["## Figures", ""]
-    for w in weights:
+    for w in (w for w in weights if w.channels == 1):
         for level in [lv for lv in PAPER_LEVELS[w.task] if lv in w.levels]:
             deg = Degradation(w.task, level)
             dataset = DEFAULT_SETS[w.task][0]
@@ -491,29 +586,67 @@ def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> s
                         ("BM3D", to_uint8(CachedBM3D(cache, dataset, level)(degraded, path.name)))
                     )
             panels.append((w.name, to_uint8(restore_fn(models[w.name], device)(degraded))))
-            y0, x0, size = _busiest_crop(clean, 96)
-            fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.8))
-            for ax, (label, img) in zip(axes, panels, strict=True):
-                ax.imshow(
-                    img[y0 : y0 + size, x0 : x0 + size],
-                    cmap="gray",
-                    vmin=0,
-                    vmax=255,
-                    interpolation="nearest",
-                )
-                score = "" if label == "clean" else f"\n{psnr(img, clean, deg.border):.2f} dB"
-                ax.set_title(label, fontsize=9)
-                ax.set_xlabel(score.strip(), fontsize=9)
-                ax.set_xticks([]), ax.set_yticks([])
-            fig.tight_layout()
             name = f"{w.name}_{deg.label}_{path.stem}.png"
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=110)
-            plt.close(fig)
-            png = buffer.getvalue()
-            write_atomic(folder / name, lambda tmp, png=png: tmp.write_bytes(png))
+            _save_panels(panels, deg.border, folder / name)
             lines.append(f"![{w.name} {deg.label} {path.name}](figures/{name})")
+    for w in (w for w in weights if w.channels == 3 and w.task in COLOUR_SETS):
+        y_models = [models[g.name] for g in weights if g.channels == 1 and g.task == w.task]
+        y_model = y_models[0] if y_models else None
+        bm3d_cache = cache if with_bm3d else None
+        name = _colour_figure(w, models[w.name], y_model, root, folder, device, bm3d_cache)
+        lines.append(f"![{w.name} on a colour photo](figures/{name})")
     return "\n".join(lines) + "\n"
+
+
+def _colour_figure(w, model, y_model, root: Path, folder: Path, device: str, cache=None) -> str:
+    """Crops of a colour photo (the first of the task's colour set, at sigma 25 or q10):
+    clean / degraded / CBM3D (denoising, with ``cache``) / the Y model on Y alone (when
+    given) / the RGB model, PSNR on RGB under each. Returns the PNG's name."""
+    from .photos import Photo, restore_photo
+
+    deg = Degradation(w.task, 25 if w.task == "denoise" else 10)
+    dataset = COLOUR_SETS[w.task][0]
+    path = list_images(root / dataset)[0]
+    clean = deg.clean(read_image(path))
+    noisy = deg.apply(clean, name=path.name)  # as the table's CBM3D sees it (its cache)
+    degraded = to_uint8(noisy)  # the models see an 8-bit photo, as `csrnet restore` does
+    panels = [("clean", clean), (INPUT_NAME[w.task].lower(), degraded)]
+    if cache is not None and w.task == "denoise":
+        cbm3d = CachedBM3D(cache, dataset, deg.level, rgb=True)(noisy, path.name)
+        panels.append(("CBM3D", to_uint8(cbm3d)))
+    for label, net in (("Y model (Y only)", y_model), (w.name, model)):
+        if net is not None:
+            out = restore_photo(Photo(degraded, None, None), net, deg, device).pixels
+            panels.append((label, out))
+    name = f"{w.name}_{deg.label}_{path.stem}.png"
+    _save_panels(panels, deg.border, folder / name)
+    return name
+
+
+def _save_panels(panels: list[tuple[str, np.ndarray]], border: int, path: Path) -> None:
+    """One row of zoomed crops (the busiest 96x96 of the first, the clean image), each
+    titled, the PSNR of the whole image against the clean one under each, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clean = panels[0][1]
+    y0, x0, size = _busiest_crop(clean if clean.ndim == 2 else clean.mean(axis=2), 96)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.8))
+    for ax, (label, img) in zip(axes, panels, strict=True):
+        crop = img[y0 : y0 + size, x0 : x0 + size]
+        ax.imshow(crop, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        score = "" if label == "clean" else f"{psnr(img, clean, border):.2f} dB"
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel(score, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    png = buffer.getvalue()
+    write_atomic(path, lambda tmp: tmp.write_bytes(png))
 
 
 def _busiest_crop(img: np.ndarray, size: int) -> tuple[int, int, int]:

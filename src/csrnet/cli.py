@@ -517,7 +517,8 @@ def cmd_models(args: argparse.Namespace) -> None:
         )
         for name, score in sorted(meta.get("benchmarks", {}).items()):
             ssim = f", SSIM {score['ssim']:.4f}" if isinstance(score.get("ssim"), float) else ""
-            print(f"    {name}: PSNR {score['psnr']:.2f} dB{ssim}{_published(task, name, rgb)}")
+            cited = _published(task, name, bool(rgb))
+            print(f"    {name}: PSNR {score['psnr']:.2f} dB{ssim}{cited}")
         val = meta.get("validation") or {}
         data = meta.get("config", {}).get("data", {})
         if "psnr" in val and not meta.get("benchmarks"):
@@ -527,7 +528,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"(none; put .safetensors weights in {user_weights_dir()})")
 
 
-def _published(task: dict, benchmark: str, rgb: str) -> str:
+def _published(task: dict, benchmark: str, rgb: bool) -> str:
     """Other methods' published PSNR beside an RGB model's score ("CBSD68 sigma25")."""
     from .anchors import published
 

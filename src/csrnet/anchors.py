@@ -26,6 +26,8 @@ COLOUR_JPEG: dict[str, dict[int, dict[str, float]]] = {
     "FBCNN": {10: {"LIVE1": 27.77}, 40: {"LIVE1": 32.34}},
 }
 
+COLOUR = {"denoise": COLOUR_DENOISE, "jpeg": COLOUR_JPEG}  # by task
+
 SOURCES: dict[str, str] = {
     "CBM3D": "DnCNN (Zhang et al., IEEE TIP 2017), colour table, as reproduced in the "
     "README of Shakarim94/CDnCNN-B-tensorflow",
@@ -41,9 +43,8 @@ SOURCES: dict[str, str] = {
 
 def published(task: str, dataset: str, level: float) -> dict[str, float]:
     """Each method's published PSNR at a colour setting (``{}`` where none is known)."""
-    table = {"denoise": COLOUR_DENOISE, "jpeg": COLOUR_JPEG}.get(task, {})
     return {
         method: cells[int(level)][dataset]
-        for method, cells in table.items()
+        for method, cells in COLOUR.get(task, {}).items()
         if dataset in cells.get(int(level), {})
     }

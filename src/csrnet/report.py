@@ -364,24 +364,18 @@ def _colour_rows(task, ours, fns, logs, root, score: _Scorer, bm3d_cache) -> lis
 def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
     """A colour table: input, CBM3D (denoising), the published methods (‡) and our RGB
     models, PSNR / SSIM on RGB."""
-    cited = anchors.COLOUR_DENOISE if task == "denoise" else anchors.COLOUR_JPEG
+    cited = anchors.COLOUR[task]
     bm3d_column = task == "denoise" and with_bm3d
     head = ["Setting", "Set", f"{INPUT_NAME[task]} (RGB)", *(["CBM3D"] if bm3d_column else [])]
     head += [f"{name} ‡" for name in cited] + [w.name for w in ours]
-    lines = [
-        f"## Colour: {COLOUR_TITLES[task]} (RGB models, beyond the paper)"
-        + (f", on {_subset(limit)}" if limit else ""),
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
+    title = f"## Colour: {COLOUR_TITLES[task]} (RGB models, beyond the paper)"
+    lines = _table_start(title + (f", on {_subset(limit)}" if limit else ""), head)
     for deg, dataset, cells in rows:
         line = [deg.label, dataset, _cell(cells["input"])]
         if bm3d_column:
             line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
-        for name in cited:
-            published = cited[name].get(int(deg.level), {}).get(dataset)
-            line.append(f"{published:.2f}" if published else "-")
+        published = anchors.published(task, dataset, deg.level)
+        line += [f"{published[name]:.2f}" if name in published else "-" for name in cited]
         line += [_cell(cells[w.name]) if w.name in cells else "-" for w in ours]
         lines.append("| " + " | ".join(line) + " |")
     notes = [
@@ -396,6 +390,11 @@ def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
         + ".",
     ]
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def _table_start(title: str, head: list[str]) -> list[str]:
+    """A Markdown table's first lines: its title, the header row and the separator."""
+    return [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
 
 def _subset(limit: int) -> str:
@@ -419,7 +418,7 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit) 
     title = f"## Table {number}: {title}" + (
         f", on {_subset(limit)} (no Δ against the paper's whole-set means)" if limit else ""
     )
-    lines = [title, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = _table_start(title, head)
     for deg, dataset, cells in rows:
         paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
         line = [deg.label, dataset, _cell(cells["input"])]
@@ -459,12 +458,8 @@ def _place_table(number, task, rows, ours, limit) -> str:
     names = list(others)
     paper_ours = PAPER_TABLES[task][2]
     head = ["Setting", "Set", *(f"{n}†" for n in names), "CSRnet†", "ours (best file)", "place"]
-    lines = [
-        f"## Table {number} among the paper's methods (PSNR; † transcribed from the paper)",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
+    title = f"## Table {number} among the paper's methods (PSNR; † transcribed from the paper)"
+    lines = _table_start(title, head)
     for deg, dataset, cells in rows:
         level = int(deg.level)
         theirs = [others[n].get(level, {}).get(dataset, (None, None))[0] for n in names]
@@ -509,13 +504,8 @@ def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -
             head = ["Set"] + [
                 f"{w.preset} {who}" for w in variants for who in ("(paper)", "(ours)")
             ]
-            lines = [
-                f"## Table {number}: {title}, trained {budget}"
-                + (f", on {_subset(limit)}" if limit else ""),
-                "",
-                "| " + " | ".join(head) + " |",
-                "|" + "---|" * len(head),
-            ]
+            subset = f", on {_subset(limit)}" if limit else ""
+            lines = _table_start(f"## Table {number}: {title}, trained {budget}{subset}", head)
             for dataset in table[next(iter(table))]:
                 cells = [
                     f"{table[w.preset][dataset]:.3f} | {score(w, dataset):.3f}" for w in variants

@@ -264,14 +264,16 @@ def test_rgb_weights_get_the_colour_tables(tmp_path: Path, small_data: Path, cap
     assert "denoise_y" in table3 and "denoise_rgb" not in table3
     colour = text.split("## Colour: colour Gaussian denoising")[1].split("\n## ")[0]
     jpeg = text.split("## Colour: colour JPEG deblocking")[1].split("\n## ")[0]
-    assert "FFDNet ‡" in colour and "| CBM3D |" in colour and "denoise_y" not in colour
-    assert "FBCNN ‡" in jpeg and "jpeg_rgb" in jpeg
+    assert "FFDNet ‡" in colour and "| CBM3D |" in colour
+    # the Y model's column: the paper's path on a colour photo, named in the notes
+    assert "| Y model, Y only |" in colour and "sigma25 `denoise_y`" in colour
+    assert "FBCNN ‡" in jpeg and "jpeg_rgb" in jpeg and "Y only" not in jpeg  # no Y model
     means: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for row in csv.DictReader(out.with_suffix(".csv").open()):
         means[(row["method"], row["dataset"], row["setting"])].append(float(row["psnr"]))
     checked = 0
     for block, methods in (
-        (colour, ["Noisy (RGB)", "CBM3D", "denoise_rgb"]),
+        (colour, ["Noisy (RGB)", "CBM3D", "denoise_y (Y only)", "denoise_rgb"]),
         (jpeg, ["JPEG (RGB)", "jpeg_rgb"]),
     ):
         rows = [r for r in block.splitlines() if r.startswith("|")]
@@ -280,7 +282,7 @@ def test_rgb_weights_get_the_colour_tables(tmp_path: Path, small_data: Path, cap
             cells = dict(zip(head, (c.strip() for c in row.strip("|").split("|")), strict=True))
             setting, dataset = cells["Setting"], cells["Set"]
             for method in methods:
-                column = method if method in cells else head[2]
+                column = "Y model, Y only" if method.endswith("(Y only)") else method
                 if cells[column] == "-":
                     assert method == "CBM3D" and dataset != "CBSD68"
                     continue
@@ -289,7 +291,10 @@ def test_rgb_weights_get_the_colour_tables(tmp_path: Path, small_data: Path, cap
                     np.mean(means[(method, dataset, setting)]), abs=0.0051
                 )
                 checked += 1
-    assert checked == 3 * 2 * 2 + 3 + 4 * 2  # denoise: input, ours x 2 sets; CBM3D; jpeg
+    assert checked == 3 * 2 * 3 + 3 + 4 * 2  # denoise: input, Y, ours x 2 sets; CBM3D; jpeg
+    # the Y path is scored on RGB, in rows of its own beside the Y model's Table III rows
+    y_path = means[("denoise_y (Y only)", "Urban100", "sigma15")]
+    assert y_path and y_path != means[("denoise_y", "Urban100", "sigma15")]
     # scored on RGB: the noisy input's PSNR there is not its PSNR on Y
     assert means[("Noisy (RGB)", "Urban100", "sigma15")] != means[("Noisy", "Urban100", "sigma15")]
     figures = {p.name for p in (tmp_path / "figures").iterdir()}

@@ -64,6 +64,8 @@ COLOUR_LEVELS = {"denoise": [15, 25, 50], "jpeg": [10, 20, 30, 40]}
 COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
 COLOUR_TITLES = {"denoise": "colour Gaussian denoising", "jpeg": "colour JPEG deblocking"}
 CBM3D_SETS = ("CBSD68",)
+COLOUR_FIGURE_LEVEL = {"denoise": 25, "jpeg": 10}
+Y_PATH = "Y model, Y only"  # the colour tables' column for the paper's path on a colour photo
 
 
 @dataclass
@@ -293,9 +295,12 @@ def build_report(
     for task in colour_tasks:
         ours = [w for w in colour if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}
+        y_path = _y_path(task, released)
+        for level, y in y_path.items():
+            fns[f"y {level}"] = _y_only_fn(models[y.name], Degradation(task, level), device)
         bm3d_cache = Path(cache) if with_bm3d else None
-        rows = _colour_rows(task, ours, fns, logs, root, score, bm3d_cache)
-        sections.append(_colour_table(task, rows, ours, with_bm3d, limit))
+        rows = _colour_rows(task, ours, y_path, fns, logs, root, score, bm3d_cache)
+        sections.append(_colour_table(task, rows, ours, y_path, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
     sections += _study_tables(weights, models, logs, root, study_limit, device, score)
     sections.append(_speed_table(score.here, score_cache.device))
@@ -341,9 +346,38 @@ def build_report(
     return scores
 
 
-def _colour_rows(task, ours, fns, logs, root, score: _Scorer, bm3d_cache) -> list:
+def _y_path(task: str, released: list[Weights]) -> dict[float, Weights]:
+    """For each colour setting of ``task``, the Y model that ``csrnet restore --channels y``
+    would pick among ``released`` (the paper's path for a colour photo: Y restored, Cb and
+    Cr kept), where one covers the setting."""
+    from .photos import find_weights
+
+    found = [(w.path, read_metadata(w.path)) for w in released if w.task == task]
+    by_path = {w.path: w for w in released}
+    picks = {}
+    for level in COLOUR_LEVELS[task]:
+        path = find_weights(Degradation(task, level), 1, required=False, found=found)
+        if path is not None:
+            picks[level] = by_path[path]
+    return picks
+
+
+def _y_only_fn(model, deg: Degradation, device: str):
+    """A Y model on a colour image as `csrnet restore --channels y` runs it: Y restored,
+    Cb and Cr kept, the 8-bit RGB result as float."""
+    from .photos import Photo, restore_photo
+
+    def run(degraded: np.ndarray) -> np.ndarray:
+        return restore_photo(Photo(degraded), model, deg, device).pixels.astype(np.float64)
+
+    return run
+
+
+def _colour_rows(task, ours, y_path, fns, logs, root, score: _Scorer, bm3d_cache) -> list:
     """Scores on RGB at the colour settings: the degraded input, CBM3D on ``CBM3D_SETS``
-    (denoising, when ``bm3d_cache`` is a folder) and each RGB model trained for the level."""
+    (denoising, when ``bm3d_cache`` is a folder), the Y path (``y_path``: the Y model of each
+    level on Y alone, its rows in ``<its label>-rgb``) and each RGB model trained for the
+    level."""
     rows = []
     input_log = score.cache.log("input-rgb")
     for dataset in COLOUR_SETS[task]:  # set by set: CBSD68 is done before Urban100 begins
@@ -354,6 +388,11 @@ def _colour_rows(task, ours, fns, logs, root, score: _Scorer, bm3d_cache) -> lis
             cells = {"input": score(folder, deg, None, method, input_log, rgb=True)}
             if task == "denoise" and bm3d_cache and dataset in CBM3D_SETS:
                 cells["bm3d"] = _bm3d_cell(score, score.cache, folder, deg, bm3d_cache, rgb=True)
+            if level in y_path:
+                y = y_path[level]
+                y_log = score.cache.log(logs[y.name].path.stem + "-rgb")
+                fn = fns[f"y {level}"]
+                cells["y"] = score(folder, deg, fn, f"{y.name} (Y only)", y_log, rgb=True)
             for w in ours:
                 if level in w.levels:
                     cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name], rgb=True)
@@ -361,12 +400,13 @@ def _colour_rows(task, ours, fns, logs, root, score: _Scorer, bm3d_cache) -> lis
     return rows
 
 
-def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
-    """A colour table: input, CBM3D (denoising), the published methods (‡) and our RGB
-    models, PSNR / SSIM on RGB."""
+def _colour_table(task, rows, ours, y_path, with_bm3d, limit) -> str:
+    """A colour table: input, CBM3D (denoising), the Y path, the published methods (‡)
+    and our RGB models, PSNR / SSIM on RGB."""
     cited = anchors.COLOUR[task]
     bm3d_column = task == "denoise" and with_bm3d
     head = ["Setting", "Set", f"{INPUT_NAME[task]} (RGB)", *(["CBM3D"] if bm3d_column else [])]
+    head += [Y_PATH] if y_path else []
     head += [f"{name} ‡" for name in cited] + [w.name for w in ours]
     title = f"## Colour: {COLOUR_TITLES[task]} (RGB models, beyond the paper)"
     lines = _table_start(title + (f", on {_subset(limit)}" if limit else ""), head)
@@ -374,6 +414,8 @@ def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
         line = [deg.label, dataset, _cell(cells["input"])]
         if bm3d_column:
             line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
+        if y_path:
+            line.append(_cell(cells["y"]) if "y" in cells else "-")
         published = anchors.published(task, dataset, deg.level)
         line += [f"{published[name]:.2f}" if name in published else "-" for name in cited]
         line += [_cell(cells[w.name]) if w.name in cells else "-" for w in ours]
@@ -384,6 +426,16 @@ def _colour_table(task, rows, ours, with_bm3d, limit) -> str:
             " CBM3D (`bm3d.bm3d_rgb`) measured on " + ", ".join(CBM3D_SETS) + "."
             if bm3d_column
             else ""
+        ),
+        *(
+            [
+                f"{Y_PATH}: the Y model `csrnet restore --channels y` picks, on Y alone with Cb"
+                " and Cr kept (the paper's path for a colour photo): "
+                + "; ".join(f"{Degradation(task, lv).label} `{y.name}`" for lv, y in y_path.items())
+                + "."
+            ]
+            if y_path
+            else []
         ),
         "‡ published whole-set PSNR, not measured here (`csrnet.anchors`): "
         + "; ".join(f"{name}: {anchors.SOURCES[name]}" for name in cited)
@@ -579,9 +631,10 @@ def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> s
             name = f"{w.name}_{deg.label}_{path.stem}.png"
             _save_panels(panels, deg.border, folder / name)
             lines.append(f"![{w.name} {deg.label} {path.name}](figures/{name})")
+    released = [g for g in weights if g.channels == 1 and not g.study]
     for w in (w for w in weights if w.channels == 3 and w.task in COLOUR_SETS):
-        y_models = [models[g.name] for g in weights if g.channels == 1 and g.task == w.task]
-        y_model = y_models[0] if y_models else None
+        y = _y_path(w.task, released).get(COLOUR_FIGURE_LEVEL[w.task])
+        y_model = models[y.name] if y else None
         bm3d_cache = cache if with_bm3d else None
         name = _colour_figure(w, models[w.name], y_model, root, folder, device, bm3d_cache)
         lines.append(f"![{w.name} on a colour photo](figures/{name})")
@@ -589,12 +642,13 @@ def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> s
 
 
 def _colour_figure(w, model, y_model, root: Path, folder: Path, device: str, cache=None) -> str:
-    """Crops of a colour photo (the first of the task's colour set, at sigma 25 or q10):
-    clean / degraded / CBM3D (denoising, with ``cache``) / the Y model on Y alone (when
-    given) / the RGB model, PSNR on RGB under each. Returns the PNG's name."""
+    """Crops of a colour photo (the first of the task's colour set, at
+    ``COLOUR_FIGURE_LEVEL``): clean / degraded / CBM3D (denoising, with ``cache``) / the Y
+    path's model on Y alone (when given) / the RGB model, PSNR on RGB under each. Returns
+    the PNG's name."""
     from .photos import Photo, restore_photo
 
-    deg = Degradation(w.task, 25 if w.task == "denoise" else 10)
+    deg = Degradation(w.task, COLOUR_FIGURE_LEVEL[w.task])
     dataset = COLOUR_SETS[w.task][0]
     path = list_images(root / dataset)[0]
     clean = deg.clean(read_image(path))

@@ -1,7 +1,7 @@
 """What travels to the lent GPU, and parking the shipped weights a session does not need.
 
 The device tool copies the working tree (tracked files and untracked files git does not
-ignore) plus the ``carry`` paths, 64 MiB in all; 45 MB of the tree is shipped weights, and a
+ignore) plus the ``carry`` paths, 64 MiB in all; ~51 MB of the tree is shipped weights, and a
 GPU session warm-starts from only some of them. So, here, before the call:
 
     python scripts/device_tree.py park configs/gpu_sr_x4.yaml ...   # keep their init_from only

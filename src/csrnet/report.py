@@ -296,10 +296,12 @@ def build_report(
         ours = [w for w in colour if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}
         y_path = _y_path(task, released)
-        for level, y in y_path.items():
-            fns[f"y {level}"] = _y_only_fn(models[y.name], Degradation(task, level), device)
+        y_fns = {
+            lv: _y_only_fn(models[y.name], Degradation(task, lv), device)
+            for lv, y in y_path.items()
+        }
         bm3d_cache = Path(cache) if with_bm3d else None
-        rows = _colour_rows(task, ours, y_path, fns, logs, root, score, bm3d_cache)
+        rows = _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score, bm3d_cache)
         sections.append(_colour_table(task, rows, ours, y_path, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
     sections += _study_tables(weights, models, logs, root, study_limit, device, score)
@@ -373,11 +375,11 @@ def _y_only_fn(model, deg: Degradation, device: str):
     return run
 
 
-def _colour_rows(task, ours, y_path, fns, logs, root, score: _Scorer, bm3d_cache) -> list:
+def _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score: _Scorer, bm3d_cache) -> list:
     """Scores on RGB at the colour settings: the degraded input, CBM3D on ``CBM3D_SETS``
     (denoising, when ``bm3d_cache`` is a folder), the Y path (``y_path``: the Y model of each
-    level on Y alone, its rows in ``<its label>-rgb``) and each RGB model trained for the
-    level."""
+    level on Y alone, run by ``y_fns``, its rows in ``<its label>-rgb``) and each RGB model
+    trained for the level."""
     rows = []
     input_log = score.cache.log("input-rgb")
     for dataset in COLOUR_SETS[task]:  # set by set: CBSD68 is done before Urban100 begins
@@ -391,8 +393,8 @@ def _colour_rows(task, ours, y_path, fns, logs, root, score: _Scorer, bm3d_cache
             if level in y_path:
                 y = y_path[level]
                 y_log = score.cache.log(logs[y.name].path.stem + "-rgb")
-                fn = fns[f"y {level}"]
-                cells["y"] = score(folder, deg, fn, f"{y.name} (Y only)", y_log, rgb=True)
+                y_method = f"{y.name} (Y only)"
+                cells["y"] = score(folder, deg, y_fns[level], y_method, y_log, rgb=True)
             for w in ours:
                 if level in w.levels:
                     cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name], rgb=True)

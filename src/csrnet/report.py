@@ -292,10 +292,11 @@ def build_report(
                 rows.append((deg, dataset, cells))
         sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit))
         sections.append(_place_table(number, task, rows, ours, limit))
+    y_paths = {task: _y_path(task, released) for task in colour_tasks}
     for task in colour_tasks:
         ours = [w for w in colour if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}
-        y_path = _y_path(task, released)
+        y_path = y_paths[task]
         y_fns = {
             lv: _y_only_fn(models[y.name], Degradation(task, lv), device)
             for lv, y in y_path.items()
@@ -310,7 +311,14 @@ def build_report(
     if figures:
         sections.append(
             _figures(
-                weights, models, root, output.parent / "figures", device, with_bm3d, Path(cache)
+                weights,
+                models,
+                root,
+                output.parent / "figures",
+                device,
+                with_bm3d,
+                Path(cache),
+                y_paths,
             )
         )
 
@@ -605,10 +613,11 @@ def _speed_table(scores: list[SetScore], device: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> str:
+def _figures(weights, models, root, folder: Path, device, with_bm3d, cache, y_paths) -> str:
     """For each model and setting, the first image of the first set: zoomed crops of
     clean / degraded / baseline / ours with the whole image's PSNR under each; for each RGB
-    model, a colour photo (:func:`_colour_figure`)."""
+    model, a colour photo (:func:`_colour_figure`, with the Y model of ``y_paths``, by task
+    and level, as the colour tables' Y path)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["## Figures", ""]
     for w in (w for w in weights if w.channels == 1):
@@ -633,9 +642,8 @@ def _figures(weights, models, root, folder: Path, device, with_bm3d, cache) -> s
             name = f"{w.name}_{deg.label}_{path.stem}.png"
             _save_panels(panels, deg.border, folder / name)
             lines.append(f"![{w.name} {deg.label} {path.name}](figures/{name})")
-    released = [g for g in weights if g.channels == 1 and not g.study]
     for w in (w for w in weights if w.channels == 3 and w.task in COLOUR_SETS):
-        y = _y_path(w.task, released).get(COLOUR_FIGURE_LEVEL[w.task])
+        y = y_paths[w.task].get(COLOUR_FIGURE_LEVEL[w.task])
         y_model = models[y.name] if y else None
         bm3d_cache = cache if with_bm3d else None
         name = _colour_figure(w, models[w.name], y_model, root, folder, device, bm3d_cache)
@@ -662,7 +670,7 @@ def _colour_figure(w, model, y_model, root: Path, folder: Path, device: str, cac
         panels.append(("CBM3D", to_uint8(cbm3d)))
     for label, net in (("Y model (Y only)", y_model), (w.name, model)):
         if net is not None:
-            out = restore_photo(Photo(degraded, None, None), net, deg, device).pixels
+            out = restore_photo(Photo(degraded), net, deg, device).pixels
             panels.append((label, out))
     name = f"{w.name}_{deg.label}_{path.stem}.png"
     _save_panels(panels, deg.border, folder / name)

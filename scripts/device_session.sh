@@ -2,7 +2,9 @@
 # One session of the weights campaign on the lent GPU (docs/TRAINING.md): several runs side by
 # side on the one GPU, then their fp16 weights, their scores, one metrics.jsonl (validation
 # records, each tagged with its run) and one log in $OUT (at most 8 files, the device tool's
-# limit). If every run has failed a minute in, it stops there, so the session can be retried.
+# limit). A campaign run that has died a minute in (the fast path failing there) is retried on
+# the eager step with host patches for the minutes left; an ablation whose every run has died
+# a minute in stops there, so the session can be retried.
 #
 #   bash scripts/device_session.sh campaign MINUTES CONFIG... [train options]
 #     Each CONFIG (a recipe of configs/ without .yaml: gpu_sr_x4, gpu_jpeg_q10, ...) trains
@@ -83,7 +85,7 @@ train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, i
 if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
   task=sr
   [ -d "$root/T91" ] || task=denoise
-  timeout 150 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
+  timeout 120 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
     --tasks "$task" --batches 16,32,64,128 --seconds 2 --check-steps 200 --data-root "$root" \
     >>"$log" 2>&1
 fi
@@ -108,6 +110,7 @@ if [ "$plan" = ablation ]; then
   common+=(--set "steps=$steps")
 fi
 pids=()
+started=$SECONDS
 for run in $runs; do
   rm -rf "runs/$run"  # a second call on a warm machine finds the last one's
   train_bg "$limit" "$run" "runs/$run" "$@"
@@ -115,11 +118,26 @@ for run in $runs; do
 done
 sleep 60
 failed=0  # runs that have ended a minute in, neither done (0) nor stopped by the budget (130)
-for pid in "${pids[@]}"; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    wait "$pid"
-    code=$?
-    [ "$code" = 0 ] || [ "$code" = 130 ] || failed=$((failed + 1))
+names=($runs)
+for i in "${!pids[@]}"; do
+  kill -0 "${pids[$i]}" 2>/dev/null && continue
+  wait "${pids[$i]}"
+  code=$?
+  { [ "$code" = 0 ] || [ "$code" = 130 ]; } && continue
+  run=${names[$i]}
+  if [ "$plan" = campaign ] && [ "${FALLBACK:-1}" != 0 ]; then
+    # the fast path died: the rest of the minutes on the eager step and host patches, the
+    # path of runs 9-33 (FALLBACK=0 turns this off)
+    left=$("$py" -c "print(max(0.5, round($amount - ($SECONDS - $started) / 60, 2)))")
+    {
+      echo "== $run died on its recipe's path (exit $code); retried on engine eager, sampler host, for $left min. Its log:"
+      cat "runs/$run.log"
+    } >>"$log"
+    rm -rf "runs/$run"
+    train_bg "$limit" "$run" "runs/$run" "$@" --set engine=eager --set data.sampler=host \
+      --set "time_budget_minutes=$left"
+  else
+    failed=$((failed + 1))
   fi
 done
 if [ "$failed" = "${#pids[@]}" ]; then

@@ -1,7 +1,7 @@
 """What travels to the lent GPU, and parking the shipped weights a session does not need.
 
 The device tool copies the working tree (tracked files and untracked files git does not
-ignore) plus the ``carry`` paths, 64 MiB in all; ~51 MB of the tree is shipped weights, and a
+ignore) plus the ``carry`` paths, 64 MiB in all; ~60 MB of the tree is shipped weights, and a
 GPU session warm-starts from only some of them. So, here, before the call:
 
     python scripts/device_tree.py park configs/gpu_sr_x4.yaml ...   # keep their init_from only
@@ -12,8 +12,9 @@ GPU session warm-starts from only some of them. So, here, before the call:
 ``park`` moves the other ``src/csrnet/weights/*.safetensors`` into ``.device_parked/`` (git
 ignores it through .git/info/exclude; nothing is committed or deleted). ``size`` counts the
 files as the tool describes them: a tracked file missing from the working tree is not
-counted. Whether the tool agrees is checked at no device time: a tree over its limit is
-refused before any machine starts (docs/TRAINING.md records what it did).
+counted, and on the GPU machine it is absent: the tool agreed on 2026-11-27 (61.9 MiB
+counted here travelled; the parked files did not arrive, docs/TRAINING.md). A tree over the
+limit is refused before any machine starts, at no device time.
 """
 
 from __future__ import annotations

@@ -18,9 +18,16 @@ multiply-add x 1.343 M multiply-adds per pixel x the batch's patch pixels.
 device patches and prints how far each loss curve is from eager-device's (the GPU half of
 the check that tests/test_engine.py makes on the CPU).
 
+``--profile ENGINE`` ends with where that engine's step spends its time: the operators and
+kernels of ``--profile-steps`` steps at the first batch size, by self device time (CPU time
+on the CPU), with the device time summed per step against the step's wall time: the GPU's
+idle share is the difference.
+
     python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
     python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
         --batches 16,32,64,128 --check-steps 200
+    python benchmarks/train_throughput.py --devices cuda --engines eager --batches 32 \
+        --profile eager-device                             # which kernels a step spends on
 """
 
 from __future__ import annotations
@@ -154,6 +161,35 @@ def check_curves(task, images, device, labels, args) -> None:
         print(f"| {label} | {head.max():.2e} | {means} |", flush=True)
 
 
+def profile_step(task, images, device, args) -> None:
+    """Print the top operators of ``--profile-steps`` steps of the ``--profile`` engine."""
+    from torch.profiler import ProfilerActivity, profile
+
+    batch = int(args.batches.split(",")[0])
+    cfg = recipe(task, args.profile, args.patch, batch, device.type, args)
+    trainer = Trainer(cfg, images, device)
+    for _ in range(max(args.warmup, 4)):  # graph: warm-up steps and the capture
+        trainer()
+    trainer.sync()
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    t0 = time.perf_counter()
+    with profile(activities=activities) as prof:
+        for _ in range(args.profile_steps):
+            trainer()
+        trainer.sync()
+    wall = (time.perf_counter() - t0) / args.profile_steps
+    events = prof.key_averages()
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    busy = sum(getattr(e, key) for e in events) / 1e6 / args.profile_steps
+    print(
+        f"\nprofile of {args.profile} ({task}, batch {batch}, {args.profile_steps} steps): "
+        f"{'device' if cuda else 'CPU'} time {busy * 1e3:.1f} ms per step, "
+        f"wall {wall * 1e3:.1f} ms per step (profiler overhead included)"
+    )
+    print(events.table(sort_by=key, row_limit=args.profile_rows, max_name_column_width=60))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=os.environ.get("CSRNET_DATA", "../shared/data"))
@@ -166,6 +202,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--compile-mode", default="reduce-overhead")
     parser.add_argument("--check-steps", type=int, default=0)
+    parser.add_argument("--profile", choices=list(ENGINES), help="profile this engine's step")
+    parser.add_argument("--profile-steps", type=int, default=10)
+    parser.add_argument("--profile-rows", type=int, default=25)
     args = parser.parse_args()
     names = args.devices or ("cuda" if torch.cuda.is_available() else "cpu")
     labels = args.engines.split(",")
@@ -208,6 +247,8 @@ def main() -> None:
                     )
             if args.check_steps:
                 check_curves(task, images, device, labels, args)
+            if args.profile and (args.profile != "graph" or device.type == "cuda"):
+                profile_step(task, images, device, args)
 
 
 if __name__ == "__main__":

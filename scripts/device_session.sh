@@ -11,8 +11,9 @@
 #     warm-started from the shipped weights for MINUTES of wall time (each fits its cosine to
 #     that) on the fast path (base/gpu.yaml: one CUDA graph per step, patches drawn on the
 #     GPU). First (BENCH=0 skips it, ~1 minute) the eager and graph steps are timed side by
-#     side at batch 16-128 and their loss curves compared over 200 steps. Last, every file is
-#     scored there on its task's staged test sets (per-image rows in scores.csv). Here, first:
+#     side at batch 16-128, their loss curves compared over 200 steps (batch 32), and the
+#     kernels of a batch-32 step profiled. Last, every file is scored there on its task's
+#     staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py size .device_data/campaign    # <= 64 MiB
@@ -85,9 +86,9 @@ train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, i
 if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
   task=sr
   [ -d "$root/T91" ] || task=denoise
-  timeout 120 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
-    --tasks "$task" --batches 16,32,64,128 --seconds 2 --check-steps 200 --data-root "$root" \
-    >>"$log" 2>&1
+  timeout 150 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
+    --tasks "$task" --batches 32,16,64,128 --seconds 2 --check-steps 200 --data-root "$root" \
+    --profile eager-device >>"$log" 2>&1
 fi
 if [ "$plan" = ablation ]; then
   steps=$amount

@@ -3,8 +3,9 @@
 # side on the one GPU, then their fp16 weights, their scores, one metrics.jsonl (validation
 # records, each tagged with its run) and one log in $OUT (at most 8 files, the device tool's
 # limit). A campaign run that has died a minute in (the fast path failing there) is retried on
-# the eager step with host patches for the minutes left; an ablation whose every run has died
-# a minute in stops there, so the session can be retried.
+# the eager step with host patches for the minutes left (FALLBACK=0: not retried); when every
+# run has died a minute in and none is retried (the ablation), it stops there, so the session
+# can be retried.
 #
 #   bash scripts/device_session.sh campaign MINUTES CONFIG... [train options]
 #     Each CONFIG (a recipe of configs/ without .yaml: gpu_sr_x4, gpu_jpeg_q10, ...) trains

@@ -6,8 +6,11 @@ the recipe's AdamW and clipping, bf16 autocast and channels_last on the GPU. Eng
 - ``eager``: today's default, patches made on the host (``data.sampler: host``, in the
   training process: the worst case for data loading) and copied over;
 - ``eager-device``: eager, patches drawn on the device (``data.sampler: device``);
+- ``eager-tuned``: eager-device with ``cudnn_benchmark`` (cuDNN times its algorithms per
+  shape; ``configs/base/gpu.yaml`` turns it on);
 - ``compile``: torch.compile (``--compile-mode``), device patches;
-- ``graph``: the whole step as one CUDA graph, device patches (CUDA only).
+- ``graph``: the whole step as one CUDA graph, device patches (CUDA only);
+- ``graph-tuned``: graph with ``cudnn_benchmark``, the campaign's step.
 
 It prints steps/s, seconds per step, patch pixels/s, the ratio to eager at the same batch,
 and the share of the GPU's bf16 matrix rate, measured in the same run (an 8192^3 product).
@@ -53,16 +56,18 @@ RECIPES = {
     "denoise": "fast_denoise_s30.yaml",
     "jpeg": "fast_jpeg_q10.yaml",
 }
-ENGINES = {  # label: (engine, sampler)
-    "eager": ("eager", "host"),
-    "eager-device": ("eager", "device"),
-    "compile": ("compile", "device"),
-    "graph": ("graph", "device"),
+ENGINES = {  # label: (engine, sampler, cudnn_benchmark)
+    "eager": ("eager", "host", False),
+    "eager-device": ("eager", "device", False),
+    "eager-tuned": ("eager", "device", True),
+    "compile": ("compile", "device", False),
+    "graph": ("graph", "device", False),
+    "graph-tuned": ("graph", "device", True),
 }
 
 
 def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> object:
-    engine, sampler = ENGINES[label]
+    engine, sampler, tuned = ENGINES[label]
     return load_config(
         ROOT / "configs" / RECIPES[task],
         [
@@ -73,6 +78,7 @@ def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> 
             f"data.root={args.data_root}",
             f"device={device}",
             f"compile_mode={args.compile_mode}",
+            f"cudnn_benchmark={str(tuned).lower()}",
             "schedule.warmup_steps=0",
             "data.workers=0",  # host batches made in the process: the worst case
         ],
@@ -142,7 +148,8 @@ def check_curves(task, images, device, labels, args) -> None:
     """Train ``--check-steps`` steps of each engine from one seed; compare with eager-device."""
     steps, batch = args.check_steps, int(args.batches.split(",")[0])
     curves = {}
-    for label in ["eager-device", *(x for x in labels if x not in ("eager", "eager-device"))]:
+    runnable = [x for x in labels if device.type == "cuda" or not x.startswith("graph")]
+    for label in ["eager-device", *(x for x in runnable if x not in ("eager", "eager-device"))]:
         trainer = Trainer(recipe(task, label, args.patch, batch, device.type, args), images, device)
         curves[label] = np.array(torch.stack([trainer() for _ in range(steps)]).tolist())
     base = curves["eager-device"]
@@ -163,6 +170,7 @@ def check_curves(task, images, device, labels, args) -> None:
 
 def profile_step(task, images, device, args) -> None:
     """Print the top operators of ``--profile-steps`` steps of the ``--profile`` engine."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     batch = int(args.batches.split(",")[0])
@@ -181,7 +189,9 @@ def profile_step(task, images, device, args) -> None:
     wall = (time.perf_counter() - t0) / args.profile_steps
     events = prof.key_averages()
     key = "self_device_time_total" if cuda else "self_cpu_time_total"
-    busy = sum(getattr(e, key) for e in events) / 1e6 / args.profile_steps
+    # on CUDA the kernels alone: an operator's self device time is its kernels' again
+    kind = DeviceType.CUDA if cuda else DeviceType.CPU
+    busy = sum(getattr(e, key) for e in events if e.device_type == kind) / 1e6 / args.profile_steps
     print(
         f"\nprofile of {args.profile} ({task}, batch {batch}, {args.profile_steps} steps): "
         f"{'device' if cuda else 'CPU'} time {busy * 1e3:.1f} ms per step, "
@@ -230,7 +240,7 @@ def main() -> None:
             for batch in (int(b) for b in args.batches.split(",")):
                 eager_s = float("nan")
                 for label in labels:
-                    if label == "graph" and device.type != "cuda":
+                    if label.startswith("graph") and device.type != "cuda":
                         continue
                     cfg = recipe(task, label, args.patch, batch, device.type, args)
                     trainer = Trainer(cfg, images, device)
@@ -247,7 +257,7 @@ def main() -> None:
                     )
             if args.check_steps:
                 check_curves(task, images, device, labels, args)
-            if args.profile and (args.profile != "graph" or device.type == "cuda"):
+            if args.profile and (not args.profile.startswith("graph") or device.type == "cuda"):
                 profile_step(task, images, device, args)
 
 

@@ -11,9 +11,10 @@
 #     Each CONFIG (a recipe of configs/ without .yaml: gpu_sr_x4, gpu_jpeg_q10, ...) trains
 #     warm-started from the shipped weights for MINUTES of wall time (each fits its cosine to
 #     that) on the fast path (base/gpu.yaml: one CUDA graph per step, patches drawn on the
-#     GPU). First (BENCH=0 skips it, ~1 minute) the eager and graph steps are timed side by
-#     side at batch 16-128, their loss curves compared over 200 steps (batch 32), and the
-#     kernels of a batch-32 step profiled. Last, every file is scored there on its task's
+#     GPU). First (BENCH=0 skips it, ~1 minute) the eager, graph and graph-tuned (cuDNN
+#     autotuned, as the recipes train) steps are timed side by side at batch 16-128, their
+#     loss curves compared over 200 steps (batch 32), and the kernels of a batch-32 step
+#     profiled (BENCH=profile: batch 32 and the profile alone). Last, every file is scored there on its task's
 #     staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
@@ -87,9 +88,11 @@ train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, i
 if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
   task=sr
   [ -d "$root/T91" ] || task=denoise
-  timeout 150 "$py" benchmarks/train_throughput.py --devices cuda --engines eager,graph \
-    --tasks "$task" --batches 32,16,64,128 --seconds 2 --check-steps 200 --data-root "$root" \
-    --profile eager-device >>"$log" 2>&1
+  bench=(--batches 32,16,64,128 --check-steps 200)
+  [ "${BENCH:-1}" = profile ] && bench=(--batches 32)  # batch 32 and the profile (~40 s)
+  timeout 150 "$py" benchmarks/train_throughput.py --devices cuda \
+    --engines eager,graph,graph-tuned --tasks "$task" "${bench[@]}" --seconds 2 \
+    --data-root "$root" --profile eager-tuned >>"$log" 2>&1
 fi
 if [ "$plan" = ablation ]; then
   steps=$amount

@@ -164,6 +164,9 @@ class TrainConfig:
             ``data.sampler: device``, Adam(W) clipped by norm or not at all).
         compile_mode: torch.compile's mode for engine compile: "default",
             "reduce-overhead" (CUDA graphs on the GPU) or "max-autotune".
+        cudnn_benchmark: on CUDA, let cuDNN time its algorithms for each convolution shape
+            on first use and keep the fastest (``torch.backends.cudnn.benchmark``): training
+            patches have one shape. Off, its heuristics choose.
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
         time_budget_minutes: wall-clock minutes the run may train (0: no limit). After
             20 timed steps, and again every 100, ``steps`` is lowered to what fits, so the
@@ -187,6 +190,7 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     engine: Literal["eager", "compile", "graph"] = "eager"
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
+    cudnn_benchmark: bool = False
     init_from: str | None = None
     time_budget_minutes: float = 0.0
     notes: str = ""

@@ -280,6 +280,8 @@ def make_engine(
     batches: DeviceBatches | None,
 ) -> EagerStep:
     """The recipe's engine (see the module docstring)."""
+    if device.type == "cuda":  # a process-wide switch: the last engine made sets it
+        torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
     cls = {"eager": EagerStep, "compile": CompiledStep, "graph": GraphStep}[cfg.engine]
     return cls(cfg, net, optimizer, device, batches)
 

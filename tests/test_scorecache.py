@@ -16,7 +16,7 @@ from csrnet.model import CSRnet
 from csrnet.scorecache import PROTOCOL, ScoreCache, weights_label
 from csrnet.weights import load_weights, record_benchmarks, save_weights
 
-from conftest import data_dir
+from conftest import DATA_ROOT, data_dir, run_cli
 
 
 @pytest.fixture
@@ -106,3 +106,24 @@ def test_rows_of_another_protocol_are_measured_again(tmp_path: Path, weights: Pa
     again = Counting(weights)
     evaluate_folder(folder, deg, again, log=cache.for_weights(weights))
     assert again.calls == 5
+
+
+def test_evaluate_keeps_the_reports_rows_and_reuses_them(capsys, tmp_path: Path, weights: Path):
+    """``csrnet evaluate --scores DIR`` (how a GPU session's scores reach the report) writes
+    the rows ``csrnet report`` reads, and a second run finds them instead of scoring."""
+    data_dir("Set5")
+    scores = tmp_path / "scores"
+    argv = ["evaluate", str(weights), "--sets", "Set5", "--data-root", str(DATA_ROOT)]
+    code, err = run_cli(capsys, *argv, "--scores", str(scores))
+    assert code == 0, err
+    log = ScoreCache(scores).for_weights(weights)
+    assert log.path.name == f"{weights_label(weights)}.csv" and len(log.rows) == 5
+    measured = evaluate_folder(
+        data_dir("Set5"), Degradation("sr", 2), restore_fn(load_weights(weights)[0])
+    )
+    assert log.get("Set5", "x2", "baby.png").psnr == pytest.approx(measured.images[0].psnr)
+    text = log.path.read_text()
+    run_cli(capsys, *argv, "--scores", str(scores))
+    assert log.path.read_text() == text  # nothing scored again, nothing appended
+    code, err = run_cli(capsys, *argv, "--scores", str(scores), "--self-ensemble")
+    assert code == 2 and "--scores" in err

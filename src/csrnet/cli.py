@@ -88,6 +88,12 @@ def build_parser() -> Parser:
     ev.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
     ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
+    ev.add_argument(
+        "--scores",
+        metavar="DIR",
+        help="keep per-image scores in DIR, csrnet report's cache (one file per weights "
+        "file, named by a hash of its tensors): images found there are not scored again",
+    )
     ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ev.add_argument(
         "--record",
@@ -387,6 +393,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     override = degradation_from_args(args, task="infer")
     if args.record and args.backend != "torch":
         raise UsageError("--record stores the protocol's fp32 scores: use --backend torch")
+    if args.scores and (args.backend != "torch" or args.self_ensemble or args.tile or args.seed):
+        raise UsageError(
+            "--scores keeps the protocol's scores: no --backend other than torch, "
+            "--self-ensemble, --tile or --seed"
+        )
 
     from .evaluate import evaluate_weights
     from .images import write_atomic
@@ -399,6 +410,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise CsrnetError(f"missing test sets: {', '.join(missing)}")
     check_output_folder(args.csv)
     device = str(resolve_device(args.device))
+    cache = None
+    if args.scores:
+        from .scorecache import ScoreCache
+        from .weights import read_metadata
+
+        for weights in args.weights:  # a missing or broken file: its one-line error first
+            read_metadata(weights)
+        cache = ScoreCache(args.scores, device)
     results = []
     for weights in args.weights:
         results += evaluate_weights(
@@ -412,6 +431,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             args.seed,
             progress=not args.no_progress,
             backend=args.backend,
+            log=cache.for_weights(weights) if cache else None,
         )
     if args.record:
         from .weights import record_benchmarks

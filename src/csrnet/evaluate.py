@@ -231,10 +231,11 @@ def evaluate_weights(
     seed: int = 0,
     progress: bool = False,
     backend: str = "torch",
+    log: ScoreLog | None = None,
 ) -> list[SetScore]:
     """Score a weights file on test folders (default: the paper's sets for its task) at each
     of its settings, run by ``backend`` (``csrnet.backends``); the method is named after the
-    file, with "+" for the self-ensemble."""
+    file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
     from .backends import choose_backend, compile_model
     from .inference import restore_fn
     from .weights import load_weights
@@ -251,7 +252,7 @@ def evaluate_weights(
     method += "" if backend == "torch" else f" ({backend})"
     rgb = model.config.image_channels == 3
     return [
-        evaluate_folder(folder, deg, restore, seed=seed, progress=progress, method=method, rgb=rgb)
+        evaluate_folder(folder, deg, restore, seed, progress, method=method, log=log, rgb=rgb)
         for deg in settings
         for folder in folders
     ]

@@ -16,9 +16,12 @@ leaves it exactly the images it trains on here. It writes each recipe's options 
 which ``scripts/device_session.sh`` reads.
 
     python scripts/stage_device_data.py CONFIG... [--out DIR] [--test-sets task|Set14,...]
+    python scripts/stage_device_data.py --out .device_data/report --test-sets Urban100
 
 ``--test-sets task`` stages the sets the campaign scores each recipe's task on
-(``SCORED``). Then ``scripts/device_tree.py size DIR`` says whether it fits the 64 MiB.
+(``SCORED``); with no CONFIG, only the named test sets are staged (to score weights there
+with ``csrnet evaluate --scores``). Then ``scripts/device_tree.py size DIR`` says whether it
+fits the 64 MiB.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from csrnet.config import TrainConfig, load_config
+from csrnet.config import DEFAULT_DATA_ROOT, TrainConfig, load_config
 from csrnet.data import training_paths
 from csrnet.degrade import to_y
+from csrnet.errors import CsrnetError
 from csrnet.images import list_images, read_image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,9 +81,14 @@ def device_excludes(
 
 
 def stage(configs: list[Path], out: Path, test_sets: str) -> int:
-    """Stage the recipes' images into ``out`` and write their ``.args``; bytes written."""
+    """Stage the recipes' images into ``out`` and write their ``.args``; bytes written. With
+    no recipes, the ``test_sets`` alone (from the default data root)."""
     cfgs = [load_config(c) for c in configs]
     plans = []
+    if not cfgs:
+        if test_sets == "task":
+            sys.exit("with no CONFIG, name the test sets: --test-sets Urban100,BSD100")
+        plans.append((None, [], [], [Path(DEFAULT_DATA_ROOT) / n for n in test_sets.split(",")]))
     for cfg in cfgs:
         train = [cfg.data.resolve(d) for d in cfg.data.train]
         exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]
@@ -99,6 +108,8 @@ def stage(configs: list[Path], out: Path, test_sets: str) -> int:
         written += write_y(path, out / path.parent.name)
     root = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
     for cfg, kept, overlaps, _ in plans:
+        if cfg is None:
+            continue
         names = device_excludes(cfg, kept, overlaps, staged_sets, staged_train)
         args = f"--set data.root={root} --set data.exclude_overlaps_with=[{','.join(names)}]"
         (out / f"{cfg.name}.args").write_text(args + "\n")
@@ -108,11 +119,14 @@ def stage(configs: list[Path], out: Path, test_sets: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("configs", nargs="+", type=Path)
+    parser.add_argument("configs", nargs="*", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / ".device_data" / "campaign")
     parser.add_argument("--test-sets", default="task", help="'task' or comma-separated sets")
     args = parser.parse_args()
-    total = stage(args.configs, args.out, args.test_sets)
+    try:
+        total = stage(args.configs, args.out, args.test_sets)
+    except CsrnetError as exc:
+        sys.exit(f"stage_device_data.py: {exc}")
     inside = args.out.resolve().is_relative_to(ROOT)
     if inside:
         sys.path.insert(0, str(ROOT / "scripts"))

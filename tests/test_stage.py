@@ -79,3 +79,17 @@ def test_each_recipe_trains_there_on_what_it_trains_on_here(tmp_path: Path) -> N
     assert (out / "leaves.args").read_text().endswith("data.exclude_overlaps_with=[Set12]\n")
     with pytest.raises(SystemExit, match=r"leaves: on the device it would also train on"):
         script.stage([keeps, leaves], tmp_path / "out2", "Set5")
+
+
+def test_test_sets_alone_keep_their_names_for_the_score_cache(tmp_path: Path) -> None:
+    """With no recipe only the named sets are staged, each image under its own name (the
+    score cache's key), and no recipe options are written."""
+    data_dir("Set5")
+    script, out = load_script(), tmp_path / "out"
+    script.stage([], out, "Set5")
+    assert sorted(p.name for p in out.iterdir()) == ["Set5"]
+    assert [p.name for p in list_images(out / "Set5")] == [
+        p.name for p in list_images(data_dir("Set5"))
+    ]
+    with pytest.raises(SystemExit, match="name the test sets"):
+        script.stage([], out, "task")

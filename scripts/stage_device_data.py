@@ -5,8 +5,9 @@ The device tool carries the repository alone, not ../shared/data. This writes on
 training image that some recipe keeps (``csrnet.overlap`` leaves out those overlapping its
 test sets), each recipe's validation set and the ``--test-sets``, each image once, as the
 gray PNG of its Y channel (what every loader computes from it anyway: a gray image is its
-own Y; a third of the bytes of an RGB PNG), or as the original file where that is smaller
-(JPEGs).
+own Y; a third of the bytes of an RGB PNG) where that is smaller, else as the original file;
+JPEGs are always copied as they are, so every image keeps its name (the key of its scores,
+and the seed of its noise).
 
 Recipes may leave out different training images (denoising drops Train400's test_020, which
 overlaps Set12; JPEG keeps it). So on the device each recipe checks overlaps against those of
@@ -45,16 +46,17 @@ SCORED = {"sr": ["Set5", "Set14"], "denoise": ["Set12", "BSD68"], "jpeg": ["Clas
 
 
 def write_y(path: Path, folder: Path) -> int:
-    """Stage one image into ``folder``; bytes written."""
+    """Stage one image into ``folder`` under its own name; bytes written."""
     folder.mkdir(parents=True, exist_ok=True)
-    png = io.BytesIO()
-    Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
     size = path.stat().st_size
-    if png.tell() < size:
-        (folder / f"{path.stem}.png").write_bytes(png.getvalue())
-    else:
-        shutil.copyfile(path, folder / path.name)
-    return min(png.tell(), size)
+    if path.suffix.lower() == ".png":
+        png = io.BytesIO()
+        Image.fromarray(to_y(read_image(path))).save(png, format="PNG", optimize=True)
+        if png.tell() < size:
+            (folder / path.name).write_bytes(png.getvalue())
+            return png.tell()
+    shutil.copyfile(path, folder / path.name)
+    return size
 
 
 def device_excludes(
@@ -102,9 +104,9 @@ def stage(configs: list[Path], out: Path, test_sets: str) -> int:
     written, seen = 0, set()
     sources = [*sorted(staged_train), *(p for f in sorted(staged_sets) for p in list_images(f))]
     for path in sources:
-        if (path.parent.name, path.stem) in seen:
-            sys.exit(f"{path}: another image of {path.parent} has the stem {path.stem!r}")
-        seen.add((path.parent.name, path.stem))
+        if (path.parent.name, path.name) in seen:  # two folders of one name
+            sys.exit(f"{path}: another {path.parent.name}/{path.name} is staged already")
+        seen.add((path.parent.name, path.name))
         written += write_y(path, out / path.parent.name)
     root = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out
     for cfg, kept, overlaps, _ in plans:

@@ -65,8 +65,10 @@ def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
     torch.nn.init.zeros_(model.rec2.bias)
     path = tmp_path / "rgb.safetensors"
     save_weights(path, model, {"task": {"task": "jpeg", "levels": [10]}})
-    (score,) = evaluate_weights(path, [data_dir("LIVE1")], override=None)[:1]
+    # no sets given: an RGB model's are the colour ones (LIVE1 for JPEG), not gray Classic5
+    (score,) = evaluate_weights(path, None, data_dir("LIVE1").parent, override=None)
     jpeg = evaluate_folder(data_dir("LIVE1"), Degradation("jpeg", 10), rgb=True)
+    assert score.dataset == "LIVE1"
     assert score.psnr == pytest.approx(jpeg.psnr, abs=0.02)  # fp16 weights, identity
 
 

@@ -78,7 +78,11 @@ def build_parser() -> Parser:
         "(or the one given), with per-image rows in --csv.",
     )
     ev.add_argument("weights", nargs="+", metavar="WEIGHTS", help=".safetensors files")
-    ev.add_argument("--sets", help="comma-separated test sets (default: the paper's for the task)")
+    ev.add_argument(
+        "--sets",
+        help="comma-separated test sets (default: the paper's for the task; RGB models: "
+        "the colour sets, CBSD68 and Urban100 or LIVE1)",
+    )
     ev.add_argument(
         "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
     )

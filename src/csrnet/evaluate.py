@@ -28,7 +28,14 @@ from .metrics import psnr, ssim
 if TYPE_CHECKING:
     from .scorecache import ScoreLog
 
-__all__ = ["DEFAULT_SETS", "ImageScore", "SetScore", "evaluate_folder", "evaluate_weights"]
+__all__ = [
+    "COLOUR_SETS",
+    "DEFAULT_SETS",
+    "ImageScore",
+    "SetScore",
+    "evaluate_folder",
+    "evaluate_weights",
+]
 
 # The paper's test sets of each task (Tables II, III, IV).
 DEFAULT_SETS = {
@@ -36,6 +43,8 @@ DEFAULT_SETS = {
     "denoise": ["MemNet14", "BSD200_test", "Urban100", "BSD68"],
     "jpeg": ["Classic5", "LIVE1"],
 }
+# The colour sets of each task that has RGB models (issue #15), scored on RGB.
+COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
 
 SSIM_WINDOW = 11
 # A restoration function maps the degraded Y image (float64 on [0, 255]) to the restored one.
@@ -233,7 +242,8 @@ def evaluate_weights(
     backend: str = "torch",
     log: ScoreLog | None = None,
 ) -> list[SetScore]:
-    """Score a weights file on test folders (default: the paper's sets for its task) at each
+    """Score a weights file on test folders (default: the paper's sets for its task, or the
+    colour sets for an RGB model) at each
     of its settings, run by ``backend`` (``csrnet.backends``); the method is named after the
     file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
     from .backends import choose_backend, compile_model
@@ -245,12 +255,13 @@ def evaluate_weights(
     model, meta = load_weights(path, device)
     backend = choose_backend(backend, device, meta)
     settings = weights_settings(meta, path, override)
-    folders = folders or [data_root / name for name in DEFAULT_SETS[meta["task"]["task"]]]
+    rgb = model.config.image_channels == 3
+    sets = (COLOUR_SETS if rgb else DEFAULT_SETS)[meta["task"]["task"]]
+    folders = folders or [data_root / name for name in sets]
     run = compile_model(model, meta, backend)
     restore = restore_fn(run, device, ensemble=ensemble, tile=tile)
     method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
     method += "" if backend == "torch" else f" ({backend})"
-    rgb = model.config.image_channels == 3
     return [
         evaluate_folder(folder, deg, restore, seed, progress, method=method, log=log, rgb=rgb)
         for deg in settings

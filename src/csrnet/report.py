@@ -33,7 +33,7 @@ from . import anchors, paper
 from .config import ModelSpec
 from .degrade import Degradation, to_y
 from .errors import CsrnetError
-from .evaluate import DEFAULT_SETS, SetScore, evaluate_folder
+from .evaluate import COLOUR_SETS, DEFAULT_SETS, SetScore, evaluate_folder
 from .images import list_images, read_image, write_atomic
 from .inference import restore_fn
 from .matlab import to_uint8
@@ -61,7 +61,6 @@ PAPER_OTHERS = {
 BM3D_SETS = ("MemNet14", "BSD68")
 # The colour tables (RGB models, issue #15): their settings and sets, and where CBM3D is run.
 COLOUR_LEVELS = {"denoise": [15, 25, 50], "jpeg": [10, 20, 30, 40]}
-COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
 COLOUR_TITLES = {"denoise": "colour Gaussian denoising", "jpeg": "colour JPEG deblocking"}
 CBM3D_SETS = ("CBSD68",)
 COLOUR_FIGURE_LEVEL = {"denoise": 25, "jpeg": 10}

@@ -417,10 +417,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     cache = None
     if args.scores:
         from .scorecache import ScoreCache
-        from .weights import read_metadata
 
-        for weights in args.weights:  # a missing or broken file: its one-line error first
-            read_metadata(weights)
         cache = ScoreCache(args.scores, device)
     results = []
     for weights in args.weights:

@@ -33,9 +33,11 @@ def weights_label(path: str | os.PathLike) -> str:
     """``<stem>-<12 hex digits>``: the SHA-256 of the file's architecture and tensors."""
     from safetensors import safe_open
 
+    from .weights import read_metadata
+
+    model = read_metadata(path).get("model", {})  # a missing or broken file: one line
     digest = hashlib.sha256()
     with safe_open(str(path), framework="numpy") as f:
-        model = json.loads((f.metadata() or {}).get("model", "{}"))
         digest.update(json.dumps(model, sort_keys=True).encode())
         for key in sorted(f.keys()):
             tensor = f.get_tensor(key)

@@ -1,7 +1,7 @@
 """Training throughput of the D8R6 model: the training engines side by side, in one run.
 
 Each row times one training step as ``csrnet train`` runs it (``csrnet.engine``): the model,
-the recipe's AdamW and clipping, bf16 autocast and channels_last on the GPU. Engines:
+the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. Engines:
 
 - ``eager``: today's default, patches made on the host (``data.sampler: host``, in the
   training process: the worst case for data loading) and copied over;
@@ -91,8 +91,7 @@ class Trainer:
     def __init__(self, cfg, images: TrainingImages, device: torch.device, seed: int = 0):
         torch.manual_seed(seed)
         self.model = CSRnet(**asdict(cfg.model.build())).to(device)
-        if device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
+        self.model.to(memory_format=torch.channels_last)
         self.device, self.cfg = device, cfg
         self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
         self.host, batches = make_batches(cfg, images, device)

@@ -50,13 +50,10 @@ class DeviceBatches:
         per_rank = global_batch // world
         self.bank = bank
         self.indices = torch.arange(rank * per_rank, (rank + 1) * per_rank, device=bank.device)
-        self.channels_last = bank.device.type == "cuda"
 
     def __call__(self, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         inputs, targets = self.bank.sample(step, self.indices)
-        if self.channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return inputs, targets
+        return inputs.contiguous(memory_format=torch.channels_last), targets
 
 
 def make_batches(
@@ -85,13 +82,11 @@ def make_batches(
 
 
 def next_batch(host_batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The next host batch on ``device`` (channels_last inputs on CUDA)."""
+    """The next host batch on ``device`` (channels_last inputs, as the model)."""
     inputs, targets = next(host_batches)
     inputs = inputs.to(device, non_blocking=True)
     targets = targets.to(device, non_blocking=True)
-    if device.type == "cuda":
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
-    return inputs, targets
+    return inputs.contiguous(memory_format=torch.channels_last), targets
 
 
 class LossOf(nn.Module):

@@ -257,7 +257,8 @@ def describe_plan(
             )
             + f"); {n_val} validation images from {cfg.data.val}",
             f"device     {device}"
-            + (", bf16 autocast, channels_last" if device.type == "cuda" else "")
+            + (", bf16 autocast" if device.type == "cuda" else "")
+            + ", channels_last"
             + f"; engine {cfg.engine}, {cfg.data.sampler} sampler",
             f"init_from  {cfg.init_from or '-'}",
         ]
@@ -381,8 +382,8 @@ class _Trainer:
         if resume:
             cfg = self._restore(cfg, read_resume_state(run_dir / "last.pt"))
         self.cfg = cfg
-        if device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
+        # channels_last: on the GPU as cuDNN prefers; on the CPU 11% faster a step (TRAINING.md)
+        self.model.to(memory_format=torch.channels_last)
         self.net = (
             torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
         )

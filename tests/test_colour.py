@@ -134,3 +134,18 @@ def test_colour_photos_get_the_rgb_model_and_gray_ones_the_gray_model(
     assert np.array_equal(np.array(Image.open(out)), colour)
     with pytest.raises(CsrnetError, match="no RGB weights for jpeg q10"):
         csrnet.restore(colour, task="jpeg", quality=10, channels="rgb")
+
+
+def test_the_demo_scores_an_rgb_model_on_rgb(tmp_path: Path, weights_dir: Path, capsys) -> None:
+    from csrnet.cli import main
+    from csrnet.photos import demo_image
+
+    identity_rgb_weights(weights_dir)  # a colour photo gets it: the output is the noisy input
+    deg = Degradation("denoise", 25)
+    argv = ["restore", "--demo", "-o", str(tmp_path / "demo.png"), "--task", "denoise"]
+    assert main([*argv, "--sigma", "25"]) == 0
+    clean, noisy = demo_image(deg)
+    on_rgb = f"{psnr(noisy, clean):.2f} dB"
+    assert f"PSNR on RGB: input {on_rgb}, CSRnet {on_rgb}" in capsys.readouterr().out
+    assert main([*argv, "--sigma", "25", "--channels", "y", "--overwrite"]) == 0
+    assert "PSNR on Y: input " in capsys.readouterr().out  # the Y model: scored on Y

@@ -497,10 +497,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if out.exists() and not args.overwrite:
             raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
         model, meta = choose(Photo(demo_image(deg)[1]))  # the sample photo is colour
-        sheet, before, after = make_demo(model, deg, **run)
+        sheet, before, after, space = make_demo(model, deg, **run)
         write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
         print(
-            f"{out}: {deg.task} {deg.label} on a sample photo, PSNR on Y: "
+            f"{out}: {deg.task} {deg.label} on a sample photo, PSNR on {space}: "
             f"{'bicubic' if deg.task == 'sr' else 'input'} {before:.2f} dB, "
             f"CSRnet {after:.2f} dB (weights of recipe {meta.get('recipe', '?')})"
         )

@@ -525,9 +525,11 @@ def make_demo(
     tile: int = 0,
     ensemble: bool = False,
     overlap: int = DEFAULT_OVERLAP,
-) -> tuple[Image.Image, float, float]:
+) -> tuple[Image.Image, float, float, str]:
     """Degrade the sample photo, restore it, and lay out degraded / restored / original;
-    also returns the PSNR (on Y) of the degraded and of the restored image."""
+    also returns the PSNR of the degraded and of the restored image, and where it was
+    measured: on Y (the paper's models), or on RGB for an RGB model (the colour literature's
+    convention, as ``csrnet evaluate``)."""
     from .degrade import to_y
     from .metrics import psnr
 
@@ -539,7 +541,9 @@ def make_demo(
     if deg.task == "sr":  # the low-resolution input, enlarged by MATLAB bicubic
         shown = to_uint8(imresize(degraded.astype(np.float64), deg.level))
         caption = f"bicubic ({deg.label})"
-    before, after = (psnr(to_y(x), to_y(clean), deg.border) for x in (shown, restored))
+    space = "RGB" if model.config.image_channels == 3 else "Y"
+    plane = (lambda x: x) if space == "RGB" else to_y
+    before, after = (psnr(plane(x), plane(clean), deg.border) for x in (shown, restored))
     sheet = side_by_side(
         [
             (f"{caption}: {before:.2f} dB", shown),
@@ -547,4 +551,4 @@ def make_demo(
             ("original", clean),
         ]
     )
-    return sheet, before, after
+    return sheet, before, after, space

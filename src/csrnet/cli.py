@@ -53,6 +53,22 @@ def build_parser() -> Parser:
     base.add_argument(
         "--rgb", action="store_true", help="score on RGB instead of Y (colour images only)"
     )
+    base.add_argument(
+        "--method",
+        choices=["input", "bm3d"],
+        default="input",
+        help="input: the degraded image itself (default); bm3d: BM3D, with --rgb CBM3D "
+        "(denoise only; the bm3d package)",
+    )
+    base.add_argument(
+        "--jobs", type=int, default=1, help="BM3D: processes at once (at most one per core)"
+    )
+    base.add_argument("--cache", default=".cache", help="BM3D: results folder (default .cache)")
+    base.add_argument(
+        "--scores",
+        metavar="DIR",
+        help="BM3D: keep per-image rows in the score cache DIR, as csrnet report does",
+    )
     base.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     base.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     base.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -328,8 +344,14 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
     degradation = degradation_from_args(args)
     check_output_folder(args.csv)
+    if args.method == "bm3d":
+        run = bm3d_run(args, degradation)
+    elif args.scores or args.jobs != 1:
+        raise UsageError("--scores and --jobs go with --method bm3d")
+    else:
+        run = {"seed": args.seed}
     result = evaluate_folder(
-        args.dataset, degradation, seed=args.seed, progress=not args.no_progress, rgb=args.rgb
+        args.dataset, degradation, progress=not args.no_progress, rgb=args.rgb, **run
     )
     if args.csv:
         result.write_csv(args.csv)
@@ -340,6 +362,28 @@ def cmd_baseline(args: argparse.Namespace) -> None:
             f"{result.dataset} {args.task} {degradation.label}: {len(result.images)} images, "
             f"PSNR {result.psnr:.3f} dB, SSIM {result.ssim:.4f}"
         )
+
+
+def bm3d_run(args: argparse.Namespace, degradation) -> dict:
+    """BM3D's results for ``baseline --method bm3d`` computed into the cache (``--jobs``
+    processes), and how ``evaluate_folder`` reads them back."""
+    from .classical import CachedBM3D, fill_cache
+    from .scorecache import ScoreCache
+
+    if args.seed or args.clip:
+        raise UsageError("--method bm3d runs on the protocol's noise: no --seed or --clip")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be >= 1")
+    folder, cache = Path(args.dataset), Path(args.cache)
+    fill_cache(folder, degradation, cache, args.rgb, args.jobs, progress=not args.no_progress)
+    bm3d = CachedBM3D(cache, folder.name, degradation.level, args.rgb)
+    log = ScoreCache(args.scores).log(bm3d.label) if args.scores else None
+    return {
+        "restore": bm3d.restore_fn(folder, log=log),
+        "method": bm3d.method,
+        "log": log,
+        "timing": bm3d.seconds,
+    }
 
 
 def cmd_baseline_table(args: argparse.Namespace) -> None:

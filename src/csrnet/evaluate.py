@@ -176,9 +176,7 @@ def evaluate_folder(
         if cached is not None:
             result.images.append(cached)
             continue
-        clean = degradation.clean(_rgb(path) if rgb else to_y(read_image(path)))
-        _check_size(path, clean, degradation)
-        degraded = degradation.apply(clean, name=path.name, seed=seed)
+        clean, degraded = degraded_pair(path, degradation, seed, rgb)
         start = time.perf_counter()
         restored = degraded if restore is None else restore(degraded)
         seconds = 0.0 if restore is None else time.perf_counter() - start
@@ -194,6 +192,16 @@ def evaluate_folder(
         if log:
             log.add(result.dataset, degradation.label, score)
     return result
+
+
+def degraded_pair(
+    path: Path, degradation: Degradation, seed: int = 0, rgb: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The protocol's (clean, degraded) pair of the image at ``path``: Y (``rgb``: RGB),
+    mod-cropped for SR, with noise drawn from ``seed`` and the image's name."""
+    clean = degradation.clean(_rgb(path) if rgb else to_y(read_image(path)))
+    _check_size(path, clean, degradation)
+    return clean, degradation.apply(clean, name=path.name, seed=seed)
 
 
 def _rgb(path: Path) -> np.ndarray:

@@ -20,16 +20,15 @@ import datetime
 import io
 import os
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from . import anchors, paper
+from .classical import CachedBM3D
 from .config import ModelSpec
 from .degrade import Degradation, to_y
 from .errors import CsrnetError
@@ -142,42 +141,6 @@ def _preset_of(spec: dict) -> str:
     return spec["preset"] if same else ""
 
 
-class CachedBM3D:
-    """BM3D (the ``bm3d`` package, non-commercial licence), or CBM3D for colour images
-    (``rgb``: its ``bm3d_rgb``, in the opponent colour space), with its results cached as PNG
-    and the seconds each took beside them, so a cached run still reports its speed."""
-
-    def __init__(self, cache: Path, dataset: str, sigma: float, rgb: bool = False) -> None:
-        try:
-            import bm3d
-        except ImportError:
-            raise CsrnetError("BM3D needs the bm3d package: pip install 'csrnet[bm3d]'") from None
-        from importlib.metadata import version
-
-        self._denoise = bm3d.bm3d_rgb if rgb else bm3d.bm3d
-        self.sigma, self.method = sigma, "CBM3D" if rgb else "BM3D"
-        self.version = version("bm3d")
-        self.label = f"{self.method.lower()}-{self.version}"  # its score log's name
-        self.folder = cache / self.method.lower() / dataset / f"sigma{sigma:g}"
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, noisy: np.ndarray, name: str) -> np.ndarray:
-        png, timing = (
-            self.folder / f"{Path(name).stem}.png",
-            self.folder / f"{Path(name).stem}.seconds",
-        )
-        if not (png.is_file() and timing.is_file()):
-            start = time.perf_counter()
-            out = to_uint8(self._denoise(noisy / 255.0, sigma_psd=self.sigma / 255.0) * 255.0)
-            seconds = time.perf_counter() - start
-            write_atomic(png, lambda tmp: Image.fromarray(out).save(tmp, format="PNG"))
-            write_atomic(timing, lambda tmp: tmp.write_text(f"{seconds}\n"))
-        return np.asarray(Image.open(png), dtype=np.float64)
-
-    def seconds(self, name: str) -> float:
-        return float((self.folder / f"{Path(name).stem}.seconds").read_text())
-
-
 def _bm3d_cell(
     score, score_cache, folder: Path, deg: Degradation, cache: Path, rgb: bool = False
 ) -> SetScore:
@@ -185,11 +148,8 @@ def _bm3d_cell(
     was computed."""
     bm3d = CachedBM3D(cache, folder.name, deg.level, rgb=rgb)
     log = score_cache.log(bm3d.label)
-    paths = list_images(folder)[: score.limit or None]  # restore() sees the uncached, in order
-    names = iter(p.name for p in paths if log.get(folder.name, deg.label, p.name) is None)
-    return score(
-        folder, deg, lambda y: bm3d(y, next(names)), bm3d.method, log, bm3d.seconds, rgb=rgb
-    )
+    restore = bm3d.restore_fn(folder, score.limit, log)
+    return score(folder, deg, restore, bm3d.method, log, bm3d.seconds, rgb=rgb)
 
 
 class _Scorer:

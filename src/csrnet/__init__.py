@@ -9,7 +9,7 @@ Modules: ``model`` (the network), ``matlab`` (MATLAB-compatible imresize and rgb
 ``degrade`` (the paper's degradations), ``metrics`` (PSNR/SSIM), ``images`` (safe image
 I/O), ``evaluate`` (the protocol over a folder), ``config``/``data``/``train`` (training),
 ``patchbank``/``engine`` (the fast training path), ``weights`` (safetensors), ``photos``
-(restoring real photos), ``tiling``, ``report``, ``cli``.
+(restoring real photos), ``tiling``, ``report``, ``classical`` (BM3D), ``cli``.
 """
 
 from .errors import CsrnetError, CsrnetWarning

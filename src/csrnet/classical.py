@@ -11,8 +11,10 @@ the protocol scores.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from .images import list_images, write_atomic
 from .matlab import to_uint8
 
 __all__ = ["CachedBM3D", "fill_cache"]
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class CachedBM3D:
@@ -88,6 +92,22 @@ def _compute_one(cache: Path, path: Path, deg: Degradation, rgb: bool) -> str:
     return path.name
 
 
+@contextmanager
+def _one_thread_each():
+    """One BLAS / OpenMP thread in each process spawned meanwhile (they read the environment
+    as they start), so that N processes on N cores do not each start a thread per core."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def fill_cache(
     folder: str | Path,
     deg: Degradation,
@@ -119,7 +139,7 @@ def fill_cache(
             bar.update()
     else:  # spawned, not forked: a forked copy of a process running torch threads can hang
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        with _one_thread_each(), ProcessPoolExecutor(jobs, mp_context=context) as pool:
             work = partial(_compute_one, cache, deg=deg, rgb=rgb)
             for _ in pool.map(work, todo):
                 bar.update()

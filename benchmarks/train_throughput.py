@@ -24,7 +24,8 @@ the check that tests/test_engine.py makes on the CPU).
 ``--profile ENGINE`` ends with where that engine's step spends its time: the operators and
 kernels of ``--profile-steps`` steps at the first batch size, by self device time (CPU time
 on the CPU), with the device time summed per step against the step's wall time: the GPU's
-idle share is the difference.
+idle share is the difference; then the convolution backwards grouped by input shapes, the
+slowest first (which layers the fp32 weight-gradient kernels of TRAINING.md belong to).
 
     python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
     python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
@@ -181,7 +182,7 @@ def profile_step(task, images, device, args) -> None:
     cuda = device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     t0 = time.perf_counter()
-    with profile(activities=activities) as prof:
+    with profile(activities=activities, record_shapes=True) as prof:
         for _ in range(args.profile_steps):
             trainer()
         trainer.sync()
@@ -197,6 +198,24 @@ def profile_step(task, images, device, args) -> None:
         f"wall {wall * 1e3:.1f} ms per step (profiler overhead included)"
     )
     print(events.table(sort_by=key, row_limit=args.profile_rows, max_name_column_width=60))
+    print_backward_by_shape(prof, key.replace("self_", ""), args.profile_steps)
+
+
+def print_backward_by_shape(prof, key: str, steps: int) -> None:
+    """Convolution backwards grouped by (grad, input, weight) shapes: time per step and call."""
+    rows = [
+        e
+        for e in prof.key_averages(group_by_input_shape=True)
+        if e.key == "aten::convolution_backward"
+    ]
+    rows.sort(key=lambda e: getattr(e, key), reverse=True)
+    print("\n| convolution backward: grad, input, weight shapes | calls/step | ms/step | us/call |")
+    print("|---|---:|---:|---:|")
+    for e in rows:
+        total = getattr(e, key)  # microseconds over all steps
+        shapes = ", ".join("x".join(map(str, s)) for s in e.input_shapes[:3])
+        per_step, per_call = total / 1e3 / steps, total / e.count
+        print(f"| {shapes} | {e.count / steps:g} | {per_step:.2f} | {per_call:.1f} |")
 
 
 def main() -> None:

@@ -13,9 +13,21 @@ from __future__ import annotations
 COLOUR_DENOISE: dict[str, dict[int, dict[str, float]]] = {
     "CBM3D": {25: {"CBSD68": 30.70}, 50: {"CBSD68": 27.38}},
     "CDnCNN-B": {25: {"CBSD68": 31.23}, 50: {"CBSD68": 27.97}},
-    "IRCNN": {15: {"CBSD68": 33.86}, 25: {"CBSD68": 31.16}, 50: {"CBSD68": 27.86}},
-    "FFDNet": {15: {"CBSD68": 33.87}, 25: {"CBSD68": 31.21}, 50: {"CBSD68": 27.96}},
-    "DRUNet": {15: {"CBSD68": 34.30}, 25: {"CBSD68": 31.69}, 50: {"CBSD68": 28.51}},
+    "IRCNN": {
+        15: {"CBSD68": 33.86, "Urban100": 33.78},
+        25: {"CBSD68": 31.16, "Urban100": 31.20},
+        50: {"CBSD68": 27.86, "Urban100": 27.70},
+    },
+    "FFDNet": {
+        15: {"CBSD68": 33.87, "Urban100": 33.83},
+        25: {"CBSD68": 31.21, "Urban100": 31.40},
+        50: {"CBSD68": 27.96, "Urban100": 28.05},
+    },
+    "DRUNet": {
+        15: {"CBSD68": 34.30, "Urban100": 34.81},
+        25: {"CBSD68": 31.69, "Urban100": 32.60},
+        50: {"CBSD68": 28.51, "Urban100": 29.61},
+    },
 }
 
 # method -> quality -> dataset -> PSNR; colour JPEG with 4:2:0 chroma subsampling.
@@ -32,7 +44,8 @@ SOURCES: dict[str, str] = {
     "CBM3D": "DnCNN (Zhang et al., IEEE TIP 2017), colour table, as reproduced in the "
     "README of Shakarim94/CDnCNN-B-tensorflow",
     "CDnCNN-B": "the same DnCNN table",
-    "IRCNN": "Restormer (Zamir et al., arXiv 2111.09881), colour denoising table",
+    "IRCNN": "Restormer (Zamir et al., arXiv 2111.09881), colour denoising table (CBSD68 and "
+    "Urban100)",
     "FFDNet": "the same Restormer table (paperswithcode lists the same 33.87 at sigma 15)",
     "DRUNet": "the same Restormer table",
     "JPEG": "as quoted by the JPNeO paper beside QGAC and FBCNN",

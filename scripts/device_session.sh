@@ -23,6 +23,9 @@
 #       .venv/bin/python scripts/device_tree.py size .device_data/campaign    # <= 64 MiB
 #     and carry [".device_data/campaign"]; after it, `device_tree.py unpark`, then here
 #     `csrnet evaluate FILE --sets ... --record`, and ship what gains >= 0.05 dB.
+#     CONTINUE=1 (a second call on the still-held machine, with BENCH=0 and the same carry):
+#     each CONFIG's run of the first call, still in runs/ there, is first exported over the
+#     file the recipe starts from (its init_from), so the runs go on from where they ended.
 #
 #   bash scripts/device_session.sh ablation STEPS|MINUTESm [train options]
 #     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
@@ -87,6 +90,22 @@ train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, i
   timeout "$seconds" "$py" -m csrnet.cli train ${args[$run]} --run-dir "$dir" --no-progress \
     "${common[@]}" "$@" >"$dir.log" 2>&1 &
 }
+if [ "$plan" = campaign ] && [ "${CONTINUE:-0}" = 1 ]; then  # from the last call's runs
+  declare -A continued  # init_from -> the run exported over it
+  for run in $runs; do
+    init=$("$py" -c "from csrnet.config import load_config
+print(load_config('configs/$run.yaml').init_from)")
+    if [ -n "${continued[$init]:-}" ]; then
+      echo "CONTINUE=1: $run and ${continued[$init]} both start from $init" | tee -a "$log" >&2
+      exit 2
+    fi
+    continued[$init]=$run
+    "$py" -m csrnet.cli export "runs/$run" -o "$init" --checkpoint last >>"$log" 2>&1 || {
+      echo "CONTINUE=1: no run of $run to continue on this machine (runs/$run)" | tee -a "$log" >&2
+      exit 2
+    }
+  done
+fi
 if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
   task=sr
   [ -d "$root/T91" ] || task=denoise

@@ -16,16 +16,17 @@
 #     loss curves compared over 200 steps (batch 32), and the kernels of a batch-32 step
 #     profiled, with its convolution backwards by shape (BENCH=profile: batch 32 and the
 #     profile alone); where graph-tuned was >2% the faster at batch 32, the runs train with
-#     cudnn_benchmark on (BENCH=0: as the recipes say). Last, every file is scored there on its task's staged test sets (per-image rows
-#     in scores.csv). Here, first:
+#     cudnn_benchmark on (BENCH=0: as the recipes say). Last, every file is scored there on
+#     its task's staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py size .device_data/campaign    # <= 64 MiB
 #     and carry [".device_data/campaign"]; after it, `device_tree.py unpark`, then here
 #     `csrnet evaluate FILE --sets ... --record`, and ship what gains >= 0.05 dB.
-#     CONTINUE=1 (a second call on the still-held machine, with BENCH=0 and the same carry):
-#     each CONFIG's run of the first call, still in runs/ there, is first exported over the
-#     file the recipe starts from (its init_from), so the runs go on from where they ended.
+#     CONTINUE=1 (a second call on the still-held machine, with the same carry; BENCH
+#     defaults to 0 then): each CONFIG's run of the first call, still in runs/ there, is first
+#     exported over the file the recipe starts from (its init_from), so the runs go on from
+#     where they ended.
 #
 #   bash scripts/device_session.sh ablation STEPS|MINUTESm [train options]
 #     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
@@ -106,7 +107,9 @@ print(load_config('configs/$run.yaml').init_from)")
     }
   done
 fi
-if [ "$plan" = campaign ] && [ "${BENCH:-1}" != 0 ]; then  # eager and graph side by side
+timing=${BENCH:-1}
+[ "${CONTINUE:-0}" = 1 ] && timing=${BENCH:-0}  # timed in the first call already
+if [ "$plan" = campaign ] && [ "$timing" != 0 ]; then  # eager and graph side by side
   task=sr
   [ -d "$root/T91" ] || task=denoise
   bench=(--batches 32,16,64,128 --check-steps 200)

@@ -30,16 +30,42 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+Commands = argparse._SubParsersAction  # what add_subparsers returns: one parser a command
+
+
 def build_parser() -> Parser:
+    """The ``csrnet`` command line: one sub-parser a command, built by the ``_add_*``
+    functions below (the short ones inline)."""
     parser = Parser(
         prog="csrnet", description="Cross-Scale Residual Network for image restoration."
     )
     parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     info = commands.add_parser("info", help="versions, device, and the size of the model presets")
     info.add_argument("--preset", default="all", help="a preset name, or 'all' (default)")
+    _add_baseline(commands)
+    _add_baseline_table(commands)
+    _add_evaluate(commands)
+    _add_restore(commands)
+    commands.add_parser("models", help="list the shipped and user weights")
+    _add_serve(commands)
+    _add_report(commands)
+    _add_train(commands)
+    ox = commands.add_parser(
+        "export-onnx", help="write weights as an ONNX model (dynamic batch, height, width)"
+    )
+    ox.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or weights name")
+    ox.add_argument("-o", "--output", required=True, metavar="model.onnx")
+    _add_check_overlap(commands)
+    ex = commands.add_parser("export", help="write a run's weights as fp16 safetensors")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("-o", "--output", required=True, metavar="NAME.safetensors")
+    ex.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    return parser
 
+
+def _add_baseline(commands: Commands) -> None:
+    """`csrnet baseline`: the degraded input (or BM3D) scored by the protocol."""
     base = commands.add_parser(
         "baseline",
         help="score the degraded input itself (bicubic / noisy / JPEG) on a folder of images",
@@ -73,6 +99,9 @@ def build_parser() -> Parser:
     base.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     base.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+
+def _add_baseline_table(commands: Commands) -> None:
+    """`csrnet baseline-table`: the paper's Bicubic and JPEG rows."""
     table = commands.add_parser(
         "baseline-table",
         help="reproduce every baseline row of the paper's Tables II and IV",
@@ -87,6 +116,10 @@ def build_parser() -> Parser:
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
     table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
     table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _add_evaluate(commands: Commands) -> None:
+    """`csrnet evaluate`: weights scored on test sets."""
     ev = commands.add_parser(
         "evaluate",
         help="score weights on the paper's test sets by the protocol",
@@ -121,12 +154,16 @@ def build_parser() -> Parser:
         help="store the measured means in each weights file (shown by `csrnet models`)",
     )
 
+
+def _add_restore(commands: Commands) -> None:
+    """`csrnet restore`: photos restored with shipped or given weights."""
     rs = commands.add_parser(
         "restore",
         help="restore photos (files, folders or globs) with shipped or given weights",
         description="Restore photos: super-resolve (--task sr --scale S), denoise "
-        "(--task denoise --sigma N) or deblock (--task jpeg --quality Q). Colour photos are "
-        "restored on Y; Cb/Cr are bicubic (SR) or kept. Results are written as PNG.",
+        "(--task denoise --sigma N) or deblock (--task jpeg --quality Q). Colour photos get "
+        "an RGB model where one is installed for the setting (--channels), else are restored "
+        "on Y, with Cb/Cr bicubic (SR) or kept. Results are written as PNG.",
     )
     rs.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or globs")
     rs.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
@@ -153,8 +190,9 @@ def build_parser() -> Parser:
     )
     rs.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    commands.add_parser("models", help="list the shipped and user weights")
 
+def _add_serve(commands: Commands) -> None:
+    """`csrnet serve`: the local web page."""
     sv = commands.add_parser(
         "serve",
         help="a local web page to restore an image and compare before and after",
@@ -171,6 +209,9 @@ def build_parser() -> Parser:
     sv.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size cap")
     sv.add_argument("--max-megapixels", type=float, default=12.0, help="input pixel cap")
 
+
+def _add_report(commands: Commands) -> None:
+    """`csrnet report`: the paper's tables for folders of weights."""
     rp = commands.add_parser(
         "report",
         help="the paper's Tables I-V for folders of weights, as Markdown",
@@ -204,6 +245,9 @@ def build_parser() -> Parser:
     )
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+
+def _add_train(commands: Commands) -> None:
+    """`csrnet train`: a run from a YAML recipe."""
     tr = commands.add_parser(
         "train",
         help="train a model from a recipe in configs/",
@@ -226,12 +270,9 @@ def build_parser() -> Parser:
     )
     tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    ox = commands.add_parser(
-        "export-onnx", help="write weights as an ONNX model (dynamic batch, height, width)"
-    )
-    ox.add_argument("weights", metavar="WEIGHTS", help="a .safetensors file or weights name")
-    ox.add_argument("-o", "--output", required=True, metavar="model.onnx")
 
+def _add_check_overlap(commands: Commands) -> None:
+    """`csrnet check-overlap`: training images that share pixels with test images."""
     ov = commands.add_parser(
         "check-overlap",
         help="list training images that share pixels with test images (crops included)",
@@ -242,12 +283,6 @@ def build_parser() -> Parser:
     ov.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="base of relative folders")
     ov.add_argument("--json", action="store_true", help="print the overlaps as JSON")
     ov.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-    ex = commands.add_parser("export", help="write a run's weights as fp16 safetensors")
-    ex.add_argument("run_dir", metavar="RUN_DIR")
-    ex.add_argument("-o", "--output", required=True, metavar="NAME.safetensors")
-    ex.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    return parser
 
 
 def add_level_options(parser: argparse.ArgumentParser) -> None:

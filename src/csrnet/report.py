@@ -233,27 +233,12 @@ def build_report(
     logs = {w.name: score_cache.for_weights(w.path) for w in weights}
     score = _Scorer(score_cache, limit, progress)
 
+    bm3d_cache = Path(cache) if with_bm3d else None
     sections = []
     for task in tasks:
-        number, title, paper_table = PAPER_TABLES[task]
         ours = [w for w in released if w.task == task]
-        levels = [lv for lv in PAPER_LEVELS[task] if any(lv in w.levels for w in ours)]
-        rows = []
-        for level in levels:
-            deg = Degradation(task, level)
-            for dataset in DEFAULT_SETS[task]:
-                folder = root / dataset
-                log = score_cache.log("input")
-                cells = {"input": score(folder, deg, None, INPUT_NAME[task], log)}
-                if task == "denoise" and with_bm3d and dataset in BM3D_SETS:
-                    cells["bm3d"] = _bm3d_cell(score, score_cache, folder, deg, Path(cache))
-                for w in ours:
-                    if level in w.levels:
-                        fn = restore_fn(models[w.name], device)
-                        cells[w.name] = score(folder, deg, fn, w.name, logs[w.name])
-                rows.append((deg, dataset, cells))
-        sections.append(_main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit))
-        sections.append(_place_table(number, task, rows, ours, limit))
+        fns = {w.name: restore_fn(models[w.name], device) for w in ours}
+        sections += _paper_sections(task, ours, fns, logs, root, score, bm3d_cache, limit)
     y_paths = {task: _y_path(task, released) for task in colour_tasks}
     for task in colour_tasks:
         ours = [w for w in colour if w.task == task]
@@ -263,7 +248,6 @@ def build_report(
             lv: _y_only_fn(models[y.name], Degradation(task, lv), device)
             for lv, y in y_path.items()
         }
-        bm3d_cache = Path(cache) if with_bm3d else None
         rows = _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score, bm3d_cache)
         sections.append(_colour_table(task, rows, ours, y_path, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
@@ -284,12 +268,49 @@ def build_report(
             )
         )
 
+    header = _header(weights, logs, score_cache, output, limit, study_limit)
+    csv_text = "".join(s.csv_text(header=i == 0) for i, s in enumerate(scores))
+    write_atomic(output.with_suffix(".csv"), lambda tmp: tmp.write_text(csv_text, encoding="utf-8"))
+    text = "\n".join(header + sections)
+    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return scores
+
+
+def _paper_sections(task, ours, fns, logs, root, score: _Scorer, bm3d_cache, limit) -> list:
+    """The paper's table of ``task`` (II, III or IV) for the Y/gray weights ``ours`` (run by
+    ``fns``, by name): the degraded input, BM3D on ``BM3D_SETS`` (denoising, when
+    ``bm3d_cache`` is a folder) and each file at the paper's levels it was trained for;
+    then where ours land among the paper's methods."""
+    number, title, paper_table = PAPER_TABLES[task]
+    levels = [lv for lv in PAPER_LEVELS[task] if any(lv in w.levels for w in ours)]
+    input_log = score.cache.log("input")
+    rows = []
+    for level in levels:
+        deg = Degradation(task, level)
+        for dataset in DEFAULT_SETS[task]:
+            folder = root / dataset
+            cells = {"input": score(folder, deg, None, INPUT_NAME[task], input_log)}
+            if task == "denoise" and bm3d_cache and dataset in BM3D_SETS:
+                cells["bm3d"] = _bm3d_cell(score, score.cache, folder, deg, bm3d_cache)
+            for w in ours:
+                if level in w.levels:
+                    cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name])
+            rows.append((deg, dataset, cells))
+    with_bm3d = bm3d_cache is not None
+    return [
+        _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit),
+        _place_table(number, task, rows, ours, limit),
+    ]
+
+
+def _header(weights, logs, score_cache: ScoreCache, output: Path, limit, study_limit) -> list:
+    """The report's opening lines: the command, the weights files, hardware and subset."""
     command = (
         "csrnet " + " ".join(sys.argv[1:])
         if Path(sys.argv[0]).name == "csrnet"
         else "csrnet report"
     )
-    header = [
+    return [
         "# Results",
         "",
         f"Made by `{command}` on {datetime.date.today().isoformat()}, from these weights:",
@@ -311,11 +332,6 @@ def build_report(
         + f". Per-image scores: `{output.with_suffix('.csv').name}`.",
         "",
     ]
-    csv_text = "".join(s.csv_text(header=i == 0) for i, s in enumerate(scores))
-    write_atomic(output.with_suffix(".csv"), lambda tmp: tmp.write_text(csv_text, encoding="utf-8"))
-    text = "\n".join(header + sections)
-    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return scores
 
 
 def _y_path(task: str, released: list[Weights]) -> dict[float, Weights]:

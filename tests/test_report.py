@@ -196,6 +196,33 @@ def test_a_subset_gets_no_delta_against_the_paper(
         assert f"Table {number} among the paper's methods: on whole sets only" in text
 
 
+def test_cached_report_scores_nothing_and_lists_what_is_missing(
+    tmp_path: Path, small_data: Path, weights_dir: Path
+) -> None:
+    """--cached writes the tables from the score cache alone: the cells it holds are those
+    of the scoring run, a set with an image missing is left out and listed, and the cache
+    is not touched."""
+    out = tmp_path / "RESULTS.md"
+    argv = ["report", "--weights-dir", str(weights_dir), "-o", str(out)]
+    argv += ["--data-root", str(small_data), "--no-progress"]
+    assert main(argv) == 0
+    scored = table_cells(out.read_text())
+    scores = tmp_path / "scores"
+    jpeg = next(scores.glob("jpeg_tiny-*.csv"))
+    lines = jpeg.read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if ",LIVE1,q20," in line)
+    jpeg.write_text("".join(lines[:cut] + lines[cut + 1 :]))  # one LIVE1 q20 image unscored
+    before = {f.name: f.read_bytes() for f in scores.iterdir()}
+
+    assert main([*argv, "--cached"]) == 0
+    text = out.read_text()
+    assert {f.name: f.read_bytes() for f in scores.iterdir()} == before  # nothing scored
+    assert "- jpeg_tiny LIVE1 q20 (1 of 2 images)" in text.split("## Table II")[0]
+    cached = table_cells(text)
+    assert ("IV", "q20 LIVE1", "jpeg_tiny") not in cached
+    assert cached == {k: v for k, v in scored.items() if k != ("IV", "q20 LIVE1", "jpeg_tiny")}
+
+
 def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     assert (

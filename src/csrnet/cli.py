@@ -243,6 +243,12 @@ def _add_report(commands: Commands) -> None:
         "--scores",
         help="folder of per-image scores, reused and extended (default: <output folder>/scores)",
     )
+    rp.add_argument(
+        "--cached",
+        action="store_true",
+        help="score nothing: write the tables from --scores as they are, leaving out (and "
+        "listing) each set whose images are not all there",
+    )
     rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -662,6 +668,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         progress=not args.no_progress,
         study_limit=args.study_limit,
         scores_dir=args.scores,
+        cached_only=args.cached,
     )
     print(
         f"{args.output}: {len(scores)} set scores; per-image rows in "

@@ -157,12 +157,18 @@ def _bm3d_cell(
 
 class _Scorer:
     """Scores a method on a set through the score cache (``csrnet.scorecache``: cached
-    images are not scored again), and keeps every SetScore for the CSV and speed tables."""
+    images are not scored again), and keeps every SetScore for the CSV and speed tables.
+    ``cached_only``: nothing is scored; a set with images missing from the cache gives None,
+    and is listed in ``missing``."""
 
-    def __init__(self, cache: ScoreCache, limit: int, progress: bool) -> None:
+    def __init__(
+        self, cache: ScoreCache, limit: int, progress: bool, cached_only: bool = False
+    ) -> None:
         self.cache, self.limit, self.progress = cache, limit, progress
+        self.cached_only = cached_only
         self.scores: list[SetScore] = []
         self.here: list[SetScore] = []  # those whose every row was timed on this machine
+        self.missing: list[str] = []  # cached_only: "method set setting (k of n images)"
 
     def __call__(
         self,
@@ -174,23 +180,43 @@ class _Scorer:
         timing=None,
         limit=None,
         rgb: bool = False,
-    ) -> SetScore:
+    ) -> SetScore | None:
+        limit = self.limit if limit is None else limit
+        if self.cached_only:
+            return self._from_cache(folder, deg, method, log, limit)
         score = evaluate_folder(
             folder,
             deg,
             restore,
             progress=self.progress,
-            limit=self.limit if limit is None else limit,
+            limit=limit,
             method=method,
             log=log,
             timing=timing,
             rgb=rgb,
         )
+        self._keep(score, deg, log)
+        return score
+
+    def _from_cache(self, folder: Path, deg: Degradation, method: str, log, limit: int):
+        """The set's score from the cache alone, or None when some image is not there."""
+        paths = list_images(folder)[: limit or None]
+        found = [log.get(folder.name, deg.label, p.name) for p in paths]
+        images = [s for s in found if s is not None]
+        if len(images) < len(paths):
+            self.missing.append(
+                f"{method} {folder.name} {deg.label} ({len(images)} of {len(paths)} images)"
+            )
+            return None
+        score = SetScore(folder.name, deg, method, images)
+        self._keep(score, deg, log)
+        return score
+
+    def _keep(self, score: SetScore, deg: Degradation, log) -> None:
         self.scores.append(score)
         devices = {log.device_of(score.dataset, deg.label, i.name) for i in score.images}
         if devices == {self.cache.device}:
             self.here.append(score)
-        return score
 
 
 def build_report(
@@ -205,6 +231,7 @@ def build_report(
     progress: bool = False,
     study_limit: int | None = None,
     scores_dir: str | os.PathLike | None = None,
+    cached_only: bool = False,
 ) -> list[SetScore]:
     """Evaluate every weights file of ``weights_dirs`` and write the Markdown report, its
     per-image CSV (``output`` with suffix .csv) and, with ``figures``, PNG figures in
@@ -212,6 +239,8 @@ def build_report(
     ``study_limit`` (default: ``limit``) does so for Tables I and V. Per-image scores are
     kept in ``scores_dir`` (default ``<output folder>/scores``) and reused: only what is
     not there is scored, so an interrupted report resumes. BM3D runs on ``BM3D_SETS``.
+    ``cached_only``: score nothing, and write the tables from the cache as it is, a cell
+    whose images are not all there left out ("-") and listed under the header.
     Returns every SetScore behind the tables."""
     output, root = Path(output), Path(data_root)
     if not output.parent.is_dir():
@@ -231,7 +260,7 @@ def build_report(
     models = {w.name: load_weights(w.path, device)[0] for w in weights}
     score_cache = ScoreCache(scores_dir or output.parent / "scores", device)
     logs = {w.name: score_cache.for_weights(w.path) for w in weights}
-    score = _Scorer(score_cache, limit, progress)
+    score = _Scorer(score_cache, limit, progress, cached_only)
 
     bm3d_cache = Path(cache) if with_bm3d else None
     sections = []
@@ -269,6 +298,8 @@ def build_report(
         )
 
     header = _header(weights, logs, score_cache, output, limit, study_limit)
+    if cached_only:
+        header += _unscored(score.missing)
     csv_text = "".join(s.csv_text(header=i == 0) for i, s in enumerate(scores))
     write_atomic(output.with_suffix(".csv"), lambda tmp: tmp.write_text(csv_text, encoding="utf-8"))
     text = "\n".join(header + sections)
@@ -295,11 +326,24 @@ def _paper_sections(task, ours, fns, logs, root, score: _Scorer, bm3d_cache, lim
             for w in ours:
                 if level in w.levels:
                     cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name])
-            rows.append((deg, dataset, cells))
+            rows.append((deg, dataset, _present(cells)))
     with_bm3d = bm3d_cache is not None
     return [
         _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit),
         _place_table(number, task, rows, ours, limit),
+    ]
+
+
+def _unscored(missing: list[str]) -> list[str]:
+    """``--cached``: what the cache does not have yet, shown as "-" in the tables."""
+    if not missing:
+        return ["Written from the score cache alone (`--cached`); it holds every cell.", ""]
+    return [
+        "Written from the score cache alone (`--cached`). Not complete there yet, so left "
+        'out of the tables ("-"); the same command without `--cached` scores them:',
+        "",
+        *[f"- {m}" for m in missing],
+        "",
     ]
 
 
@@ -384,7 +428,7 @@ def _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score: _Scorer, bm3
             for w in ours:
                 if level in w.levels:
                     cells[w.name] = score(folder, deg, fns[w.name], w.name, logs[w.name], rgb=True)
-            rows.append((deg, dataset, cells))
+            rows.append((deg, dataset, _present(cells)))
     return rows
 
 
@@ -399,7 +443,7 @@ def _colour_table(task, rows, ours, y_path, with_bm3d, limit) -> str:
     title = f"## Colour: {COLOUR_TITLES[task]} (RGB models, beyond the paper)"
     lines = _table_start(title + (f", on {_subset(limit)}" if limit else ""), head)
     for deg, dataset, cells in rows:
-        line = [deg.label, dataset, _cell(cells["input"])]
+        line = [deg.label, dataset, _cell(cells.get("input"))]
         if bm3d_column:
             line.append(_cell(cells["bm3d"]) if "bm3d" in cells else "-")
         if y_path:
@@ -443,8 +487,13 @@ def _subset(limit: int) -> str:
     return f"the first {limit} images of each set" if limit else "whole sets"
 
 
-def _cell(score: SetScore) -> str:
-    return f"{score.psnr:.2f} / {score.ssim:.4f}"
+def _cell(score: SetScore | None) -> str:
+    return f"{score.psnr:.2f} / {score.ssim:.4f}" if score else "-"
+
+
+def _present(cells: dict[str, SetScore | None]) -> dict[str, SetScore]:
+    """The cells that have a score (``--cached``: those whose images are all cached)."""
+    return {name: score for name, score in cells.items() if score is not None}
 
 
 def _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit) -> str:
@@ -463,7 +512,7 @@ def _main_table(number, title, task, rows, paper_table, ours, with_bm3d, limit) 
     lines = _table_start(title, head)
     for deg, dataset, cells in rows:
         paper_psnr, paper_ssim = paper_table.get(int(deg.level), {}).get(dataset, (None, None))
-        line = [deg.label, dataset, _cell(cells["input"])]
+        line = [deg.label, dataset, _cell(cells.get("input"))]
         if task == "denoise" and with_bm3d:
             line.append(_bm3d_text(cells, int(deg.level), dataset))
         line.append(f"{paper_psnr:.2f} / {paper_ssim:.4f}" if paper_psnr else "-")
@@ -523,15 +572,16 @@ def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -
     budget of the study runs, when trained."""
     study = [w for w in weights if w.study]
     deg = Degradation("sr", 2)
-    scored: dict[tuple[str, str], SetScore] = {}  # (run, set): one run may fill both tables
+    scored: dict[tuple[str, str], SetScore | None] = {}  # (run, set): it may fill both tables
 
-    def score(w: Weights, dataset: str) -> float:
+    def score(w: Weights, dataset: str) -> str:
         if (w.name, dataset) not in scored:
             fn = restore_fn(models[w.name], device)
             scored[w.name, dataset] = scorer(
                 root / dataset, deg, fn, w.name, logs[w.name], limit=limit
             )
-        return scored[w.name, dataset].psnr
+        found = scored[w.name, dataset]
+        return f"{found.psnr:.3f}" if found else "-"
 
     out = []
     for budget in dict.fromkeys(w.budget for w in study):
@@ -549,9 +599,7 @@ def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -
             subset = f", on {_subset(limit)}" if limit else ""
             lines = _table_start(f"## Table {number}: {title}, trained {budget}{subset}", head)
             for dataset in table[next(iter(table))]:
-                cells = [
-                    f"{table[w.preset][dataset]:.3f} | {score(w, dataset):.3f}" for w in variants
-                ]
+                cells = [f"{table[w.preset][dataset]:.3f} | {score(w, dataset)}" for w in variants]
                 lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
             runs = ", ".join(f"{w.preset} `{w.name}`" for w in variants)
             out.append("\n".join(lines) + f"\n\nRuns: {runs}.\n")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from . import anchors, paper
 from .classical import CachedBM3D
@@ -727,8 +728,12 @@ def _save_panels(panels: list[tuple[str, np.ndarray]], border: int, path: Path) 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    png = buffer.getvalue()
-    write_atomic(path, lambda tmp: tmp.write_bytes(png))
+    figure = Image.open(buffer)
+    # gray panels make a gray figure: one channel, not matplotlib's RGBA (a third the bytes)
+    figure = figure.convert("L" if all(img.ndim == 2 for _, img in panels) else "RGB")
+    out = io.BytesIO()
+    figure.save(out, format="png", optimize=True)
+    write_atomic(path, lambda tmp: tmp.write_bytes(out.getvalue()))
 
 
 def _busiest_crop(img: np.ndarray, size: int) -> tuple[int, int, int]:

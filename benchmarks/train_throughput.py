@@ -27,6 +27,11 @@ on the CPU), with the device time summed per step against the step's wall time: 
 idle share is the difference; then the convolution backwards grouped by input shapes, the
 slowest first (which layers the fp32 weight-gradient kernels of TRAINING.md belong to).
 
+``--layers`` times each distinct convolution of the model alone, forward and backward at
+the first batch size, in channels_last (as the recipes train) and in NCHW, with their sums
+over the model's layers: whether another memory layout, for all layers or some, would cut
+the step's kernel time.
+
     python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
     python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
         --batches 16,32,64,128 --check-steps 200
@@ -218,6 +223,76 @@ def print_backward_by_shape(prof, key: str, steps: int) -> None:
         print(f"| {shapes} | {e.count / steps:g} | {per_step:.2f} | {per_call:.1f} |")
 
 
+def conv_layers(batch: int, patch: int) -> dict[tuple, int]:
+    """The D8R6 model's distinct convolutions at batch x patch: (kind, in, out, kernel,
+    stride, input shape) -> how many of them the model has."""
+    model, found = CSRnet(), {}
+
+    def record(module, inputs, output) -> None:
+        kind = "conv_t" if isinstance(module, torch.nn.ConvTranspose2d) else "conv"
+        key = (kind, module.in_channels, module.out_channels, module.kernel_size[0])
+        key += (module.stride[0], tuple(inputs[0].shape))
+        found[key] = found.get(key, 0) + 1
+
+    convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, convs)]
+    with torch.no_grad():
+        model(torch.zeros(batch, 1, patch, patch))
+    for hook in hooks:
+        hook.remove()
+    return found
+
+
+def layer_seconds(key: tuple, layout, device: torch.device, runs: int = 20) -> float:
+    """Seconds of one forward and backward of the layer ``key`` alone in memory ``layout``
+    (bf16 autocast on CUDA, the weight cast every call as in the graph step)."""
+    kind, cin, cout, k, stride, shape = key
+    if kind == "conv":
+        layer = torch.nn.Conv2d(cin, cout, k, stride, padding=k // 2)
+    else:
+        layer = torch.nn.ConvTranspose2d(cin, cout, k, stride, padding=1)
+    layer = layer.to(device).to(memory_format=layout)
+    x = torch.randn(shape, device=device).contiguous(memory_format=layout)
+    x.requires_grad_(cin > 3)  # the first layer reads the image: no input gradient
+    cuda = device.type == "cuda"
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda, cache_enabled=False):
+            out = layer(x)
+        out.backward(torch.ones_like(out))
+
+    for _ in range(3):
+        step()
+    if cuda:
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(runs):
+        step()
+    if cuda:
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / runs
+
+
+def print_layers(device: torch.device, batch: int, patch: int) -> None:
+    """Each distinct convolution alone, forward + backward, in channels_last (as trained)
+    and in NCHW: which layout each layer wants, and the model's sum under each."""
+    layers = conv_layers(batch, patch)
+    print(f"\nconvolutions alone, forward + backward, batch {batch} of {patch}x{patch}:")
+    print("| layer | input | in model | channels_last ms | NCHW ms | NCHW / CL |")
+    print("|---|---|---:|---:|---:|---:|")
+    totals = np.zeros(3)  # channels_last, NCHW, the faster of each layer
+    for key, count in sorted(layers.items(), key=lambda kv: -kv[1]):
+        cl = layer_seconds(key, torch.channels_last, device) * 1e3
+        nchw = layer_seconds(key, torch.contiguous_format, device) * 1e3
+        totals += count * np.array([cl, nchw, min(cl, nchw)])
+        kind, cin, cout, k, stride, shape = key
+        name = f"{kind} {cin}->{cout} {k}x{k}/{stride}"
+        size = "x".join(map(str, shape))
+        print(f"| {name} | {size} | {count} | {cl:.3f} | {nchw:.3f} | {nchw / cl:.2f} |")
+    cl, nchw, best = totals
+    print(f"| all, summed over the model | | | {cl:.1f} | {nchw:.1f} | best of each: {best:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default=os.environ.get("CSRNET_DATA", "../shared/data"))
@@ -233,6 +308,9 @@ def main() -> None:
     parser.add_argument("--profile", choices=list(ENGINES), help="profile this engine's step")
     parser.add_argument("--profile-steps", type=int, default=10)
     parser.add_argument("--profile-rows", type=int, default=25)
+    parser.add_argument(
+        "--layers", action="store_true", help="time each convolution alone in both layouts"
+    )
     args = parser.parse_args()
     names = args.devices or ("cuda" if torch.cuda.is_available() else "cpu")
     labels = args.engines.split(",")
@@ -277,6 +355,8 @@ def main() -> None:
                 check_curves(task, images, device, labels, args)
             if args.profile and (not args.profile.startswith("graph") or device.type == "cuda"):
                 profile_step(task, images, device, args)
+        if args.layers:
+            print_layers(device, int(args.batches.split(",")[0]), args.patch)
 
 
 if __name__ == "__main__":

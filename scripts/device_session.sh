@@ -14,8 +14,8 @@
 #     GPU). First (BENCH=0 skips it, ~1 minute) the eager, graph (as the recipes train) and
 #     graph-tuned (cuDNN autotuned) steps are timed side by side at batch 16-128, their
 #     loss curves compared over 200 steps (batch 32), and the kernels of a batch-32 step
-#     profiled, with its convolution backwards by shape (BENCH=profile: batch 32 and the
-#     profile alone); where graph-tuned was >2% the faster at batch 32, the runs train with
+#     profiled, with its convolution backwards by shape (BENCH=profile: batch 32, the
+#     profile, and each convolution alone in channels_last and NCHW); where graph-tuned was >2% the faster at batch 32, the runs train with
 #     cudnn_benchmark on (BENCH=0: as the recipes say). Last, every file is scored there on
 #     its task's staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
@@ -113,7 +113,8 @@ if [ "$plan" = campaign ] && [ "$timing" != 0 ]; then  # eager and graph side by
   task=sr
   [ -d "$root/T91" ] || task=denoise
   bench=(--batches 32,16,64,128 --check-steps 200)
-  [ "${BENCH:-1}" = profile ] && bench=(--batches 32)  # batch 32 and the profile (~40 s)
+  # batch 32, the profile and each convolution alone in both layouts (~45 s)
+  [ "${BENCH:-1}" = profile ] && bench=(--batches 32 --layers)
   timeout 150 "$py" benchmarks/train_throughput.py --devices cuda \
     --engines eager,graph,graph-tuned --tasks "$task" "${bench[@]}" --seconds 2 \
     --data-root "$root" --profile eager-tuned >>"$log" 2>&1

@@ -207,6 +207,9 @@ def test_cached_report_scores_nothing_and_lists_what_is_missing(
     argv += ["--data-root", str(small_data), "--no-progress"]
     assert main(argv) == 0
     scored = table_cells(out.read_text())
+    assert "## Tables I and V\n\nNot in this report" in out.read_text()  # no study runs
+    assert "(ABLATION.md)" not in out.read_text()
+    (tmp_path / "ABLATION.md").write_text("# Tables I and V, kept\n")  # then linked
     scores = tmp_path / "scores"
     jpeg = next(scores.glob("jpeg_tiny-*.csv"))
     lines = jpeg.read_text().splitlines(keepends=True)
@@ -218,6 +221,7 @@ def test_cached_report_scores_nothing_and_lists_what_is_missing(
     text = out.read_text()
     assert {f.name: f.read_bytes() for f in scores.iterdir()} == before  # nothing scored
     assert "- jpeg_tiny LIVE1 q20 (1 of 2 images)" in text.split("## Table II")[0]
+    assert "kept in [`ABLATION.md`](ABLATION.md)" in text
     cached = table_cells(text)
     assert ("IV", "q20 LIVE1", "jpeg_tiny") not in cached
     assert cached == {k: v for k, v in scored.items() if k != ("IV", "q20 LIVE1", "jpeg_tiny")}

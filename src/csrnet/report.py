@@ -281,7 +281,9 @@ def build_report(
         rows = _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score, bm3d_cache)
         sections.append(_colour_table(task, rows, ours, y_path, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
-    sections += _study_tables(weights, models, logs, root, study_limit, device, score)
+    sections += _study_tables(weights, models, logs, root, study_limit, device, score) or [
+        _no_study_note(output)
+    ]
     sections.append(_speed_table(score.here, score_cache.device))
     scores = score.scores
     if figures:
@@ -605,6 +607,18 @@ def _study_tables(weights, models, logs, root, limit, device, scorer: _Scorer) -
             runs = ", ".join(f"{w.preset} `{w.name}`" for w in variants)
             out.append("\n".join(lines) + f"\n\nRuns: {runs}.\n")
     return out
+
+
+def _no_study_note(output: Path) -> str:
+    """In place of Tables I and V when no study runs are among the weights: how to make
+    them, and where they were kept (an ``ABLATION.md`` beside the report)."""
+    text = (
+        "## Tables I and V\n\nNot in this report: none of its weights is a run of the "
+        "`ablation_*` or `depth_*` recipes (pass their folders with `--weights-dir`)."
+    )
+    if (output.parent / "ABLATION.md").is_file():
+        text += " The last ones made are kept in [`ABLATION.md`](ABLATION.md)."
+    return text + "\n"
 
 
 def _columns(runs: list[Weights], table: dict, prefix: str) -> list[Weights]:

@@ -222,6 +222,8 @@ def test_cached_report_scores_nothing_and_lists_what_is_missing(
     assert {f.name: f.read_bytes() for f in scores.iterdir()} == before  # nothing scored
     assert "- jpeg_tiny LIVE1 q20 (1 of 2 images)" in text.split("## Table II")[0]
     assert "kept in [`ABLATION.md`](ABLATION.md)" in text
+    place = text.split("## Table IV among the paper's methods")[1].split("\n## ")[0]
+    assert "| q20 | Classic5 |" in place and "| q20 | LIVE1 |" not in place  # no best yet
     cached = table_cells(text)
     assert ("IV", "q20 LIVE1", "jpeg_tiny") not in cached
     assert cached == {k: v for k, v in scored.items() if k != ("IV", "q20 LIVE1", "jpeg_tiny")}

@@ -15,8 +15,9 @@
 #     graph-tuned (cuDNN autotuned) steps are timed side by side at batch 16-128, their
 #     loss curves compared over 200 steps (batch 32), and the kernels of a batch-32 step
 #     profiled, with its convolution backwards by shape (BENCH=profile: batch 32, the
-#     profile, and each convolution alone in channels_last and NCHW); where graph-tuned was >2% the faster at batch 32, the runs train with
-#     cudnn_benchmark on (BENCH=0: as the recipes say). Last, every file is scored there on
+#     profile, and each convolution alone in channels_last and NCHW); where graph-tuned
+#     was >2% the faster at batch 32, the runs train with cudnn_benchmark on (BENCH=0: as
+#     the recipes say). Last, every file is scored there on
 #     its task's staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)

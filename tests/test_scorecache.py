@@ -127,3 +127,28 @@ def test_evaluate_keeps_the_reports_rows_and_reuses_them(capsys, tmp_path: Path,
     assert log.path.read_text() == text  # nothing scored again, nothing appended
     code, err = run_cli(capsys, *argv, "--scores", str(scores), "--self-ensemble")
     assert code == 2 and "--scores" in err
+
+
+def test_the_committed_scores_are_the_shipped_weights_under_this_protocol() -> None:
+    """docs/scores (what docs/RESULTS.md is written from) holds rows for every shipped file,
+    found by its tensors' hash, and they are what scoring them now gives: a protocol change
+    without a PROTOCOL bump, or shipped weights never scored there, fail here."""
+    folder = data_dir("Set5")
+    root = Path(__file__).resolve().parents[1]
+    cache = ScoreCache(root / "docs" / "scores")
+    shipped = sorted((root / "src" / "csrnet" / "weights").glob("*.safetensors"))
+    unscored = [p.name for p in shipped if not cache.for_weights(p).path.is_file()]
+    assert shipped and not unscored, (
+        f"score them: csrnet evaluate ... --scores docs/scores ({unscored})"
+    )
+    deg = Degradation("sr", 2)
+    inputs = cache.log("input")
+    for image in evaluate_folder(folder, deg, limit=2).images:  # bicubic: exact
+        assert inputs.get("Set5", "x2", image.name) == image
+    path = root / "src" / "csrnet" / "weights" / "sr_x2.safetensors"
+    log = cache.for_weights(path)
+    fresh = evaluate_folder(folder, deg, restore_fn(load_weights(path)[0]), limit=2)
+    for image in fresh.images:  # the network: another CPU rounds differently, by ~1e-4 dB
+        cached = log.get("Set5", "x2", image.name)
+        assert cached is not None and cached.psnr == pytest.approx(image.psnr, abs=2e-3)
+        assert cached.ssim == pytest.approx(image.ssim, abs=2e-5)

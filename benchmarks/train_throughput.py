@@ -231,13 +231,13 @@ def conv_layers(batch: int, patch: int) -> dict[tuple, int]:
     def record(module, inputs, output) -> None:
         kind = "conv_t" if isinstance(module, torch.nn.ConvTranspose2d) else "conv"
         key = (kind, module.in_channels, module.out_channels, module.kernel_size[0])
-        key += (module.stride[0], tuple(inputs[0].shape))
+        key += (module.stride[0], (batch, *inputs[0].shape[1:]))
         found[key] = found.get(key, 0) + 1
 
     convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, convs)]
-    with torch.no_grad():
-        model(torch.zeros(batch, 1, patch, patch))
+    with torch.no_grad():  # one image finds the shapes; the batch is set in the keys
+        model(torch.zeros(1, 1, patch, patch))
     for hook in hooks:
         hook.remove()
     return found

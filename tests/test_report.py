@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -227,6 +228,47 @@ def test_cached_report_scores_nothing_and_lists_what_is_missing(
     cached = table_cells(text)
     assert ("IV", "q20 LIVE1", "jpeg_tiny") not in cached
     assert cached == {k: v for k, v in scored.items() if k != ("IV", "q20 LIVE1", "jpeg_tiny")}
+
+
+def test_bm3d_scored_into_the_cache_replaces_the_papers_number(
+    tmp_path: Path, small_data: Path, weights_dir: Path, capsys
+) -> None:
+    """A report measures BM3D on MemNet14 and BSD68 only; elsewhere the paper's number (†)
+    stands until `csrnet baseline ... --method bm3d --scores` has scored the whole set."""
+    pytest.importorskip("bm3d")
+    only = tmp_path / "denoise_only"
+    only.mkdir()
+    shutil.copy(weights_dir / "denoise_tiny.safetensors", only)
+    out, scores, cache = tmp_path / "RESULTS.md", tmp_path / "scores", tmp_path / "cache"
+    argv = ["report", "--weights-dir", str(only), "-o", str(out), "--data-root", str(small_data)]
+    argv += ["--bm3d", "--cache", str(cache), "--scores", str(scores), "--no-progress"]
+
+    def urban100_sigma15() -> tuple[str, str]:
+        table3 = out.read_text().split("## Table III")[1].split("\n## ")[0]
+        row = next(r for r in table3.splitlines() if r.startswith("| sigma15 | Urban100 |"))
+        return row.split("|")[4].strip(), table3  # the BM3D column
+
+    assert main(argv) == 0
+    bm3d, table3 = urban100_sigma15()
+    assert bm3d == "32.34 / 0.9220 †"  # the paper's, and nothing computed for it
+    assert "BM3D: measured on MemNet14, BSD68;" in table3
+    assert not (cache / "bm3d" / "Urban100").exists()
+
+    urban100 = ["baseline", "denoise", str(small_data / "Urban100"), "--sigma", "15"]
+    assert (
+        main([*urban100, "--method", "bm3d", "--cache", str(cache), "--scores", str(scores)]) == 0
+    )
+    capsys.readouterr()
+    assert main([*argv, "--cached"]) == 0
+    bm3d, table3 = urban100_sigma15()
+    rows = csv.DictReader(next(scores.glob("bm3d-*.csv")).open())
+    psnrs = [
+        float(r["psnr"]) for r in rows if (r["dataset"], r["setting"]) == ("Urban100", "sigma15")
+    ]
+    assert len(psnrs) == 2 and "†" not in bm3d
+    assert float(bm3d.split(" / ")[0]) == pytest.approx(np.mean(psnrs), abs=0.0051)
+    assert "BM3D: measured on MemNet14, Urban100 (sigma15), BSD68;" in table3
+    assert "BM3D Urban100" not in out.read_text().split("## Table")[0]  # not listed as missing
 
 
 def test_report_refuses_bad_input(tmp_path: Path, capsys) -> None:

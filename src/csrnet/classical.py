@@ -49,7 +49,6 @@ class CachedBM3D:
         self.version = version("bm3d")
         self.label = f"{self.method.lower()}-{self.version}"  # its score log's name
         self.folder = Path(cache) / self.method.lower() / dataset / f"sigma{sigma:g}"
-        self.folder.mkdir(parents=True, exist_ok=True)
 
     def _files(self, name: str) -> tuple[Path, Path]:
         stem = Path(name).stem
@@ -62,6 +61,7 @@ class CachedBM3D:
         """The result for the noisy image ``name`` ([0, 255]), computed once."""
         png, timing = self._files(name)
         if not self.cached(name):
+            self.folder.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             out = to_uint8(self._denoise(noisy / 255.0, sigma_psd=self.sigma / 255.0) * 255.0)
             seconds = time.perf_counter() - start

@@ -69,3 +69,37 @@ def test_bm3d_options_are_checked(tmp_path: Path, capsys) -> None:
     ]:
         assert main(["baseline", *argv, "--cache", str(tmp_path / "cache")]) != 0
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_set_scored_in_part_is_resumed_from_the_score_log(
+    tmp_path: Path, capsys, jobs: str
+) -> None:
+    """The results folder lost (a new machine), the rows kept: only the images without a
+    row are computed, and the set's mean is the one a run in one go gives."""
+    folder = crops(tmp_path, "BSD68", "BSD68")
+    last = list_images(folder)[-1]
+    last.rename(tmp_path / last.name)
+    argv = [str(folder), "--sigma", "25", "--method", "bm3d"]
+    scored = [*argv, "--scores", str(tmp_path / "scores"), "--jobs", jobs]
+    baseline_json(capsys, *scored, "--cache", str(tmp_path / "first"))
+    (tmp_path / last.name).rename(last)
+    resumed = baseline_json(capsys, *scored, "--cache", str(tmp_path / "second"))
+    assert [p.name for p in (tmp_path / "second").rglob("*.png")] == [last.name]
+    in_one_go = baseline_json(capsys, *argv, "--cache", str(tmp_path / "third"))
+    assert resumed["psnr"] == pytest.approx(in_one_go["psnr"], abs=1e-3)
+
+
+def test_a_run_cut_off_keeps_the_rows_of_the_images_done(tmp_path: Path, capsys) -> None:
+    """With one job each image's row is written as it is done, so a run that stops at a
+    broken file (or a session's end) keeps the rows before it."""
+    folder = crops(tmp_path, "BSD68", "BSD68")
+    (folder / "zz_broken.png").write_bytes(b"not a png")
+    scores = tmp_path / "scores"
+    argv = ["baseline", "denoise", str(folder), "--sigma", "25", "--method", "bm3d"]
+    argv += ["--scores", str(scores), "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert main(argv) != 0
+    assert "zz_broken.png" in capsys.readouterr().err
+    (log,) = scores.glob("bm3d-*.csv")
+    names = [row["name"] for row in csv.DictReader(log.open())]
+    assert names == [p.name for p in list_images(folder)[:3]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
@@ -116,10 +117,12 @@ def fill_cache(
     jobs: int = 1,
     limit: int = 0,
     progress: bool = False,
+    scored: Callable[[str], bool] | None = None,
 ) -> int:
     """Compute the uncached results of ``folder``'s images (the first ``limit``; 0: all) at
     ``deg``'s sigma in ``jobs`` processes, on the protocol's noise (seed 0, as the cache
-    assumes); returns how many were computed.
+    assumes); returns how many were computed. Images for which ``scored(name)`` holds (their
+    rows are in a score log already) are skipped.
 
     Each result's seconds are those of its own process, so with more jobs than free cores
     the timings grow: give at most one job per core.
@@ -130,7 +133,11 @@ def fill_cache(
         raise CsrnetError(f"jobs must be >= 1, got {jobs}")
     folder, cache = Path(folder), Path(cache)
     bm3d = CachedBM3D(cache, folder.name, deg.level, rgb)
-    todo = [p for p in list_images(folder)[: limit or None] if not bm3d.cached(p.name)]
+    todo = [
+        p
+        for p in list_images(folder)[: limit or None]
+        if not bm3d.cached(p.name) and not (scored and scored(p.name))
+    ]
     desc = f"{bm3d.method} {folder.name} {deg.label}"
     bar = tqdm(total=len(todo), desc=desc, unit="img", disable=None if progress else True)
     if jobs == 1:

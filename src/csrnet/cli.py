@@ -407,7 +407,9 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
 def bm3d_run(args: argparse.Namespace, degradation) -> dict:
     """BM3D's results for ``baseline --method bm3d`` computed into the cache (``--jobs``
-    processes), and how ``evaluate_folder`` reads them back."""
+    processes), and how ``evaluate_folder`` reads them back. Images whose rows the score log
+    has are skipped, so a run cut off resumes where it stopped: with one job, each row is
+    written as its image is done; with more, once every image is computed."""
     from .classical import CachedBM3D, fill_cache
     from .scorecache import ScoreCache
 
@@ -415,10 +417,20 @@ def bm3d_run(args: argparse.Namespace, degradation) -> dict:
         raise UsageError("--method bm3d runs on the protocol's noise: no --seed or --clip")
     if args.jobs < 1:
         raise UsageError("--jobs must be >= 1")
+    if degradation.task != "denoise":
+        raise UsageError(f"BM3D denoises; it has no {degradation.task} setting")
     folder, cache = Path(args.dataset), Path(args.cache)
-    fill_cache(folder, degradation, cache, args.rgb, args.jobs, progress=not args.no_progress)
     bm3d = CachedBM3D(cache, folder.name, degradation.level, args.rgb)
     log = ScoreCache(args.scores).log(bm3d.label) if args.scores else None
+    if args.jobs > 1:  # with one job, evaluate_folder computes each image and logs its row
+
+        def scored(name: str) -> bool:
+            return log is not None and log.get(folder.name, degradation.label, name) is not None
+
+        progress = not args.no_progress
+        fill_cache(
+            folder, degradation, cache, args.rgb, args.jobs, progress=progress, scored=scored
+        )
     return {
         "restore": bm3d.restore_fn(folder, log=log),
         "method": bm3d.method,

@@ -30,7 +30,9 @@ slowest first (which layers the fp32 weight-gradient kernels of TRAINING.md belo
 ``--layers`` times each distinct convolution of the model alone, forward and backward at
 the first batch size, in channels_last (as the recipes train) and in NCHW, with their sums
 over the model's layers: whether another memory layout, for all layers or some, would cut
-the step's kernel time.
+the step's kernel time. On CUDA it sums the kernels' device time (a layer alone is
+launch-bound, so its wall time measures the host) and marks "(tf32)" where cuDNN ran part of
+the layer in an fp32 kernel, as it does for the half-scale weight gradients in the step.
 
     python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
     python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
@@ -243,9 +245,15 @@ def conv_layers(batch: int, patch: int) -> dict[tuple, int]:
     return found
 
 
-def layer_seconds(key: tuple, layout, device: torch.device, runs: int = 20) -> float:
+def layer_seconds(key: tuple, layout, device: torch.device, runs: int = 20) -> tuple[float, bool]:
     """Seconds of one forward and backward of the layer ``key`` alone in memory ``layout``
-    (bf16 autocast on CUDA, the weight cast every call as in the graph step)."""
+    (bf16 autocast on CUDA, the weight cast every call as in the graph step), and whether
+    cuDNN ran any of it in an fp32 (tf32) kernel. On CUDA the seconds are the kernels' device
+    time from the profiler: one layer alone is launch-bound, so wall time would measure the
+    host (0.5-1 ms a layer on the H200 of 11-28, whatever the layer)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
     kind, cin, cout, k, stride, shape = key
     if kind == "conv":
         layer = torch.nn.Conv2d(cin, cout, k, stride, padding=k // 2)
@@ -263,14 +271,19 @@ def layer_seconds(key: tuple, layout, device: torch.device, runs: int = 20) -> f
 
     for _ in range(3):
         step()
-    if cuda:
+    if not cuda:
+        start = time.perf_counter()
+        for _ in range(runs):
+            step()
+        return (time.perf_counter() - start) / runs, False
+    torch.cuda.synchronize(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(runs):
+            step()
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(runs):
-        step()
-    if cuda:
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / runs
+    kernels = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+    seconds = sum(e.self_device_time_total for e in kernels) / 1e6 / runs
+    return seconds, any("tf32" in e.key for e in kernels)
 
 
 def print_layers(device: torch.device, batch: int, patch: int) -> None:
@@ -278,17 +291,21 @@ def print_layers(device: torch.device, batch: int, patch: int) -> None:
     and in NCHW: which layout each layer wants, and the model's sum under each."""
     layers = conv_layers(batch, patch)
     print(f"\nconvolutions alone, forward + backward, batch {batch} of {patch}x{patch}:")
-    print("| layer | input | in model | channels_last ms | NCHW ms | NCHW / CL |")
+    unit = "kernel ms" if device.type == "cuda" else "ms"
+    print(f"| layer | input | in model | channels_last {unit} | NCHW {unit} | NCHW / CL |")
     print("|---|---|---:|---:|---:|---:|")
     totals = np.zeros(3)  # channels_last, NCHW, the faster of each layer
     for key, count in sorted(layers.items(), key=lambda kv: -kv[1]):
-        cl = layer_seconds(key, torch.channels_last, device) * 1e3
-        nchw = layer_seconds(key, torch.contiguous_format, device) * 1e3
+        cl, cl_fp32 = layer_seconds(key, torch.channels_last, device)
+        nchw, nchw_fp32 = layer_seconds(key, torch.contiguous_format, device)
+        cl, nchw = cl * 1e3, nchw * 1e3
         totals += count * np.array([cl, nchw, min(cl, nchw)])
         kind, cin, cout, k, stride, shape = key
         name = f"{kind} {cin}->{cout} {k}x{k}/{stride}"
         size = "x".join(map(str, shape))
-        print(f"| {name} | {size} | {count} | {cl:.3f} | {nchw:.3f} | {nchw / cl:.2f} |")
+        cl_cell = f"{cl:.3f}" + (" (tf32)" if cl_fp32 else "")
+        nchw_cell = f"{nchw:.3f}" + (" (tf32)" if nchw_fp32 else "")
+        print(f"| {name} | {size} | {count} | {cl_cell} | {nchw_cell} | {nchw / cl:.2f} |")
     cl, nchw, best = totals
     print(f"| all, summed over the model | | | {cl:.1f} | {nchw:.1f} | best of each: {best:.1f} |")
 

@@ -11,6 +11,9 @@ the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. En
 - ``compile``: torch.compile (``--compile-mode``), device patches;
 - ``graph``: the whole step as one CUDA graph, device patches (CUDA only);
 - ``graph-tuned``: graph with ``cudnn_benchmark``, the campaign's step.
+- ``graph-half-nchw``: graph with ``half_scale_nchw`` (the half scale's residual bodies and
+  its F_down in NCHW, the rest channels_last): whether that keeps cuDNN off the slow tf32
+  weight-gradient kernel it picks for them in channels_last, and what the step gains.
 
 It prints steps/s, seconds per step, patch pixels/s, the ratio to eager at the same batch,
 and the share of the GPU's bf16 matrix rate, measured in the same run (an 8192^3 product).
@@ -54,7 +57,13 @@ import torch
 
 from csrnet.config import load_config
 from csrnet.data import TrainingImages
-from csrnet.engine import make_batches, make_engine, make_optimizer, next_batch
+from csrnet.engine import (
+    make_batches,
+    make_engine,
+    make_optimizer,
+    next_batch,
+    use_training_layout,
+)
 from csrnet.model import CSRnet, multiply_adds_per_pixel
 from csrnet.scorecache import device_label
 
@@ -64,18 +73,19 @@ RECIPES = {
     "denoise": "fast_denoise_s30.yaml",
     "jpeg": "fast_jpeg_q10.yaml",
 }
-ENGINES = {  # label: (engine, sampler, cudnn_benchmark)
-    "eager": ("eager", "host", False),
-    "eager-device": ("eager", "device", False),
-    "eager-tuned": ("eager", "device", True),
-    "compile": ("compile", "device", False),
-    "graph": ("graph", "device", False),
-    "graph-tuned": ("graph", "device", True),
+ENGINES = {  # label: (engine, sampler, cudnn_benchmark, half_scale_nchw)
+    "eager": ("eager", "host", False, False),
+    "eager-device": ("eager", "device", False, False),
+    "eager-tuned": ("eager", "device", True, False),
+    "compile": ("compile", "device", False, False),
+    "graph": ("graph", "device", False, False),
+    "graph-tuned": ("graph", "device", True, False),
+    "graph-half-nchw": ("graph", "device", False, True),
 }
 
 
 def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> object:
-    engine, sampler, tuned = ENGINES[label]
+    engine, sampler, tuned, half_nchw = ENGINES[label]
     return load_config(
         ROOT / "configs" / RECIPES[task],
         [
@@ -87,6 +97,7 @@ def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> 
             f"device={device}",
             f"compile_mode={args.compile_mode}",
             f"cudnn_benchmark={str(tuned).lower()}",
+            f"half_scale_nchw={str(half_nchw).lower()}",
             "schedule.warmup_steps=0",
             "data.workers=0",  # host batches made in the process: the worst case
         ],
@@ -99,9 +110,9 @@ class Trainer:
     def __init__(self, cfg, images: TrainingImages, device: torch.device, seed: int = 0):
         torch.manual_seed(seed)
         self.model = CSRnet(**asdict(cfg.model.build())).to(device)
-        self.model.to(memory_format=torch.channels_last)
         self.device, self.cfg = device, cfg
         self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
+        use_training_layout(self.model, self.optimizer, cfg.half_scale_nchw)
         self.host, batches = make_batches(cfg, images, device)
         self.engine = make_engine(cfg, self.model, self.optimizer, device, batches)
         self.step = 0

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from csrnet.config import load_config
-from csrnet.engine import LossLog, make_optimizer, use_lr_kind
+from csrnet.engine import LossLog, make_optimizer, use_lr_kind, use_training_layout
 from csrnet.errors import CsrnetError
+from csrnet.model import CSRnet
 from csrnet.train import train
 
 from conftest import final_weights, tiny_config
@@ -98,3 +99,81 @@ def test_learning_rates_take_the_engines_kind_after_loading(tmp_path: Path) -> N
     use_lr_kind(optimizer, eager_cfg, torch.device("cpu"))
     assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
     assert isinstance(optimizer.param_groups[0]["lr"], float)
+
+
+def _layout(t: torch.Tensor) -> str:
+    return "cl" if t.is_contiguous(memory_format=torch.channels_last) else "nchw"
+
+
+def test_half_scale_nchw_moves_those_layers_only_and_keeps_the_numbers() -> None:
+    """The half scale's bodies and F_down into it run NCHW, the rest channels_last; the
+    output and every gradient are those of the all-channels_last model."""
+    torch.manual_seed(0)
+    models = [CSRnet(depth=2, res_blocks=1, channels=8, first_channels=8) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    seen: list[str] = []
+    half_conv = models[1].blocks[0].branches[1].body[0].conv1
+    half_conv.register_forward_hook(lambda m, args, out: seen.append(_layout(args[0])))
+    x = torch.rand(2, 1, 20, 20).contiguous(memory_format=torch.channels_last)
+    outputs, grads = [], []
+    for model, half_nchw in zip(models, (False, True), strict=True):
+        optimizer = torch.optim.AdamW(model.parameters())
+        use_training_layout(model, optimizer, half_nchw)
+        out = model(x)
+        out.square().mean().backward()
+        outputs.append(out.detach())
+        grads.append({k: p.grad for k, p in model.named_parameters()})
+    block = models[1].blocks[1]
+    assert _layout(block.branches[1].body[0].conv2.weight) == "nchw"
+    assert _layout(block.down[0].weight) == "nchw"
+    assert _layout(block.down[1].weight) == "cl"  # the quarter scale's F_down
+    assert _layout(block.branches[0].body[0].conv1.weight) == "cl"
+    assert _layout(models[0].blocks[1].branches[1].body[0].conv2.weight) == "cl"
+    assert seen == ["nchw"]  # the hook's input, not only the weights
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_resumed_optimiser_state_takes_its_parameters_layout() -> None:
+    """A state saved all channels_last, resumed with the half scale NCHW (or the reverse),
+    is laid out as its parameters: fused AdamW on the GPU refuses mismatched strides."""
+    torch.manual_seed(0)
+    saved = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4)
+    optimizer = torch.optim.AdamW(saved.parameters())
+    use_training_layout(saved, optimizer)
+    saved(torch.rand(1, 1, 8, 8)).mean().backward()
+    optimizer.step()
+    resumed = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4)
+    again = torch.optim.AdamW(resumed.parameters())
+    again.load_state_dict(optimizer.state_dict())
+    use_training_layout(resumed, again, half_scale_nchw=True)
+    strides = [
+        (value.stride(), p.stride())
+        for p, state in again.state.items()
+        for value in state.values()
+        if value.dim()
+    ]
+    assert len(strides) == 2 * len(list(resumed.parameters()))
+    assert all(s == p for s, p in strides)
+    body = resumed.blocks[0].branches[1].body[0].conv1.weight
+    saved_body = saved.blocks[0].branches[1].body[0].conv1.weight
+    assert _layout(again.state[body]["exp_avg"]) == "nchw"
+    assert _layout(optimizer.state[saved_body]["exp_avg"]) == "cl"
+    assert torch.equal(again.state[body]["exp_avg"], optimizer.state[saved_body]["exp_avg"])
+
+
+def test_a_run_with_the_half_scale_nchw_trains_as_the_default_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tiny_config(tmp_path, "sr", steps=6, log_every=1)
+    losses = [
+        train(
+            load_config(path, [f"half_scale_nchw={flag}"]), tmp_path / flag, progress=False
+        ).losses
+        for flag in ("false", "true")
+    ]
+    assert len(losses[1]) == 6
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    train(load_config(path, ["half_scale_nchw=true"]), tmp_path / "plan", dry_run=True)
+    assert "channels_last (half scale NCHW)" in capsys.readouterr().out

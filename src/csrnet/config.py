@@ -167,6 +167,10 @@ class TrainConfig:
         cudnn_benchmark: on CUDA, let cuDNN time its algorithms for each convolution shape
             on first use and keep the fastest (``torch.backends.cudnn.benchmark``): training
             patches have one shape. Off, its heuristics choose.
+        half_scale_nchw: run the half scale's residual bodies and the F_down into it in
+            NCHW, the rest in channels_last (``csrnet.engine.use_training_layout``): a trial
+            against the slow fp32 weight-gradient kernel cuDNN picks for them in
+            channels_last on the GPU (TRAINING.md). Off: all channels_last.
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
         time_budget_minutes: wall-clock minutes the run may train (0: no limit). After
             20 timed steps, and again every 100, ``steps`` is lowered to what fits, so the
@@ -191,6 +195,7 @@ class TrainConfig:
     engine: Literal["eager", "compile", "graph"] = "eager"
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
     cudnn_benchmark: bool = False
+    half_scale_nchw: bool = False
     init_from: str | None = None
     time_budget_minutes: float = 0.0
     notes: str = ""

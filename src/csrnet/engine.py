@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from .config import TrainConfig
 from .data import PatchRecipe, PatchStream, TrainingImages
 from .errors import CsrnetError
+from .model import CSRnet
 from .patchbank import PatchBank
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "make_engine",
     "make_optimizer",
     "next_batch",
+    "use_training_layout",
 ]
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the capture, as CUDA asks
@@ -144,6 +146,34 @@ def make_optimizer(cfg: TrainConfig, params, device: torch.device) -> torch.opti
         kwargs["capturable"] = True
         kwargs["lr"] = torch.tensor(o.lr, dtype=torch.float32, device=device)
     return cls(params, **kwargs)
+
+
+def use_training_layout(
+    model: CSRnet, optimizer: torch.optim.Optimizer, half_scale_nchw: bool = False
+) -> None:
+    """Lay the weights out as training runs them, and the optimiser's state to match.
+
+    channels_last: cuDNN's preferred layout, and on the CPU 11% faster a step (TRAINING.md).
+    With ``half_scale_nchw``, the half scale's residual bodies and the F_down into that scale
+    stay NCHW (a forward pre-hook hands them NCHW inputs): in channels_last, cuDNN computes
+    their bf16 weight gradients in a slow fp32 (tf32) kernel, a quarter of the GPU step
+    (TRAINING.md). Call it once per model.
+    """
+    model.to(memory_format=torch.channels_last)
+    if half_scale_nchw and model.config.scales > 1:
+        for block in model.blocks:
+            for module in (block.branches[1].body, block.down[0]):
+                module.to(memory_format=torch.contiguous_format)
+                module.register_forward_pre_hook(_inputs_to_nchw)
+    # a resumed state keeps the layout it was saved in; fused Adam(W) wants its parameter's
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.dim() and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
+def _inputs_to_nchw(module: nn.Module, args: tuple) -> tuple:
+    return tuple(a.contiguous() for a in args)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -13,7 +13,8 @@ the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. En
 - ``graph-tuned``: graph with ``cudnn_benchmark``, the campaign's step.
 - ``graph-half-nchw``: graph with ``half_scale_nchw`` (the half scale's residual bodies and
   its F_down in NCHW, the rest channels_last): whether that keeps cuDNN off the slow tf32
-  weight-gradient kernel it picks for them in channels_last, and what the step gains.
+  weight-gradient kernel it picks for them in channels_last, and what the step gains;
+  ``eager-half-nchw``, its eager step, is the one to ``--profile`` for its kernels.
 
 It prints steps/s, seconds per step, patch pixels/s, the ratio to eager at the same batch,
 and the share of the GPU's bf16 matrix rate, measured in the same run (an 8192^3 product).
@@ -77,6 +78,7 @@ ENGINES = {  # label: (engine, sampler, cudnn_benchmark, half_scale_nchw)
     "eager": ("eager", "host", False, False),
     "eager-device": ("eager", "device", False, False),
     "eager-tuned": ("eager", "device", True, False),
+    "eager-half-nchw": ("eager", "device", False, True),
     "compile": ("compile", "device", False, False),
     "graph": ("graph", "device", False, False),
     "graph-tuned": ("graph", "device", True, False),

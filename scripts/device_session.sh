@@ -11,14 +11,14 @@
 #     Each CONFIG (a recipe of configs/ without .yaml: gpu_sr_x4, gpu_jpeg_q10, ...) trains
 #     warm-started from the shipped weights for MINUTES of wall time (each fits its cosine to
 #     that) on the fast path (base/gpu.yaml: one CUDA graph per step, patches drawn on the
-#     GPU). First (BENCH=0 skips it, ~1 minute) the eager, graph (as the recipes train) and
-#     graph-tuned (cuDNN autotuned) steps are timed side by side at batch 16-128, their
-#     loss curves compared over 200 steps (batch 32), and the kernels of a batch-32 step
-#     profiled, with its convolution backwards by shape (BENCH=profile: batch 32, the
-#     profile, and each convolution alone in channels_last and NCHW), with graph-half-nchw
-#     (the half scale in NCHW) beside them; where graph-tuned or graph-half-nchw was >2%
-#     faster than graph at batch 32, the fastest of them is what the runs train (BENCH=0:
-#     as the recipes say). Last, every file is scored there on
+#     GPU). First (BENCH=0 skips it, ~1 minute) the eager, graph (as the recipes train),
+#     graph-tuned (cuDNN autotuned) and graph-half-nchw (the half scale in NCHW) steps are
+#     timed side by side at batch 16-128, their loss curves compared over 200 steps (batch
+#     32), and the kernels of a batch-32 eager step with the half scale in NCHW profiled,
+#     with its convolution backwards by shape (BENCH=profile: batch 32, the profile, and each
+#     convolution alone in channels_last and NCHW). Where graph-tuned or graph-half-nchw was
+#     >2% faster than graph at batch 32, the runs train the faster of them (BENCH=0: as the
+#     recipes say). Last, every file is scored there on
 #     its task's staged test sets (per-image rows in scores.csv). Here, first:
 #       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
@@ -119,7 +119,7 @@ if [ "$plan" = campaign ] && [ "$timing" != 0 ]; then  # eager and graph side by
   [ "${BENCH:-1}" = profile ] && bench=(--batches 32 --layers)
   timeout 170 "$py" benchmarks/train_throughput.py --devices cuda \
     --engines eager,graph,graph-tuned,graph-half-nchw --tasks "$task" "${bench[@]}" \
-    --seconds 2 --data-root "$root" --profile eager-tuned >>"$log" 2>&1
+    --seconds 2 --data-root "$root" --profile eager-half-nchw >>"$log" 2>&1
   # the recipes train graph; the runs train the fastest graph-* variant at batch 32 instead
   # where it came out more than 2% faster than graph
   best=$(awk -F'|' '$5 + 0 == 32 { gsub(/ /, "", $4); s[$4] = $8 + 0 }

@@ -19,7 +19,8 @@ the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. En
 It prints steps/s, seconds per step, patch pixels/s, the ratio to eager at the same batch,
 and the share of the GPU's bf16 matrix rate, measured in the same run (an 8192^3 product).
 A step is counted as three forwards (the backward costs about two): 3 x 2 FLOP per
-multiply-add x 1.343 M multiply-adds per pixel x the batch's patch pixels.
+multiply-add x 1.343 M multiply-adds per pixel x the batch's patch pixels. An engine that
+fails prints a "failed" row, and the run goes on with the others.
 
 ``--check-steps N`` also trains N steps of every engine from the same seed on the same
 device patches and prints how far each loss curve is from eager-device's (the GPU half of
@@ -65,6 +66,7 @@ from csrnet.engine import (
     next_batch,
     use_training_layout,
 )
+from csrnet.errors import CsrnetError, first_line
 from csrnet.model import CSRnet, multiply_adds_per_pixel
 from csrnet.scorecache import device_label
 
@@ -170,8 +172,14 @@ def check_curves(task, images, device, labels, args) -> None:
     curves = {}
     runnable = [x for x in labels if device.type == "cuda" or not x.startswith("graph")]
     for label in ["eager-device", *(x for x in runnable if x not in ("eager", "eager-device"))]:
-        trainer = Trainer(recipe(task, label, args.patch, batch, device.type, args), images, device)
-        curves[label] = np.array(torch.stack([trainer() for _ in range(steps)]).tolist())
+        cfg = recipe(task, label, args.patch, batch, device.type, args)
+        try:
+            trainer = Trainer(cfg, images, device)
+            curves[label] = np.array(torch.stack([trainer() for _ in range(steps)]).tolist())
+        except (RuntimeError, CsrnetError) as exc:
+            print(f"{label}: failed: {first_line(exc)}", flush=True)
+    if "eager-device" not in curves:
+        return
     base = curves["eager-device"]
     print(f"\nloss curves over {steps} steps from one seed ({task}, batch {batch}):")
     print(
@@ -369,8 +377,13 @@ def main() -> None:
                     if label.startswith("graph") and device.type != "cuda":
                         continue
                     cfg = recipe(task, label, args.patch, batch, device.type, args)
-                    trainer = Trainer(cfg, images, device)
-                    per_step, warm = seconds_per_step(trainer, args.warmup, args.seconds)
+                    try:  # a variant that fails is a row; the rest of the run still counts
+                        trainer = Trainer(cfg, images, device)
+                        per_step, warm = seconds_per_step(trainer, args.warmup, args.seconds)
+                    except (RuntimeError, CsrnetError) as exc:
+                        row = f"| {device.type} | {task} | {label} | {batch} | {args.patch} |"
+                        print(f"{row} failed: {first_line(exc)} |", flush=True)
+                        continue
                     eager_s = per_step if label == "eager" else eager_s
                     pixels = batch * args.patch**2 / per_step
                     tflops = 6 * macs * pixels / 1e12

@@ -122,7 +122,7 @@ if [ "$plan" = campaign ] && [ "$timing" != 0 ]; then  # eager and graph side by
     --seconds 2 --data-root "$root" --profile eager-half-nchw >>"$log" 2>&1
   # the recipes train graph; the runs train the fastest graph-* variant at batch 32 instead
   # where it came out more than 2% faster than graph
-  best=$(awk -F'|' '$5 + 0 == 32 { gsub(/ /, "", $4); s[$4] = $8 + 0 }
+  best=$(awk -F'|' '$5 + 0 == 32 && $8 + 0 > 0 { gsub(/ /, "", $4); s[$4] = $8 + 0 }
     END { b = "graph"; for (e in s) if (e ~ /^graph-/ && s[e] < 0.98 * s["graph"] && s[e] < s[b]) b = e
       print (s["graph"] > 0 ? b : "graph") }' "$log")
   case $best in

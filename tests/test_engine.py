@@ -136,8 +136,8 @@ def test_half_scale_nchw_moves_those_layers_only_and_keeps_the_numbers() -> None
 
 
 def test_a_resumed_optimiser_state_takes_its_parameters_layout() -> None:
-    """A state saved all channels_last, resumed with the half scale NCHW (or the reverse),
-    is laid out as its parameters: fused AdamW on the GPU refuses mismatched strides."""
+    """A state saved all channels_last and resumed with the half scale NCHW is laid out as
+    its parameters, values kept: fused AdamW on the GPU refuses mismatched strides."""
     torch.manual_seed(0)
     saved = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4)
     optimizer = torch.optim.AdamW(saved.parameters())

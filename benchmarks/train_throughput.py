@@ -324,9 +324,11 @@ def print_layers(device: torch.device, batch: int, patch: int) -> None:
         kind, cin, cout, k, stride, shape = key
         name = f"{kind} {cin}->{cout} {k}x{k}/{stride}"
         size = "x".join(map(str, shape))
-        cl_cell = f"{cl:.3f}" + (" (tf32)" if cl_fp32 else "")
-        nchw_cell = f"{nchw:.3f}" + (" (tf32)" if nchw_fp32 else "")
-        print(f"| {name} | {size} | {count} | {cl_cell} | {nchw_cell} | {nchw / cl:.2f} |")
+        cells = " | ".join(
+            f"{ms:.3f}" + (" (tf32)" if fp32 else "")
+            for ms, fp32 in ((cl, cl_fp32), (nchw, nchw_fp32))
+        )
+        print(f"| {name} | {size} | {count} | {cells} | {nchw / cl:.2f} |")
     cl, nchw, best = totals
     print(f"| all, summed over the model | | | {cl:.1f} | {nchw:.1f} | best of each: {best:.1f} |")
 

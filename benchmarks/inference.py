@@ -1,6 +1,6 @@
 """CPU restore speed of every back end side by side, with BM3D, and their accuracy.
 
-Speed: for each image size and back end, the seconds ``csrnet.photos.restore_photo`` takes
+Speed: for each image size and back end, the seconds ``csrnet.inference.photos.restore_photo`` takes
 for one gray photo (tiles and memory cap as ``csrnet restore`` chooses them), megapixels per
 second, the speed as a multiple of today's default (PyTorch fp32, one tile per call), and the
 peak resident memory of a fresh process that ran only that case. Sizes are of the result:
@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csrnet.backends import BACKENDS, installed
-from csrnet.degrade import Degradation
 from csrnet.errors import CsrnetWarning
-from csrnet.images import DEFAULT_DATA_ROOT
-from csrnet.scorecache import device_label
+from csrnet.evaluation.scorecache import device_label
+from csrnet.inference.backends import BACKENDS, installed
+from csrnet.protocol.degrade import Degradation
+from csrnet.protocol.images import DEFAULT_DATA_ROOT
 
 SETTINGS = {"denoise": Degradation("denoise", 25), "sr": Degradation("sr", 2)}
 ACCURACY_SETS = [("Set5", Degradation("sr", 2)), ("BSD68", Degradation("denoise", 25)),
@@ -49,7 +49,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def run_case(case: str, task: str, size: tuple[int, int], batch: int) -> dict:
     """One timed restore in this process, after a warm-up on a small photo."""
-    from csrnet.photos import ModelChoice, Photo, restore_photo
+    from csrnet.inference.choice import ModelChoice
+    from csrnet.inference.photos import Photo, restore_photo
 
     h, w = size
     rng = np.random.default_rng(0)
@@ -95,7 +96,8 @@ def measure(case: str, task: str, size: str, batch: int) -> dict | str:
 
 def prepare(backends: list[str], tasks: list[str]) -> None:
     """Quantize and convert once, outside the timed runs (the cache keeps the results)."""
-    from csrnet.photos import ModelChoice, Photo
+    from csrnet.inference.choice import ModelChoice
+    from csrnet.inference.photos import Photo
 
     gray = Photo(np.zeros((8, 8), np.uint8))
     for task in tasks:
@@ -129,8 +131,8 @@ def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
 
 
 def accuracy_table(backends: list[str]) -> None:
-    from csrnet.evaluate import evaluate_weights
-    from csrnet.photos import find_weights
+    from csrnet.evaluation.evaluate import evaluate_weights
+    from csrnet.weights import find_weights
 
     root = Path(DEFAULT_DATA_ROOT)
     print("\n| back end | " + " | ".join(f"{s} {d.label} dB" for s, d in ACCURACY_SETS) + " |")

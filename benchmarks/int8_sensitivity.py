@@ -1,5 +1,5 @@
 """Which layers cost PSNR when a weights file runs in int8 (OpenVINO + NNCF): the sweep
-behind ``csrnet.backends.KEEP_FP32``.
+behind ``csrnet.inference.backends.KEEP_FP32``.
 
 Each row quantizes the network with one choice of layers kept fp32 (calibrated as
 ``openvino-int8`` is, on the weights' training patches), scores it against PyTorch fp32 on
@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csrnet.backends import (
+from csrnet.errors import CsrnetWarning
+from csrnet.evaluation.evaluate import evaluate_folder
+from csrnet.evaluation.scorecache import device_label
+from csrnet.inference.backends import (
     KEEP_FP32,
     KEEP_FP32_TYPES,
     CompiledModel,
@@ -33,14 +36,10 @@ from csrnet.backends import (
     openvino_runner,
     quantize_openvino,
 )
-from csrnet.degrade import Degradation
-from csrnet.errors import CsrnetWarning
-from csrnet.evaluate import evaluate_folder
-from csrnet.images import DEFAULT_DATA_ROOT, list_images
-from csrnet.inference import restore_fn
-from csrnet.photos import resolve_weights
-from csrnet.scorecache import device_label
-from csrnet.weights import load_weights
+from csrnet.inference.tiles import restore_fn
+from csrnet.protocol.degrade import Degradation
+from csrnet.protocol.images import DEFAULT_DATA_ROOT, list_images
+from csrnet.weights import load_weights, resolve_weights
 
 ENDS = (".*/(sfe1|rec2)/.*",)
 HEAD_TAIL = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*",)

@@ -1,6 +1,6 @@
 """Training throughput of the D8R6 model: the training engines side by side, in one run.
 
-Each row times one training step as ``csrnet train`` runs it (``csrnet.engine``): the model,
+Each row times one training step as ``csrnet train`` runs it (``csrnet.training.engine``): the model,
 the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. Engines:
 
 - ``eager``: today's default, patches made on the host (``data.sampler: host``, in the
@@ -57,18 +57,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csrnet.config import load_config
-from csrnet.data import TrainingImages
-from csrnet.engine import (
+from csrnet.errors import CsrnetError, first_line
+from csrnet.evaluation.scorecache import device_label
+from csrnet.model import CSRnet, multiply_adds_per_pixel
+from csrnet.training.config import load_config
+from csrnet.training.data import TrainingImages
+from csrnet.training.engine import (
     make_batches,
     make_engine,
     make_optimizer,
     next_batch,
     use_training_layout,
 )
-from csrnet.errors import CsrnetError, first_line
-from csrnet.model import CSRnet, multiply_adds_per_pixel
-from csrnet.scorecache import device_label
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {

@@ -83,27 +83,27 @@ log=$out/session.log
   date
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-  ls -l src/csrnet/weights  # which weights travelled (docs/TRAINING.md: the 64 MiB)
+  ls -l src/csrnet/pretrained  # which weights travelled (docs/TRAINING.md: the 64 MiB)
   du -sh "$root"
 } >"$log" 2>&1
 train_bg() {  # train_bg SECONDS RUN DIR [options]: one run in the background, its log DIR.log
   local seconds=$1 run=$2 dir=$3
   shift 3
   # shellcheck disable=SC2086  # args[$run] is a config path and options, split on purpose
-  timeout "$seconds" "$py" -m csrnet.cli train ${args[$run]} --run-dir "$dir" --no-progress \
+  timeout "$seconds" "$py" -m csrnet train ${args[$run]} --run-dir "$dir" --no-progress \
     "${common[@]}" "$@" >"$dir.log" 2>&1 &
 }
 if [ "$plan" = campaign ] && [ "${CONTINUE:-0}" = 1 ]; then  # from the last call's runs
   declare -A continued  # init_from -> the run exported over it
   for run in $runs; do
-    init=$("$py" -c "from csrnet.config import load_config
+    init=$("$py" -c "from csrnet.training.config import load_config
 print(load_config('configs/$run.yaml').init_from)")
     if [ -n "${continued[$init]:-}" ]; then
       echo "CONTINUE=1: $run and ${continued[$init]} both start from $init" | tee -a "$log" >&2
       exit 2
     fi
     continued[$init]=$run
-    "$py" -m csrnet.cli export "runs/$run" -o "$init" --checkpoint last >>"$log" 2>&1 || {
+    "$py" -m csrnet export "runs/$run" -o "$init" --checkpoint last >>"$log" 2>&1 || {
       echo "CONTINUE=1: no run of $run to continue on this machine (runs/$run)" | tee -a "$log" >&2
       exit 2
     }
@@ -194,7 +194,7 @@ for run in $runs; do
   {
     echo "== $run"
     cat "runs/$run.log"
-    "$py" -m csrnet.cli export "runs/$run" -o "$out/$run.safetensors" --checkpoint last
+    "$py" -m csrnet export "runs/$run" -o "$out/$run.safetensors" --checkpoint last
   } >>"$log" 2>&1
   sed "s/^{/{\"run\": \"$run\", /" "runs/$run/metrics.jsonl" >>"$out/metrics.jsonl" 2>>"$log"
 done
@@ -203,7 +203,7 @@ score() {  # score SETS FILE...: evaluate there, per-image rows appended to scor
   shift
   for name in ${sets//,/ }; do [ -d "$root/$name" ] && staged+="${staged:+,}$name"; done
   [ -n "$staged" ] && [ $# -gt 0 ] || return 0
-  "$py" -m csrnet.cli evaluate "$@" --sets "$staged" --data-root "$root" --no-progress \
+  "$py" -m csrnet evaluate "$@" --sets "$staged" --data-root "$root" --no-progress \
     --csv runs/scores.csv >>"$log" 2>&1
   if [ -s "$out/scores.csv" ]; then tail -n +2 runs/scores.csv; else cat runs/scores.csv; fi \
     >>"$out/scores.csv"

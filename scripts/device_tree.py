@@ -9,7 +9,7 @@ GPU session warm-starts from only some of them. So, here, before the call:
     ... the device call, carrying .device_data/campaign ...
     python scripts/device_tree.py unpark                              # put the others back
 
-``park`` moves the other ``src/csrnet/weights/*.safetensors`` into ``.device_parked/`` (git
+``park`` moves the other ``src/csrnet/pretrained/*.safetensors`` into ``.device_parked/`` (git
 ignores it through .git/info/exclude; nothing is committed or deleted). ``size`` counts the
 files as the tool describes them: a tracked file missing from the working tree is not
 counted, and on the GPU machine it is absent: the tool agreed on 2026-11-27 (61.9 MiB
@@ -25,10 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from csrnet.config import load_config
+from csrnet.training.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "src" / "csrnet" / "weights"
+WEIGHTS = ROOT / "src" / "csrnet" / "pretrained"
 PARKED = ROOT / ".device_parked"
 LIMIT = 64 * 2**20
 

@@ -15,9 +15,9 @@ import torch
 import yaml
 from PIL import Image
 
-from csrnet import photos
-from csrnet.checkpoint import read_checkpoint
+from csrnet import weights
 from csrnet.model import CSRnet
+from csrnet.training.checkpoint import read_checkpoint
 from csrnet.weights import save_weights
 
 DATA_ROOT = Path(
@@ -91,7 +91,7 @@ def tiny_weights(
 
 @pytest.fixture(autouse=True, scope="session")
 def backend_cache(tmp_path_factory) -> Path:
-    """Converted and quantized models (csrnet.backends) go to a folder of this test session,
+    """Converted and quantized models (csrnet.inference.backends) go to a folder of this test session,
     never to the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("backend_cache")
     os.environ["CSRNET_CACHE"] = str(folder)
@@ -106,7 +106,7 @@ def weights_dir(tmp_path: Path, monkeypatch) -> Path:
     tiny_weights(folder, "tiny_denoise", "denoise", [25])
     monkeypatch.setenv("CSRNET_WEIGHTS", str(folder))
     # what the package ships changes with training; these tests see only their own weights
-    monkeypatch.setattr(photos, "PACKAGE_WEIGHTS", tmp_path / "no_package_weights")
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS", tmp_path / "no_package_weights")
     return folder
 
 

@@ -1,4 +1,4 @@
-"""The CPU back ends (csrnet.backends): each gives the fp32 result within its tolerance,
+"""The CPU back ends (csrnet.inference.backends): each gives the fp32 result within its tolerance,
 int8 models are calibrated on training patches and cached, a missing one is a one-line error,
 and batched tiles give the unbatched result."""
 
@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from csrnet import backends
-from csrnet.backends import choose_backend, compile_model
-from csrnet.calibration import calibration_inputs
 from csrnet.errors import CsrnetError, CsrnetWarning
-from csrnet.inference import _spans, forward_tiled
+from csrnet.inference import backends
+from csrnet.inference.backends import choose_backend, compile_model
+from csrnet.inference.calibration import calibration_inputs
+from csrnet.inference.tiles import _spans, forward_tiled
 from csrnet.weights import load_weights
 
 from conftest import data_dir, run_cli, tiny_weights

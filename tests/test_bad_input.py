@@ -42,7 +42,7 @@ def one_line(err: str, needle: str, kind: str = "error") -> None:
 def cli_subprocess(*argv: str, timeout: float = 120, env: dict | None = None):
     """``csrnet ARGV`` in a fresh interpreter; a hang fails the test instead of stalling it."""
     return subprocess.run(
-        [sys.executable, "-m", "csrnet.cli", *argv],
+        [sys.executable, "-m", "csrnet", *argv],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -289,7 +289,7 @@ def test_16_bit_per_channel_colour_images_are_refused(capsys, tmp_path: Path) ->
     assert code == 1
     one_line(err, "is a 16-bit-per-channel (RGB) image")
     with pytest.raises(CsrnetError, match="16-bit-per-channel"):
-        csrnet.photos.open_photo(deep)
+        csrnet.inference.photos.open_photo(deep)
 
 
 def test_only_the_first_frame_of_an_animation_is_used_and_that_is_said(

@@ -8,12 +8,12 @@ import functools
 import numpy as np
 import pytest
 
-from csrnet.degrade import Degradation, to_y
-from csrnet.evaluate import evaluate_folder
-from csrnet.images import list_images, read_image
-from csrnet.matlab import to_uint8
-from csrnet.metrics import psnr
-from csrnet.paper import baseline_rows
+from csrnet.evaluation.evaluate import evaluate_folder
+from csrnet.evaluation.paper import baseline_rows
+from csrnet.protocol.degrade import Degradation, to_y
+from csrnet.protocol.images import list_images, read_image
+from csrnet.protocol.matlab import to_uint8
+from csrnet.protocol.metrics import psnr
 
 from conftest import data_dir
 

@@ -1,4 +1,4 @@
-"""BM3D / CBM3D through ``csrnet baseline --method bm3d`` (csrnet.classical): results cached
+"""BM3D / CBM3D through ``csrnet baseline --method bm3d`` (csrnet.evaluation.bm3d): results cached
 once, computed alike in parallel and in one process, and kept as score-cache rows."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from csrnet.cli import main
-from csrnet.images import list_images, read_image
+from csrnet.protocol.images import list_images, read_image
 
 from conftest import data_dir
 

@@ -178,7 +178,7 @@ def test_installed_console_script_bad_input(tmp_path: Path, bad_images) -> None:
         [
             sys.executable,
             "-m",
-            "csrnet.cli",
+            "csrnet",
             "baseline",
             "jpeg",
             str(data_dir("Classic5")),

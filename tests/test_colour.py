@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from csrnet.degrade import Degradation, jpeg_compress
 from csrnet.errors import CsrnetError
-from csrnet.evaluate import evaluate_folder, evaluate_weights
-from csrnet.images import read_image
-from csrnet.metrics import psnr, ssim
+from csrnet.evaluation.evaluate import evaluate_folder, evaluate_weights
 from csrnet.model import CSRnet
+from csrnet.protocol.degrade import Degradation, jpeg_compress
+from csrnet.protocol.images import read_image
+from csrnet.protocol.metrics import psnr, ssim
 from csrnet.weights import record_benchmarks, save_weights
 
 from conftest import data_dir
@@ -74,8 +74,8 @@ def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("task", "sampler"), [("denoise", "host"), ("jpeg", "device")])
 def test_a_small_rgb_model_learns(tmp_path: Path, task: str, sampler: str) -> None:
-    from csrnet.config import load_config
-    from csrnet.train import train
+    from csrnet.training.config import load_config
+    from csrnet.training.loop import train
 
     from conftest import tiny_config
 
@@ -138,7 +138,7 @@ def test_colour_photos_get_the_rgb_model_and_gray_ones_the_gray_model(
 
 def test_the_demo_scores_an_rgb_model_on_rgb(tmp_path: Path, weights_dir: Path, capsys) -> None:
     from csrnet.cli import main
-    from csrnet.photos import demo_image
+    from csrnet.inference.demo import demo_image
 
     identity_rgb_weights(weights_dir)  # a colour photo gets it: the output is the noisy input
     deg = Degradation("denoise", 25)

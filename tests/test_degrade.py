@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csrnet.degrade import Degradation, image_rng, jpeg_compress, modcrop, to_y
 from csrnet.errors import CsrnetError
-from csrnet.images import read_image
-from csrnet.matlab import rgb2ycbcr, to_uint8
-from csrnet.metrics import psnr
+from csrnet.protocol.degrade import Degradation, image_rng, jpeg_compress, modcrop, to_y
+from csrnet.protocol.images import read_image
+from csrnet.protocol.matlab import rgb2ycbcr, to_uint8
+from csrnet.protocol.metrics import psnr
 
 from conftest import data_dir
 

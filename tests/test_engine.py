@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from csrnet.config import load_config
-from csrnet.engine import LossLog, make_optimizer, use_lr_kind, use_training_layout
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet
-from csrnet.train import train
+from csrnet.training.config import load_config
+from csrnet.training.engine import LossLog, make_optimizer, use_lr_kind, use_training_layout
+from csrnet.training.loop import train
 
 from conftest import final_weights, tiny_config
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from csrnet.cli import main
-from csrnet.degrade import Degradation
-from csrnet.evaluate import evaluate_folder, evaluate_weights
-from csrnet.inference import forward_tiled, restore_fn, self_ensemble
+from csrnet.evaluation.evaluate import evaluate_folder, evaluate_weights
+from csrnet.inference.tiles import forward_tiled, restore_fn, self_ensemble
 from csrnet.model import CSRnet
+from csrnet.protocol.degrade import Degradation
 from csrnet.weights import save_weights
 
 from conftest import data_dir

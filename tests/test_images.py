@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from csrnet.errors import CsrnetError
-from csrnet.images import list_images, read_image, write_atomic
+from csrnet.protocol.images import list_images, read_image, write_atomic
 
 from conftest import data_dir
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from csrnet.degrade import modcrop
-from csrnet.matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
+from csrnet.protocol.degrade import modcrop
+from csrnet.protocol.matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
 
 from conftest import data_dir
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
-from csrnet.images import read_image
-from csrnet.metrics import crop_border, psnr, ssim
+from csrnet.protocol.images import read_image
+from csrnet.protocol.metrics import crop_border, psnr, ssim
 
 from conftest import data_dir
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from csrnet.cli import main
-from csrnet.photos import load_model
+from csrnet.weights import load_model
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

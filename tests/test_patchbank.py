@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from csrnet.data import PatchRecipe, TrainingImages
-from csrnet.degrade import jpeg_compress
-from csrnet.patchbank import COLUMN, IMAGE, LEVEL, ROW, TRANSFORM, PatchBank, hash32
+from csrnet.protocol.degrade import jpeg_compress
+from csrnet.training.data import PatchRecipe, TrainingImages
+from csrnet.training.patchbank import COLUMN, IMAGE, LEVEL, ROW, TRANSFORM, PatchBank, hash32
 
 from conftest import data_dir
 

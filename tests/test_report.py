@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from csrnet.cli import main
-from csrnet.evaluate import DEFAULT_SETS
-from csrnet.images import list_images, read_image
+from csrnet.evaluation.evaluate import DEFAULT_SETS
 from csrnet.model import CSRnet
-from csrnet.report import list_weights
+from csrnet.protocol.images import list_images, read_image
+from csrnet.report.build import list_weights
 from csrnet.weights import save_weights
 
 from conftest import data_dir

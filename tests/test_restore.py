@@ -9,13 +9,13 @@ import pytest
 from PIL import Image, ImageCms
 
 from csrnet.cli import main
-from csrnet.degrade import Degradation
 from csrnet.errors import CsrnetError
-from csrnet.matlab import rgb2ycbcr
-from csrnet.metrics import psnr
+from csrnet.inference.photos import Photo, restore, restore_photo
 from csrnet.model import CSRnet
-from csrnet.photos import Photo, find_weights, load_model, restore, restore_photo
-from csrnet.weights import record_benchmarks
+from csrnet.protocol.degrade import Degradation
+from csrnet.protocol.matlab import rgb2ycbcr
+from csrnet.protocol.metrics import psnr
+from csrnet.weights import find_weights, load_model, record_benchmarks
 
 from conftest import data_dir, make_bad_images, tiny_weights
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from csrnet.degrade import Degradation
-from csrnet.evaluate import evaluate_folder
-from csrnet.inference import restore_fn
+from csrnet.evaluation.evaluate import evaluate_folder
+from csrnet.evaluation.scorecache import PROTOCOL, ScoreCache, weights_label
+from csrnet.inference.tiles import restore_fn
 from csrnet.model import CSRnet
-from csrnet.scorecache import PROTOCOL, ScoreCache, weights_label
+from csrnet.protocol.degrade import Degradation
 from csrnet.weights import load_weights, record_benchmarks, save_weights
 
 from conftest import DATA_ROOT, data_dir, run_cli
@@ -136,7 +136,7 @@ def test_the_committed_scores_are_the_shipped_weights_under_this_protocol() -> N
     folder = data_dir("Set5")
     root = Path(__file__).resolve().parents[1]
     cache = ScoreCache(root / "docs" / "scores")
-    shipped = sorted((root / "src" / "csrnet" / "weights").glob("*.safetensors"))
+    shipped = sorted((root / "src" / "csrnet" / "pretrained").glob("*.safetensors"))
     unscored = [p.name for p in shipped if not cache.for_weights(p).path.is_file()]
     assert shipped and not unscored, (
         f"score them: csrnet evaluate ... --scores docs/scores ({unscored})"

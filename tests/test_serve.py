@@ -13,7 +13,7 @@ from PIL import Image
 
 TestClient = pytest.importorskip("starlette.testclient").TestClient
 
-from csrnet.serve import Jobs, make_app  # noqa: E402
+from csrnet.serve.app import Jobs, make_app  # noqa: E402
 
 from conftest import data_dir  # noqa: E402
 
@@ -87,8 +87,8 @@ def test_demo_mode_scores_the_result_on_y(client) -> None:
 
 
 def test_jobs_run_on_the_chosen_backend(weights_dir: Path) -> None:
-    from csrnet import backends
-    from csrnet.backends import CompiledModel
+    from csrnet.inference import backends
+    from csrnet.inference.backends import CompiledModel
 
     if not backends.installed("openvino"):
         pytest.skip("openvino is not installed")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from csrnet.degrade import to_y
-from csrnet.images import list_images, read_image
+from csrnet.protocol.degrade import to_y
+from csrnet.protocol.images import list_images, read_image
 
 from conftest import DATA_ROOT, data_dir
 

@@ -16,14 +16,18 @@ import pytest
 import torch
 import yaml
 
-import csrnet.train
-from csrnet.checkpoint import read_checkpoint
+import csrnet.training.loop
+import csrnet.training.schedule
 from csrnet.cli import main
-from csrnet.config import ModelSpec, load_config
+from csrnet.devices import resolve_device
 from csrnet.errors import CsrnetError
 from csrnet.model import ModelConfig
-from csrnet.train import fit_steps, lr_at, resolve_device, train
-from csrnet.weights import export_run, load_weights, read_metadata, save_weights
+from csrnet.training.checkpoint import read_checkpoint
+from csrnet.training.config import ModelSpec, load_config
+from csrnet.training.export import export_run
+from csrnet.training.loop import train
+from csrnet.training.schedule import fit_steps, lr_at
+from csrnet.weights import load_weights, read_metadata, save_weights
 
 from conftest import CONFIGS, DATA_ROOT, TASKS, data_dir, final_weights, run_cli, tiny_config
 
@@ -90,7 +94,9 @@ def test_time_budget_fits_the_schedule_and_stops(
         n = next(readings)
         return 0.01 * n if n < 100 else 1.0 + 0.015 * (n - 100)
 
-    monkeypatch.setattr(csrnet.train, "time", SimpleNamespace(perf_counter=clock, time=time.time))
+    fake_time = SimpleNamespace(perf_counter=clock, time=time.time)
+    for module in (csrnet.training.loop, csrnet.training.schedule):
+        monkeypatch.setattr(module, "time", fake_time)
     cfg = load_config(path, ["time_budget_minutes=0.15"])
     result = train(cfg, tmp_path / "fit", progress=False)
     state = read_checkpoint(tmp_path / "fit" / "last.pt")
@@ -117,7 +123,7 @@ def test_time_budget_fits_the_schedule_and_stops(
 def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
     path = tiny_config(tmp_path, "jpeg", steps=100_000, ckpt_every=5)
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "csrnet.cli", "train", str(path), "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "csrnet", "train", str(path), "--run-dir", str(run_dir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (run_dir / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
@@ -287,7 +293,7 @@ def test_torchrun_two_processes_match_one(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "csrnet.cli",
+            "csrnet",
             "train",
             str(path),
             "--run-dir",
@@ -308,7 +314,7 @@ def test_torchrun_two_processes_match_one(tmp_path: Path) -> None:
             "--standalone",
             "--nproc_per_node=2",
             "-m",
-            "csrnet.train",
+            "csrnet.training",
             str(path),
             "--run-dir",
             str(tmp_path / "two"),

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from csrnet.checkpoint import RunLock, read_checkpoint
-from csrnet.config import load_config
-from csrnet.train import train
+from csrnet.training.checkpoint import RunLock, read_checkpoint
+from csrnet.training.config import load_config
+from csrnet.training.loop import train
 
 from conftest import run_cli, tiny_config
 

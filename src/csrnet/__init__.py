@@ -12,17 +12,20 @@ I/O), ``evaluate`` (the protocol over a folder), ``config``/``data``/``train`` (
 (restoring real photos), ``tiling``, ``report``, ``classical`` (BM3D), ``cli``.
 """
 
-from .errors import CsrnetError, CsrnetWarning
+from csrnet.errors import CsrnetError, CsrnetWarning
 
 __version__ = "0.1.0"
 __all__ = ["CsrnetError", "CsrnetWarning", "load_model", "restore"]
-_FROM_PHOTOS = ("load_model", "restore")
 
 
 def __getattr__(name: str):
     # Imported on first use, so that commands which need no torch start fast.
-    if name in _FROM_PHOTOS:
-        from . import photos
+    if name == "restore":
+        from csrnet.inference.photos import restore
 
-        return getattr(photos, name)
+        return restore
+    if name == "load_model":
+        from csrnet.weights import load_model
+
+        return load_model
     raise AttributeError(f"module 'csrnet' has no attribute {name!r}")

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .errors import CsrnetError, first_line, warn
-from .images import write_atomic
-from .model import CSRnet
+from csrnet.errors import CsrnetError, first_line, warn
+from csrnet.model import CSRnet
+
+if TYPE_CHECKING:
+    from csrnet.protocol.degrade import Degradation
+from csrnet.protocol.images import write_atomic
 
 __all__ = [
     "covers",
     "describe_levels",
-    "export_run",
     "load_weights",
     "metadata_problem",
     "read_metadata",
@@ -94,7 +97,7 @@ def _numbers(value: Any) -> bool:
 def metadata_problem(meta: dict[str, Any]) -> str | None:
     """What makes decoded metadata unusable by the rest of the package (None: nothing): the
     one schema every reader relies on."""
-    from .degrade import TASKS
+    from csrnet.protocol.degrade import TASKS
 
     if not isinstance(meta.get("model"), dict):
         return "'model' is not a table of architecture arguments"
@@ -175,64 +178,89 @@ def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, floa
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=_encode(meta)))
 
 
-def export_run(
-    run_dir: str | os.PathLike, out: str | os.PathLike, which: str = "best"
-) -> dict[str, Any]:
-    """Write the ``best`` (or ``last``) checkpoint of a training run as released weights."""
-    from .checkpoint import read_checkpoint
-    from .config import config_from_dict
-
-    run_dir = Path(run_dir)
-    path = run_dir / f"{which}.pt"
-    state = read_checkpoint(path, which)
-    try:
-        config_from_dict(state["config"])
-    except CsrnetError as exc:
-        raise CsrnetError(f"{path}: its recipe is not valid ({exc})") from None
-    cfg = state["config"]
-    model = CSRnet(**_model_config(cfg))
-    model.load_state_dict(state["model"])
-    history = state.get("history", [])
-    own = [r for r in history if r["step"] == state["step"]]  # these weights' validation
-    metadata = {
-        "task": cfg["task"],
-        "steps": state["step"],
-        "train_data": cfg["data"]["train"],
-        "recipe": cfg["name"],
-        "validation": own[-1] if own else {},
-        "config": cfg,
-    }
-    parent = _steps_before(cfg.get("init_from"))
-    if parent is not None:
-        metadata["total_steps"] = state["step"] + parent
-    save_weights(out, model, metadata)
-    return metadata
+PACKAGE_WEIGHTS = Path(__file__).parent / "pretrained"
+RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}  # issue #6 target sets
+RGB_RANKING_SETS = {"sr": "-", "denoise": "CBSD68", "jpeg": "LIVE1"}  # the colour tables' sets
 
 
-def _steps_before(init_from: str | None) -> int | None:
-    """Training steps behind a run's starting weights: 0 from scratch, the ``init_from`` file's
-    total (a weights file's ``total_steps``, or ``steps`` when it was trained from scratch; a
-    checkpoint's step plus what came before it), or None when that total is unknown."""
-    if not init_from:
-        return 0
-    from .checkpoint import read_checkpoint
+def user_weights_dir() -> Path:
+    """Where users keep their own weights: $CSRNET_WEIGHTS or ~/.local/share/csrnet/weights."""
+    default = Path.home() / ".local" / "share" / "csrnet" / "weights"
+    return Path(os.environ.get("CSRNET_WEIGHTS", default))
 
-    try:
-        if Path(init_from).suffix == ".safetensors":
-            meta = read_metadata(init_from)
-            if "total_steps" in meta:
-                return int(meta["total_steps"])
-            if meta.get("config", {}).get("init_from"):  # warm-started, its own total unknown
-                return None
-            return int(meta.get("steps", 0))
-        state = read_checkpoint(init_from)
-        before = _steps_before(state["config"].get("init_from"))
-        return None if before is None else int(state["step"]) + before
-    except (CsrnetError, KeyError, TypeError, ValueError):
+
+def available_weights() -> list[tuple[Path, dict[str, Any]]]:
+    """(path, metadata) of the shipped weights and those in the user weights folder."""
+    found = []
+    for folder in (PACKAGE_WEIGHTS, user_weights_dir()):
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            try:
+                found.append((path, read_metadata(path)))
+            except CsrnetError as exc:  # a stray or broken file does not hide the others
+                warn(f"{exc} (skipped)")
+    return found
+
+
+def channels_of(meta: dict[str, Any]) -> int:
+    """1 for the paper's gray/Y models, 3 for RGB ones."""
+    return int(meta["model"].get("image_channels", 1))
+
+
+def find_weights(
+    deg: Degradation,
+    channels: int = 1,
+    required: bool = True,
+    found: list[tuple[Path, dict[str, Any]]] | None = None,
+) -> Path | None:
+    """The weights for this setting and channel count: among the files trained for it (a
+    fixed level, else a range covering it), the best measured PSNR on the setting's ranking
+    set (Set5, BSD68, Classic5: the sets of the project's targets, recorded by ``csrnet
+    evaluate --record``; CBSD68 and LIVE1 for RGB models); files without that record rank
+    after those with it, by exact level, then validation. None if there is none and not
+    ``required``. ``found``: the installed weights, when the caller has listed them."""
+    ranking_set = RGB_RANKING_SETS[deg.task] if channels == 3 else RANKING_SETS[deg.task]
+    ranking_key = f"{ranking_set} {deg.label}"
+    candidates = []
+    for path, meta in available_weights() if found is None else found:
+        task = meta["task"]
+        if task["task"] != deg.task or channels_of(meta) != channels:
+            continue
+        exact = deg.level in (task.get("levels") or [])
+        if covers(task, deg.level):
+            measured = meta.get("benchmarks", {}).get(ranking_key, {}).get("psnr")
+            candidates.append(
+                (
+                    measured is not None,
+                    measured if measured is not None else -math.inf,
+                    exact,
+                    meta.get("validation", {}).get("psnr", -math.inf),
+                    path,
+                )
+            )
+    if not candidates and not required:
         return None
+    if not candidates:
+        kind = "RGB weights" if channels == 3 else "weights"
+        raise CsrnetError(
+            f"no {kind} for {deg.task} {deg.label} are installed; pass --weights FILE "
+            "(see `csrnet models`)"
+        )
+    return max(candidates)[-1]
 
 
-def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    from .config import config_from_dict
+def resolve_weights(name_or_path: str | os.PathLike) -> Path:
+    """A weights file path, or the shipped or user weights file of that name (stem)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate, _ in available_weights():
+        if candidate.stem == str(name_or_path):
+            return candidate
+    return path  # load_weights reports that it does not exist
 
-    return dataclasses.asdict(config_from_dict(cfg).model.build())
+
+def load_model(
+    name_or_path: str | os.PathLike, device: str = "cpu"
+) -> tuple[CSRnet, dict[str, Any]]:
+    """A model by file path, or by the name of a shipped or user weights file."""
+    return load_weights(resolve_weights(name_or_path), device)

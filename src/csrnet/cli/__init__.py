@@ -1,0 +1,5 @@
+"""cli."""
+
+from csrnet.cli.main import main
+
+__all__ = ["main"]

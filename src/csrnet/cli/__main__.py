@@ -1,0 +1,7 @@
+"""``python -m csrnet.cli``: the command line, as ``csrnet``."""
+
+import sys
+
+from csrnet.cli import main
+
+sys.exit(main())

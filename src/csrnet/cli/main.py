@@ -1,0 +1,75 @@
+"""The ``csrnet`` command line: a thin layer over the package's functions.
+
+The commands come in three groups, one module each: restoring photos (``cli.photos``),
+training (``cli.training``) and measuring (``cli.evaluation``); ``cli.options`` holds the
+options they share. Every user error ends with one line on stderr (``csrnet: error: ...``)
+and a non-zero exit status: 2 for bad options, 1 for bad data. Nothing is written unless the
+command succeeds. No library module imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from csrnet import __version__
+from csrnet.cli import evaluation, photos, training
+from csrnet.cli.options import Parser, UsageError
+from csrnet.errors import CsrnetError, CsrnetWarning
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> Parser:
+    """The ``csrnet`` command line: one sub-parser a command, each group's from its module."""
+    parser = Parser(
+        prog="csrnet", description="Cross-Scale Residual Network for image restoration."
+    )
+    parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (photos, training, evaluation):
+        group.add_commands(commands)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show csrnet's warnings as one line on stderr; others as Python does."""
+    if issubclass(category, CsrnetWarning):
+        print(f"csrnet: warning: {message}", file=sys.stderr)
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)
+
+
+_show_python_warning = warnings.showwarning
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure:  # file names that are not UTF-8 print as escapes instead of failing
+        reconfigure(errors="backslashreplace")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CsrnetWarning)
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        code = args.run(args)
+    except UsageError as exc:
+        print(f"csrnet: error: {exc}", file=sys.stderr)
+        return 2
+    except CsrnetError as exc:
+        print(f"csrnet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("csrnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    return code or 0

@@ -1,0 +1,95 @@
+"""What the command groups share: a parser whose errors are one line, the level and
+model-run options, and the checks that turn bad options into usage errors (exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from csrnet.errors import CsrnetError
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+Commands = argparse._SubParsersAction  # what add_subparsers returns: one parser a command
+
+
+def add_level_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", type=int, help="SR scale factor (2-16)")
+    parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
+    parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
+
+
+BACKENDS = ["auto", "torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8"]
+
+
+def add_model_run_options(parser: argparse.ArgumentParser, backend: str) -> None:
+    """How a model runs: shared by evaluate and restore."""
+    parser.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=backend,
+        help=f"CPU runtime (default {backend}; auto: the fastest installed that keeps fp32's "
+        "PSNR; -int8: quantized, see README 'Speed')",
+    )
+
+
+LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
+
+
+def degradation_from_args(args: argparse.Namespace, task: str | None = None):
+    """The Degradation of ``task`` (default ``args.task``) and exactly one matching level
+    option. With ``task="infer"`` the task follows the one level option given, if any."""
+    from csrnet.protocol.degrade import Degradation
+
+    task = task or args.task
+    if task == "infer":
+        given = [t for t, o in LEVEL_OPTIONS.items() if getattr(args, o) is not None]
+        if len(given) > 1:
+            raise UsageError("give at most one of --scale, --sigma, --quality")
+        if not given:
+            return None
+        task = given[0]
+    wanted = LEVEL_OPTIONS[task]
+    for option in LEVEL_OPTIONS.values():
+        given = getattr(args, option) is not None
+        if option == wanted and not given:
+            raise UsageError(f"{task} needs --{option}")
+        if option != wanted and given:
+            raise UsageError(f"--{option} does not apply to {task}")
+    try:
+        return Degradation(task, getattr(args, wanted), clip=getattr(args, "clip", False))
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class UsageError(CsrnetError):
+    """A bad combination of options (exit status 2)."""
+
+
+def check_tile_options(tile: int, overlap: int | None = None) -> None:
+    from csrnet.inference.tiling import DEFAULT_OVERLAP, check_tile
+
+    try:
+        check_tile(tile, DEFAULT_OVERLAP if overlap is None else overlap)
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_output_folder(path: str | None) -> None:
+    """Fail before any work if an output file could not be written."""
+    if path is None:
+        return
+    from csrnet.protocol.images import check_output_path
+
+    try:
+        check_output_path(path)
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None

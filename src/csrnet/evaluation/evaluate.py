@@ -1,0 +1,297 @@
+"""Evaluate a restoration method on a folder of clean images, by the paper's protocol.
+
+For each image: take its Y channel (``to_y``), crop it to the scale for SR, degrade it,
+restore it (the identity gives the paper's Bicubic / noisy / JPEG rows), round to uint8,
+and measure PSNR and SSIM on Y with the border of the setting cropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm import tqdm
+
+from csrnet.errors import CsrnetError
+from csrnet.protocol.degrade import Degradation, to_y
+from csrnet.protocol.images import list_images, read_image, write_atomic
+from csrnet.protocol.matlab import to_uint8
+from csrnet.protocol.metrics import psnr, ssim
+
+if TYPE_CHECKING:
+    from csrnet.evaluation.scorecache import ScoreLog
+
+__all__ = [
+    "COLOUR_SETS",
+    "DEFAULT_SETS",
+    "ImageScore",
+    "SetScore",
+    "evaluate_folder",
+    "evaluate_weights",
+    "record_results",
+]
+
+# The paper's test sets of each task (Tables II, III, IV).
+DEFAULT_SETS = {
+    "sr": ["Set5", "Set14", "BSD100", "Urban100"],
+    "denoise": ["MemNet14", "BSD200_test", "Urban100", "BSD68"],
+    "jpeg": ["Classic5", "LIVE1"],
+}
+# The colour sets of each task that has RGB models (issue #15), scored on RGB.
+COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
+
+SSIM_WINDOW = 11
+# A restoration function maps the degraded Y image (float64 on [0, 255]) to the restored one.
+RestoreFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """The scores of one image."""
+
+    name: str
+    height: int
+    width: int
+    psnr: float
+    ssim: float
+    seconds: float  # time of the restoration alone (0 for the degraded input)
+
+
+@dataclass
+class SetScore:
+    """The scores of one folder at one setting, with per-image rows."""
+
+    dataset: str
+    degradation: Degradation
+    method: str = "input"
+    images: list[ImageScore] = field(default_factory=list)
+
+    @property
+    def psnr(self) -> float:
+        return float(np.mean([s.psnr for s in self.images]))
+
+    @property
+    def ssim(self) -> float:
+        return float(np.mean([s.ssim for s in self.images]))
+
+    @property
+    def seconds_per_image(self) -> float:
+        return float(np.mean([s.seconds for s in self.images]))
+
+    @property
+    def megapixels_per_second(self) -> float | None:
+        """Restoration speed; None for the degraded input, which takes no time."""
+        seconds = sum(s.seconds for s in self.images)
+        pixels = sum(s.height * s.width for s in self.images)
+        return pixels / 1e6 / seconds if seconds > 0 else None
+
+    def summary(self) -> dict:
+        """Means and identification, ready for JSON."""
+        return {
+            "method": self.method,
+            "dataset": self.dataset,
+            "task": self.degradation.task,
+            "setting": self.degradation.label,
+            "images": len(self.images),
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "seconds_per_image": self.seconds_per_image,
+            "megapixels_per_second": self.megapixels_per_second,
+        }
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Write the per-image rows atomically."""
+        write_atomic(path, lambda tmp: tmp.write_text(self.csv_text(), encoding="utf-8"))
+
+    def csv_text(self, header: bool = True) -> str:
+        """The per-image rows as CSV."""
+        text = io.StringIO()
+        writer = csv.DictWriter(
+            text, fieldnames=["method", "dataset", "setting", *ImageScore.__annotations__]
+        )
+        if header:
+            writer.writeheader()
+        for score in self.images:
+            row = {
+                "method": self.method,
+                "dataset": printable(self.dataset),
+                "setting": self.degradation.label,
+                **asdict(score),
+            }
+            writer.writerow({**row, "name": printable(score.name)})
+        return text.getvalue()
+
+
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogates)
+    become ``\\xNN`` escapes instead of failing the write."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def evaluate_folder(
+    folder: str | os.PathLike,
+    degradation: Degradation,
+    restore: RestoreFn | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    limit: int = 0,
+    method: str = "input",
+    log: ScoreLog | None = None,
+    timing: Callable[[str], float] | None = None,
+    rgb: bool = False,
+) -> SetScore:
+    """Score ``restore`` (None: the degraded input itself) on every image of ``folder``.
+
+    Args:
+        folder: a folder of clean 8-bit gray or RGB images.
+        degradation: the task and setting.
+        restore: maps the degraded Y (float64, [0, 255]) to the restored Y, same shape.
+        seed: noise seed (denoising); noise is drawn per image name, so it does not depend
+            on the order or the subset of images.
+        progress: show a progress bar on stderr when it is a terminal.
+        limit: score only the first ``limit`` images (0: all).
+        method: the name of ``restore`` in the results.
+        log: cached scores of this method (``csrnet.evaluation.scorecache``): images found there are
+            not scored again, and each image scored is appended to it.
+        timing: the seconds of an image by name, where ``restore`` returns a cached result
+            and knows the time its computation took (BM3D).
+        rgb: score on RGB instead of Y (colour models): degraded and restored in RGB, PSNR
+            over the three channels, SSIM their mean; every image must be colour.
+    """
+    paths = list_images(folder)[: limit or None]
+    result = SetScore(Path(folder).name, degradation, method)
+    for path in tqdm(
+        paths,
+        desc=f"{result.dataset} {degradation.label}",
+        disable=None if progress else True,
+        unit="img",
+    ):
+        cached = log.get(result.dataset, degradation.label, path.name) if log else None
+        if cached is not None:
+            result.images.append(cached)
+            continue
+        clean, degraded = degraded_pair(path, degradation, seed, rgb)
+        start = time.perf_counter()
+        restored = degraded if restore is None else restore(degraded)
+        seconds = 0.0 if restore is None else time.perf_counter() - start
+        seconds = timing(path.name) if timing else seconds
+        if restored.shape != clean.shape:
+            raise ValueError(f"restored image is {restored.shape}, expected {clean.shape}")
+        out = to_uint8(restored)
+        border = degradation.border
+        score = ImageScore(
+            path.name, *clean.shape[:2], psnr(out, clean, border), ssim(out, clean, border), seconds
+        )
+        result.images.append(score)
+        if log:
+            log.add(result.dataset, degradation.label, score)
+    return result
+
+
+def degraded_pair(
+    path: Path, degradation: Degradation, seed: int = 0, rgb: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The protocol's (clean, degraded) pair of the image at ``path``: Y (``rgb``: RGB),
+    mod-cropped for SR, with noise drawn from ``seed`` and the image's name."""
+    clean = degradation.clean(_rgb(path) if rgb else to_y(read_image(path)))
+    _check_size(path, clean, degradation)
+    return clean, degradation.apply(clean, name=path.name, seed=seed)
+
+
+def _rgb(path: Path) -> np.ndarray:
+    image = read_image(path)
+    if image.ndim != 3:
+        raise CsrnetError(f"{path}: a gray image; scoring on RGB needs colour images")
+    return image
+
+
+def _check_size(path: Path, clean: np.ndarray, degradation: Degradation) -> None:
+    need = SSIM_WINDOW + 2 * degradation.border
+    if min(clean.shape[:2]) < need:
+        h, w = clean.shape[:2]
+        raise CsrnetError(
+            f"{path}: image is too small for {degradation.task} {degradation.label} "
+            f"({h}x{w} after cropping; the protocol needs at least {need}x{need})"
+        )
+
+
+def weights_settings(meta: dict, path: Path, override: Degradation | None) -> list[Degradation]:
+    """The settings to evaluate a weights file at: ``override``, else those it was trained
+    for (its fixed levels, or its validation levels when it drew them from a range)."""
+    task = meta["task"]["task"]
+    if override is not None:
+        if override.task != task:
+            raise CsrnetError(f"{path}: trained for {task}, cannot be evaluated on {override.task}")
+        from csrnet.weights import warn_if_untrained_level
+
+        warn_if_untrained_level(path, meta, override)
+        return [override]
+    from csrnet.weights import trained_levels
+
+    return [Degradation(task, level) for level in trained_levels(meta)]
+
+
+def evaluate_weights(
+    path: str | os.PathLike,
+    folders: list[Path] | None = None,
+    data_root: Path = Path("."),
+    override: Degradation | None = None,
+    ensemble: bool = False,
+    tile: int = 0,
+    device: str = "cpu",
+    seed: int = 0,
+    progress: bool = False,
+    backend: str = "torch",
+    log: ScoreLog | None = None,
+) -> list[SetScore]:
+    """Score a weights file on test folders (default: the paper's sets for its task, or the
+    colour sets for an RGB model) at each
+    of its settings, run by ``backend`` (``csrnet.inference.backends``); the method is named after the
+    file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
+    from csrnet.inference.backends import choose_backend, compile_model
+    from csrnet.inference.tiles import restore_fn
+    from csrnet.weights import load_weights
+
+    path = Path(path)
+    choose_backend(backend, device)  # an unknown or missing one: refused before loading
+    model, meta = load_weights(path, device)
+    backend = choose_backend(backend, device, meta)
+    settings = weights_settings(meta, path, override)
+    rgb = model.config.image_channels == 3
+    sets = (COLOUR_SETS if rgb else DEFAULT_SETS)[meta["task"]["task"]]
+    folders = folders or [data_root / name for name in sets]
+    run = compile_model(model, meta, backend)
+    restore = restore_fn(run, device, ensemble=ensemble, tile=tile)
+    method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
+    method += "" if backend == "torch" else f" ({backend})"
+    return [
+        evaluate_folder(folder, deg, restore, seed, progress, method=method, log=log, rgb=rgb)
+        for deg in settings
+        for folder in folders
+    ]
+
+
+def record_results(weights: str | os.PathLike, results: list[SetScore], ensemble: bool) -> None:
+    """Store the means of ``results`` measured with ``weights`` in that file's metadata
+    (``csrnet evaluate --record``; "+" marks the self-ensemble's)."""
+    from csrnet.weights import record_benchmarks
+
+    suffix = "+" if ensemble else ""
+    name = Path(weights).name.removesuffix(".safetensors") + suffix
+    measured = {
+        f"{r.dataset} {r.degradation.label}{suffix}": {
+            "psnr": round(r.psnr, 4),
+            "ssim": round(r.ssim, 5),
+            "images": len(r.images),
+        }
+        for r in results
+        if r.method == name
+    }
+    record_benchmarks(weights, measured)

@@ -1,0 +1,294 @@
+"""CPU back ends that run a loaded model faster than PyTorch: OpenVINO and ONNX Runtime, in
+fp32 or int8 (post-training quantization, calibrated on training patches, never on test
+images: ``csrnet.inference.calibration``).
+
+A back end turns a :class:`~csrnet.model.CSRnet` into a :class:`CompiledModel`: called on an
+(N, C, H, W) float32 tensor on [0, 1], it returns the restored tensor, like the model itself,
+and carries the model's ``config``, so tiling and the photo pipeline take either. int8 and
+ONNX files are made once per weights and kept in the cache folder (``$CSRNET_CACHE`` or
+``~/.cache/csrnet``). Measured speeds and accuracy: README, "Speed", and
+``benchmarks/inference.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from csrnet.errors import CsrnetError, warn
+from csrnet.inference.onnx import write_onnx
+from csrnet.model import CSRnet, ModelConfig
+
+__all__ = [
+    "AUTO_ORDER",
+    "FP32_ORDER",
+    "BACKENDS",
+    "CompiledModel",
+    "choose_backend",
+    "compile_model",
+    "installed",
+    "openvino_runner",
+    "quantize_openvino",
+]
+
+BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
+# What each back end imports, and the extra that installs it.
+NEEDS = {
+    "torch": ((), ""),
+    "openvino": (("openvino", "onnx"), "openvino"),
+    "openvino-int8": (("openvino", "nncf", "onnx"), "openvino"),
+    "onnxruntime": (("onnx", "onnxruntime"), "onnx"),
+    "onnxruntime-int8": (("onnx", "onnxruntime"), "onnx"),
+}
+# `auto`: the first installed of these, per (task, image channels): the fastest first among
+# the back ends that keep PSNR within 0.02 dB of PyTorch fp32 on Set5 x2, BSD68 sigma 25 and
+# Classic5 q10 (README, "Speed"). RGB models were not measured in int8, so they stay fp32.
+INT8_ORDER = ("openvino-int8", "openvino", "torch")
+AUTO_ORDER = {("sr", 1): INT8_ORDER, ("denoise", 1): INT8_ORDER, ("jpeg", 1): INT8_ORDER}
+FP32_ORDER = ("openvino", "torch")
+# Kept fp32 by openvino-int8, from a sensitivity sweep on SR x2 (scored on BSD200_train, never
+# on test images): 8-bit activations, not weights, cost the PSNR, and most of the loss sat in
+# these 9% of the multiply-adds. int8 everywhere: -0.215 dB on Set5 x2; with these kept:
+# -0.005 dB (`python benchmarks/int8_sensitivity.py sr_x2` repeats the sweep). The patterns
+# match the ONNX node names (the PyTorch module paths); additions (residual sums, the input
+# skip) stay fp32 too.
+KEEP_FP32 = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*", ".*/fuse_(in|out)(_\\d+)?/.*")
+KEEP_FP32_TYPES = ("Add",)
+CACHE_VERSION = 3  # bump when the conversion or the calibration changes
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+class CompiledModel:
+    """A model run by another runtime: ``model(x)`` for an (N, C, H, W) float32 tensor."""
+
+    def __init__(self, run: Runner, config: ModelConfig, backend: str) -> None:
+        self.run, self.config, self.backend = run, config, backend
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.run(np.ascontiguousarray(x.detach().float().cpu().numpy())))
+
+
+def installed(backend: str) -> bool:
+    """Whether the packages ``backend`` needs can be imported."""
+    return all(importlib.util.find_spec(name) for name in NEEDS[backend][0])
+
+
+def choose_backend(backend: str, device: str = "cpu", meta: dict[str, Any] | None = None) -> str:
+    """``backend`` itself (checked: known, installed, on the CPU), or for "auto" the first
+    installed of AUTO_ORDER for the task of the weights with metadata ``meta`` (torch on a
+    GPU; without ``meta``, the fp32 choice)."""
+    if backend == "auto":
+        if str(device).startswith("cuda"):
+            return "torch"
+        kind = (meta["task"]["task"], meta["model"].get("image_channels", 1)) if meta else None
+        return next(b for b in AUTO_ORDER.get(kind, FP32_ORDER) if installed(b))
+    if backend not in NEEDS:
+        raise CsrnetError(f"backend {backend!r}: choose from auto, {', '.join(BACKENDS)}")
+    if backend != "torch" and str(device).startswith("cuda"):
+        raise CsrnetError(f"backend {backend} runs on the CPU; use --device cpu or torch")
+    if not installed(backend):
+        extra = NEEDS[backend][1]
+        raise CsrnetError(f"backend {backend} is not installed: pip install 'csrnet[{extra}]'")
+    return backend
+
+
+def compile_model(
+    model: CSRnet, meta: dict[str, Any], backend: str, threads: int = 0
+) -> CSRnet | CompiledModel:
+    """``model`` run by ``backend`` (a name of BACKENDS or "auto"; torch returns the model
+    itself) on ``threads`` CPU threads (0: torch's count)."""
+    backend = choose_backend(backend, str(next(model.parameters()).device), meta)
+    if backend == "torch":
+        return model
+    threads = threads or torch.get_num_threads()  # choose_backend kept GPUs on torch
+    if backend.startswith("openvino"):
+        run = _openvino(model, meta, backend.endswith("int8"), threads)
+    else:
+        run = _onnxruntime(model, meta, backend.endswith("int8"), threads)
+    return CompiledModel(run, model.config, backend)
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "csrnet"
+    return Path(os.environ.get("CSRNET_CACHE", default)) / "backends"
+
+
+def model_key(model: CSRnet) -> str:
+    """16 hex digits of the SHA-256 of the model's architecture and tensors."""
+    digest = hashlib.sha256(repr(model.config).encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _cached(name: str, make: Callable[[Path], None], suffixes: tuple[str, ...]) -> Path:
+    """``cache_dir()/name`` (with each suffix), made by ``make(path)`` into a temporary folder
+    first and moved in last-suffix-first, so a file that exists is complete."""
+    target = cache_dir() / name
+    if all(target.with_suffix(s).is_file() for s in suffixes):
+        return target.with_suffix(suffixes[0])
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            made = Path(tmp) / name
+            make(made.with_suffix(suffixes[0]))
+            for suffix in reversed(suffixes):
+                os.replace(made.with_suffix(suffix), target.with_suffix(suffix))
+    except OSError as exc:
+        raise CsrnetError(
+            f"{target.parent}: cannot keep converted models there ({exc.strerror or exc}); "
+            "set CSRNET_CACHE to a writable folder"
+        ) from None
+    return target.with_suffix(suffixes[0])
+
+
+def _onnx_file(model: CSRnet) -> Path:
+    return _cached(
+        f"{model_key(model)}-v{CACHE_VERSION}", lambda p: write_onnx(model, p), (".onnx",)
+    )
+
+
+def _calibration(meta: dict[str, Any], backend: str) -> np.ndarray:
+    from csrnet.inference.calibration import calibration_inputs
+
+    inputs, source = calibration_inputs(meta)
+    warn(
+        f"{backend}: quantizing {meta.get('recipe', 'the weights')} on {len(inputs)} patches "
+        f"of {source} (once; kept in {cache_dir()})"
+    )
+    return inputs
+
+
+def _openvino(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> Runner:
+    import openvino as ov
+
+    core = ov.Core()
+    onnx_path = _onnx_file(model)
+    if int8:
+
+        def make(path: Path) -> None:
+            inputs = _calibration(meta, "openvino-int8")
+            quantized = quantize_openvino(core.read_model(onnx_path), inputs, meta["task"]["task"])
+            ov.save_model(quantized, str(path), compress_to_fp16=False)
+
+        xml = _cached(f"{onnx_path.stem}-openvino-int8", make, (".xml", ".bin"))
+        ov_model = core.read_model(xml)
+    else:
+        ov_model = core.read_model(onnx_path)
+    return openvino_runner(ov_model, threads)
+
+
+def openvino_runner(ov_model: Any, threads: int) -> Runner:
+    """An OpenVINO model compiled for the CPU, computing in fp32 where it is not int8."""
+    import openvino as ov
+
+    config = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_NUM_THREADS": threads,
+        # fp32 arithmetic: without it OpenVINO may run bf16 on CPUs that have it
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
+    compiled = ov.Core().compile_model(ov_model, "CPU", config)
+    return lambda x: compiled(x)[0]
+
+
+def quantize_openvino(
+    ov_model: Any,
+    inputs: np.ndarray,
+    task: str,
+    keep_fp32: Sequence[str] = KEEP_FP32,
+    keep_types: Sequence[str] = KEEP_FP32_TYPES,
+    activation_bits: int = 8,
+) -> Any:
+    """``ov_model`` quantized to int8 by NNCF on the calibration ``inputs`` (N, C, H, W) of
+    ``task``, leaving fp32 the nodes whose names match a ``keep_fp32`` pattern and those of
+    ``keep_types``. Other ``activation_bits`` are emulated (slow): for diagnosis only."""
+    # NNCF sends usage telemetry unless told otherwise; this variable, read at import, is
+    # its only switch (it changes nothing else). csrnet sends nothing.
+    os.environ.setdefault("NNCF_CI", "1")
+    import nncf
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        QuantizationParameters,
+    )
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
+
+    nncf.set_log_level(logging.ERROR)
+    advanced = {}
+    if task == "sr":
+        # the whole range seen, not NNCF's mean of per-patch ranges, which clips the bright
+        # parts of the bicubic input: -2.1 dB on Set5 x2 (-0.2 dB with this, all in int8)
+        advanced["activations_range_estimator_params"] = RangeEstimatorParametersSet.MINMAX
+    if activation_bits != 8:
+        advanced["activations_quantization_params"] = QuantizationParameters(
+            num_bits=activation_bits
+        )
+    keep = nncf.IgnoredScope(patterns=list(keep_fp32), types=list(keep_types), validate=False)
+    return nncf.quantize(
+        ov_model,
+        nncf.Dataset([inputs[i : i + 1] for i in range(len(inputs))]),
+        preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations
+        subset_size=len(inputs),
+        ignored_scope=keep,
+        advanced_parameters=AdvancedQuantizationParameters(**advanced),
+    )
+
+
+def _onnxruntime(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> Runner:
+    import onnxruntime as ort
+
+    path = _onnx_file(model)
+    if int8:
+        path = _cached(
+            f"{path.stem}-onnxruntime-int8", lambda p: _quantize_onnx(path, meta, p), (".onnx",)
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"y": x})[0]
+
+
+def _quantize_onnx(source: Path, meta: dict[str, Any], path: Path) -> None:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    inputs = _calibration(meta, "onnxruntime-int8")
+
+    class Patches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(inputs[i : i + 1] for i in range(len(inputs)))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            item = next(self.items, None)
+            return None if item is None else {"y": item}
+
+    prepared = path.with_name(path.stem + "-prepared.onnx")
+    # the symbolic pad amounts defeat ONNX Runtime's shape inference, which QDQ does not need
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared),
+        str(path),
+        Patches(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    prepared.unlink()

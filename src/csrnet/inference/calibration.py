@@ -1,0 +1,69 @@
+"""Calibration inputs for the int8 back ends: degraded patches drawn as in training.
+
+The patches come from the training sets named in the weights (``train_data``) when they are
+found under the data root, and otherwise from scikit-image's sample photos (none of them is
+in a test set). Test images are never used: calibrating on them would flatter the int8 scores.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csrnet.protocol.degrade import to_y
+from csrnet.protocol.images import DEFAULT_DATA_ROOT, read_image
+from csrnet.training.data import PatchRecipe, TrainingImages, make_batch, training_paths
+
+__all__ = ["CALIBRATION_PATCHES", "CALIBRATION_SIDE", "calibration_inputs"]
+
+CALIBRATION_PATCHES = 64  # NNCF's and ONNX Runtime's statistics settle well before this
+CALIBRATION_SIDE = 96  # ground-truth pixels; a multiple of every SR scale and of 4
+MAX_IMAGES = 16  # images the patches are spread over
+SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def calibration_inputs(
+    meta: dict[str, Any],
+    data_root: str | os.PathLike = DEFAULT_DATA_ROOT,
+    count: int = CALIBRATION_PATCHES,
+    side: int = CALIBRATION_SIDE,
+) -> tuple[np.ndarray, str]:
+    """``count`` degraded patches, (count, C, side, side) float32 on [0, 1], for the task of
+    the weights with metadata ``meta``, and the name of their source."""
+    channels = int(meta["model"].get("image_channels", 1))
+    task = meta["task"]
+    images, source = _training_images(meta, Path(data_root), side)
+    if not images:
+        images, source = _sample_photos(), "scikit-image sample photos"
+    images = [img if channels == 3 else to_y(img) for img in images]
+    if channels == 3:
+        images = [img for img in images if img.ndim == 3]
+    scales = task["levels"] if task["task"] == "sr" else []
+    pool = TrainingImages.from_arrays(
+        images, [str(i) for i in range(len(images))], task["task"], scales
+    )
+    recipe = PatchRecipe(task["task"], task["levels"], task.get("level_range"), side, seed=0)
+    inputs, _ = make_batch(pool, recipe, step=0, indices=range(count))
+    return inputs.numpy(), source
+
+
+def _training_images(meta: dict[str, Any], root: Path, side: int) -> tuple[list[np.ndarray], str]:
+    """Up to MAX_IMAGES decoded images spread over the weights' training sets, if present."""
+    names = list(meta.get("train_data") or [])
+    folders = [root / name for name in names]
+    if not folders or not all(folder.is_dir() for folder in folders):
+        return [], ""
+    paths, _ = training_paths(folders)
+    step = max(1, len(paths) // MAX_IMAGES)
+    images = [read_image(path) for path in paths[::step]]
+    big = [img for img in images if min(img.shape[:2]) >= side + 8]  # room for every SR scale
+    return big[:MAX_IMAGES], "+".join(names)
+
+
+def _sample_photos() -> list[np.ndarray]:
+    from skimage import data
+
+    return [getattr(data, name)() for name in SAMPLE_PHOTOS]

@@ -1,0 +1,116 @@
+"""Restoring files and folders: inputs expanded, outputs named, each written atomically, and
+a failing image reported without stopping the others (``csrnet restore``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from csrnet.errors import CsrnetError
+from csrnet.inference.choice import ModelChoice
+from csrnet.inference.photos import Photo, open_photo, photo_to_pil, restore_photo
+from csrnet.protocol.degrade import Degradation
+
+__all__ = ["expand_inputs", "output_paths", "restore_files", "save_photo"]
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files, folders (their images, sorted) and glob patterns, in the order given."""
+    from glob import glob
+
+    from csrnet.protocol.images import list_images
+
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            paths += list_images(path, allow_empty=True)
+        elif path.exists():  # a pipe or device given by name: listed among the failures
+            paths.append(path)
+        elif any(c in item for c in "*?["):
+            matches = sorted(Path(m) for m in glob(item) if Path(m).is_file())
+            if not matches:
+                raise CsrnetError(f"{item}: no file matches")
+            paths += matches
+        else:
+            raise CsrnetError(f"{item}: no such file or folder")
+    if not paths:
+        raise CsrnetError("no input images")
+    return paths
+
+
+def output_paths(inputs: list[Path], out: Path) -> list[Path]:
+    """Where each result goes: ``out`` itself for one input and an image file name, else
+    ``out/<input name>.png`` (PNG: lossless, so no new JPEG artifacts)."""
+    from csrnet.protocol.images import IMAGE_EXTENSIONS, check_output_path
+
+    if len(inputs) == 1 and out.suffix and not out.is_dir() and not str(out).endswith("/"):
+        if out.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CsrnetError(
+                f"{out}: not an image file name ({', '.join(IMAGE_EXTENSIONS)}); "
+                "end it with / to write into a folder"
+            )
+        check_output_path(out)
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise CsrnetError(f"{out}: exists and is not a folder (the results go into a folder)")
+    names = [p.stem for p in inputs]
+    if len(set(names)) != len(names):
+        raise CsrnetError("two inputs have the same file name; restore them to different folders")
+    return [out / f"{name}.png" for name in names]
+
+
+def restore_files(
+    inputs: list[Path],
+    out: Path,
+    choose: ModelChoice,
+    deg: Degradation,
+    run: dict[str, Any],
+    skip_existing: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[str]:
+    """Restore each input into its output path (see :func:`output_paths`) with the model
+    ``choose`` picks for it; a failing image does not stop the others. Returns the failures,
+    one line each."""
+    from tqdm import tqdm
+
+    outputs = output_paths(inputs, out)
+    if outputs[0].parent == out:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CsrnetError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    failures = []
+    pairs = list(zip(inputs, outputs, strict=True))
+    for src, dst in tqdm(pairs, unit="img", disable=None if progress else True):
+        try:
+            if dst.resolve() == src.resolve() and not overwrite:
+                raise CsrnetError(f"{dst}: would overwrite the input; pass --overwrite")
+            if dst.exists() and skip_existing:
+                continue
+            if dst.exists() and not overwrite:
+                raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
+            photo = open_photo(src)
+            save_photo(restore_photo(photo, choose(photo)[0], deg, **run), dst)
+        except CsrnetError as exc:
+            failures.append(str(exc))
+    return failures
+
+
+def save_photo(photo: Photo, path: Path) -> None:
+    """Write atomically; the format follows the suffix (JPEG drops the alpha channel)."""
+    from csrnet.protocol.images import write_atomic
+
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise CsrnetError(f"{path}: unknown image file extension")
+    img = photo_to_pil(photo)
+    if fmt == "JPEG" and img.mode == "RGBA":
+        img = img.convert("RGB")
+    options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
+    if fmt == "JPEG":
+        options["quality"] = 95
+    write_atomic(path, lambda tmp: img.save(tmp, format=fmt, **options))

@@ -1,0 +1,202 @@
+"""Reading, listing and atomically writing images.
+
+Images come back as uint8 numpy arrays: (H, W) for grayscale, (H, W, 3) for RGB. Anything
+else (alpha, palette, CMYK, 16-bit, ...) is refused with a :class:`CsrnetError` that says
+what to do, as are unreadable, truncated and oversized files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from csrnet.errors import CsrnetError, warn
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "check_output_path",
+    "check_regular_file",
+    "decode_image",
+    "list_images",
+    "read_image",
+    "write_atomic",
+]
+
+T = TypeVar("T")
+# Where the benchmark and training folders live unless said otherwise ($CSRNET_DATA).
+DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".gif",
+)
+
+_MODE_ADVICE = {
+    "RGBA": "has an alpha channel (RGBA)",
+    "LA": "has an alpha channel (LA)",
+    "PA": "is a palette image with alpha (PA)",
+    "P": "is a palette image (mode P)",
+    "CMYK": "is a CMYK image",
+    "I;16": "is a 16-bit image",
+    "I;16B": "is a 16-bit image",
+    "I;16L": "is a 16-bit image",
+    "I": "is a 32-bit integer image",
+    "F": "is a 32-bit float image",
+}
+
+
+def list_images(folder: str | os.PathLike, allow_empty: bool = False) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name; an error if there are none
+    (unless ``allow_empty``). What it skips it says, in one warning: entries named like
+    images that are not regular files (pipes, devices, folders)."""
+    path = Path(folder)
+    if not path.exists():
+        raise CsrnetError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise CsrnetError(f"{path}: not a folder")
+    named = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = [p for p in named if p.is_file()]
+    if len(files) < len(named):
+        others = [p.name for p in named if not p.is_file()]
+        warn(f"{path}: skipped {len(others)} entries that are not regular files: {others[:3]}")
+    if not files and not allow_empty:
+        raise CsrnetError(f"{path}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    return files
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse, without opening it, a path that is missing or not a regular file: opening a
+    named pipe would wait forever for a writer."""
+    if path.is_dir():
+        raise CsrnetError(f"{path}: is a folder, not an image")
+    if not path.exists():
+        raise CsrnetError(f"{path}: no such file")
+    if not path.is_file():
+        raise CsrnetError(f"{path}: not a regular file (a pipe, device or socket)")
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output file that cannot be written where it is asked:
+    a folder, something that is not a regular file (``/dev/null``), or a missing folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise CsrnetError(f"{path}: is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise CsrnetError(f"{path}: exists and is not a regular file; it is not replaced")
+    if not path.parent.is_dir():
+        raise CsrnetError(f"{path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise CsrnetError(f"{path}: cannot write in {path.parent} (permission denied)")
+
+
+def _bits_per_sample(img: Image.Image) -> int:
+    """16 for images Pillow would silently reduce to 8 bits per channel (48-bit RGB PNGs,
+    16-bit RGB TIFFs), else 8. Read from the decoder's raw mode, before decoding."""
+    return 16 if any(";16" in str(tile.args) for tile in img.tile or []) else 8
+
+
+def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -> T:
+    """Open and fully decode an image file, then return ``convert(image)``.
+
+    Unreadable, empty, truncated and oversized files become a one-line CsrnetError (Pillow
+    warns above Image.MAX_IMAGE_PIXELS, about 89 Mpx, and refuses twice that; both are
+    refused here as possible decompression bombs).
+    """
+    path = Path(path)
+    check_regular_file(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if _bits_per_sample(img) == 16:
+                    raise CsrnetError(
+                        f"{path}: is a 16-bit-per-channel ({img.mode}) image; only 8-bit "
+                        "images are supported, convert it first"
+                    )
+                frames = getattr(img, "n_frames", 1)
+                img.load()
+                converted = convert(img)
+            if frames > 1:
+                warn(f"{path}: has {frames} frames; only the first is used")
+            return converted
+    except CsrnetError:
+        raise
+    except FileNotFoundError:
+        raise CsrnetError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CsrnetError(f"{path}: is a folder, not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CsrnetError(
+            f"{path}: image has more than {Image.MAX_IMAGE_PIXELS:,} pixels "
+            "(possible decompression bomb)"
+        ) from None
+    except UnidentifiedImageError:
+        raise CsrnetError(f"{path}: not a readable image (unknown format or empty file)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CsrnetError(f"{path}: cannot decode image ({exc})") from None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an 8-bit grayscale or RGB image; raise CsrnetError for anything else."""
+
+    def gray_or_rgb(img: Image.Image) -> np.ndarray:
+        if img.mode in _MODE_ADVICE:
+            raise CsrnetError(
+                f"{path}: image {_MODE_ADVICE[img.mode]}; only 8-bit grayscale (L) "
+                "and RGB images are supported, convert it first"
+            )
+        if img.mode == "1":
+            img = img.convert("L")
+        elif img.mode not in ("L", "RGB"):
+            raise CsrnetError(
+                f"{path}: unsupported image mode {img.mode}; only 8-bit grayscale (L) "
+                "and RGB images are supported"
+            )
+        return np.array(img, dtype=np.uint8)
+
+    array = decode_image(path, gray_or_rgb)
+    if array.size == 0:
+        raise CsrnetError(f"{path}: image is empty")
+    return array
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failure leaves neither a partial ``path`` nor the temporary file behind.
+    """
+    path = Path(path)
+    check_output_path(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CsrnetError(f"{path}: cannot write ({exc.strerror})") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CsrnetError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

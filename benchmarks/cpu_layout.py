@@ -3,7 +3,7 @@ L1 loss, backward, AdamW) as the CPU recipe takes it (batch 10 of 48x48, input s
 default (contiguous) layout and in channels_last, in fp32 and under bf16 autocast, for the gray
 and the RGB model, in one run.
 
-``csrnet train`` uses channels_last in fp32 on the CPU (``csrnet.training.engine``): this table is why.
+``csrnet train`` uses channels_last in fp32 on the CPU (``training.engine``): this table is why.
 
     python benchmarks/cpu_layout.py                 # ~2 minutes on 2 cores
     python benchmarks/cpu_layout.py --steps 10 --batch 16 --patch 64

@@ -1,6 +1,6 @@
 """Training throughput of the D8R6 model: the training engines side by side, in one run.
 
-Each row times one training step as ``csrnet train`` runs it (``csrnet.training.engine``): the model,
+Each row times one training step as ``csrnet train`` runs it (``training.engine``): the model,
 the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. Engines:
 
 - ``eager``: today's default, patches made on the host (``data.sampler: host``, in the

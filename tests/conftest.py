@@ -91,7 +91,7 @@ def tiny_weights(
 
 @pytest.fixture(autouse=True, scope="session")
 def backend_cache(tmp_path_factory) -> Path:
-    """Converted and quantized models (csrnet.inference.backends) go to a folder of this test session,
+    """Converted and quantized models (inference.backends) go to a folder of this test session,
     never to the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("backend_cache")
     os.environ["CSRNET_CACHE"] = str(folder)

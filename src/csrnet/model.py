@@ -11,7 +11,7 @@ at scale s = 0, 2, 4 (1x, 1/2x, 1/4x; index 0, 1, 2 here), f_HFF is the fused fe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -152,11 +152,17 @@ class CSRb(nn.Module):
 
 
 class CSRnet(nn.Module):
-    """The cross-scale residual network; see :class:`ModelConfig` for the arguments."""
+    """The cross-scale residual network.
 
-    def __init__(self, **kwargs) -> None:
+    Args:
+        config: the architecture (default: the paper's D8R6 with three scales).
+        **overrides: fields of :class:`ModelConfig` that replace the config's, e.g.
+            ``CSRnet(depth=4)``.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, **overrides: int | bool) -> None:
         super().__init__()
-        self.config = cfg = ModelConfig(**kwargs)
+        self.config = cfg = replace(config or ModelConfig(), **overrides)
         c, c1 = cfg.channels, cfg.first_channels
         self.sfe1 = conv(cfg.image_channels, c1, 7)  # eq. 1: f1, 7x7
         self.sfe2 = conv(c1, c, 3)  # eq. 2: f2, 3x3
@@ -214,7 +220,7 @@ def make_model(preset: str = "CSRnet-Dense", **overrides) -> CSRnet:
     """Build a preset of the paper (see ``PRESETS``), optionally overriding its arguments."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    return CSRnet(**{**asdict(PRESETS[preset]), **overrides})
+    return CSRnet(PRESETS[preset], **overrides)
 
 
 def multiply_adds_per_pixel(model: CSRnet, size: int = 64) -> float:

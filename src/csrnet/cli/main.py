@@ -15,8 +15,10 @@ import warnings
 from collections.abc import Sequence
 
 from csrnet import __version__
-from csrnet.cli import evaluation, photos, training
+from csrnet.cli.evaluation import add_commands as add_evaluation_commands
 from csrnet.cli.options import Parser, UsageError
+from csrnet.cli.photos import add_commands as add_photo_commands
+from csrnet.cli.training import add_commands as add_training_commands
 from csrnet.errors import CsrnetError, CsrnetWarning
 
 __all__ = ["build_parser", "main"]
@@ -29,8 +31,8 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (photos, training, evaluation):
-        group.add_commands(commands)
+    for add_commands in (add_photo_commands, add_training_commands, add_evaluation_commands):
+        add_commands(commands)
     return parser
 
 

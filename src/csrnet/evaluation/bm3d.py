@@ -71,7 +71,7 @@ class CachedBM3D:
         return np.asarray(Image.open(png), dtype=np.float64)
 
     def restore_fn(self, folder: Path, limit: int = 0, log=None):
-        """A restore function for :func:`csrnet.evaluation.evaluate.evaluate_folder` on ``folder`` (its
+        """A restore function for ``evaluate_folder`` on ``folder`` (its
         first ``limit`` images): it is handed the noisy images without their names, in the
         folder's order, skipping those that ``log`` (a score log) already has."""
         label = Degradation("denoise", self.sigma).label

@@ -7,12 +7,9 @@ and measure PSNR and SSIM on Y with the border of the setting cropped.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from csrnet.errors import CsrnetError
+from csrnet.evaluation.scores import ImageScore, SetScore
 from csrnet.protocol.degrade import Degradation, to_y
-from csrnet.protocol.images import list_images, read_image, write_atomic
+from csrnet.protocol.images import list_images, read_image
 from csrnet.protocol.matlab import to_uint8
 from csrnet.protocol.metrics import psnr, ssim
 
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "COLOUR_SETS",
     "DEFAULT_SETS",
-    "ImageScore",
-    "SetScore",
     "evaluate_folder",
     "evaluate_weights",
     "record_results",
@@ -50,89 +46,6 @@ COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
 SSIM_WINDOW = 11
 # A restoration function maps the degraded Y image (float64 on [0, 255]) to the restored one.
 RestoreFn = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class ImageScore:
-    """The scores of one image."""
-
-    name: str
-    height: int
-    width: int
-    psnr: float
-    ssim: float
-    seconds: float  # time of the restoration alone (0 for the degraded input)
-
-
-@dataclass
-class SetScore:
-    """The scores of one folder at one setting, with per-image rows."""
-
-    dataset: str
-    degradation: Degradation
-    method: str = "input"
-    images: list[ImageScore] = field(default_factory=list)
-
-    @property
-    def psnr(self) -> float:
-        return float(np.mean([s.psnr for s in self.images]))
-
-    @property
-    def ssim(self) -> float:
-        return float(np.mean([s.ssim for s in self.images]))
-
-    @property
-    def seconds_per_image(self) -> float:
-        return float(np.mean([s.seconds for s in self.images]))
-
-    @property
-    def megapixels_per_second(self) -> float | None:
-        """Restoration speed; None for the degraded input, which takes no time."""
-        seconds = sum(s.seconds for s in self.images)
-        pixels = sum(s.height * s.width for s in self.images)
-        return pixels / 1e6 / seconds if seconds > 0 else None
-
-    def summary(self) -> dict:
-        """Means and identification, ready for JSON."""
-        return {
-            "method": self.method,
-            "dataset": self.dataset,
-            "task": self.degradation.task,
-            "setting": self.degradation.label,
-            "images": len(self.images),
-            "psnr": self.psnr,
-            "ssim": self.ssim,
-            "seconds_per_image": self.seconds_per_image,
-            "megapixels_per_second": self.megapixels_per_second,
-        }
-
-    def write_csv(self, path: str | os.PathLike) -> None:
-        """Write the per-image rows atomically."""
-        write_atomic(path, lambda tmp: tmp.write_text(self.csv_text(), encoding="utf-8"))
-
-    def csv_text(self, header: bool = True) -> str:
-        """The per-image rows as CSV."""
-        text = io.StringIO()
-        writer = csv.DictWriter(
-            text, fieldnames=["method", "dataset", "setting", *ImageScore.__annotations__]
-        )
-        if header:
-            writer.writeheader()
-        for score in self.images:
-            row = {
-                "method": self.method,
-                "dataset": printable(self.dataset),
-                "setting": self.degradation.label,
-                **asdict(score),
-            }
-            writer.writerow({**row, "name": printable(score.name)})
-        return text.getvalue()
-
-
-def printable(name: str) -> str:
-    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by Python as surrogates)
-    become ``\\xNN`` escapes instead of failing the write."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def evaluate_folder(
@@ -253,7 +166,7 @@ def evaluate_weights(
 ) -> list[SetScore]:
     """Score a weights file on test folders (default: the paper's sets for its task, or the
     colour sets for an RGB model) at each
-    of its settings, run by ``backend`` (``csrnet.inference.backends``); the method is named after the
+    of its settings, run by ``backend`` (``inference.backends``); the method is named after the
     file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
     from csrnet.inference.backends import choose_backend, compile_model
     from csrnet.inference.tiles import restore_fn

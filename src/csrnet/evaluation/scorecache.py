@@ -21,7 +21,7 @@ import os
 import platform
 from pathlib import Path
 
-from csrnet.evaluation.evaluate import ImageScore, printable
+from csrnet.evaluation.scores import ImageScore, printable
 
 __all__ = ["PROTOCOL", "ScoreCache", "ScoreLog", "device_label", "weights_label"]
 

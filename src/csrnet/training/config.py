@@ -168,7 +168,7 @@ class TrainConfig:
             on first use and keep the fastest (``torch.backends.cudnn.benchmark``): training
             patches have one shape. Off, its heuristics choose.
         half_scale_nchw: run the half scale's residual bodies and the F_down into it in
-            NCHW, the rest in channels_last (``csrnet.training.engine.use_training_layout``): a trial
+            NCHW, the rest in channels_last (``engine.use_training_layout``): a trial
             against the slow fp32 weight-gradient kernel cuDNN picks for them in
             channels_last on the GPU (TRAINING.md). Off: all channels_last.
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).

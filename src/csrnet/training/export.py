@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet
+from csrnet.training.checkpoint import read_checkpoint
+from csrnet.training.config import config_from_dict
 from csrnet.weights import read_metadata, save_weights
 
 __all__ = ["export_run"]
@@ -18,18 +19,15 @@ def export_run(
     run_dir: str | os.PathLike, out: str | os.PathLike, which: str = "best"
 ) -> dict[str, Any]:
     """Write the ``best`` (or ``last``) checkpoint of a training run as released weights."""
-    from csrnet.training.checkpoint import read_checkpoint
-    from csrnet.training.config import config_from_dict
-
     run_dir = Path(run_dir)
     path = run_dir / f"{which}.pt"
     state = read_checkpoint(path, which)
     try:
-        config_from_dict(state["config"])
+        recipe = config_from_dict(state["config"])
     except CsrnetError as exc:
         raise CsrnetError(f"{path}: its recipe is not valid ({exc})") from None
     cfg = state["config"]
-    model = CSRnet(**_model_config(cfg))
+    model = CSRnet(recipe.model.build())
     model.load_state_dict(state["model"])
     history = state.get("history", [])
     own = [r for r in history if r["step"] == state["step"]]  # these weights' validation
@@ -54,8 +52,6 @@ def _steps_before(init_from: str | None) -> int | None:
     checkpoint's step plus what came before it), or None when that total is unknown."""
     if not init_from:
         return 0
-    from csrnet.training.checkpoint import read_checkpoint
-
     try:
         if Path(init_from).suffix == ".safetensors":
             meta = read_metadata(init_from)
@@ -69,9 +65,3 @@ def _steps_before(init_from: str | None) -> int | None:
         return None if before is None else int(state["step"]) + before
     except (CsrnetError, KeyError, TypeError, ValueError):
         return None
-
-
-def _model_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    from csrnet.training.config import config_from_dict
-
-    return dataclasses.asdict(config_from_dict(cfg).model.build())

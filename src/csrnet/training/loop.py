@@ -10,7 +10,7 @@ pure function of (seed, step, index), so a resumed run continues exactly. With
 100 from the latest rate, and kept in the checkpoint; the run also stops, validated and
 checkpointed, when the time is up.
 
-A step runs as the recipe's ``engine`` says (``csrnet.training.engine``: eager, torch.compile, or one
+A step runs as the recipe's ``engine`` says (``training.engine``: eager, torch.compile, or one
 CUDA graph) on patches from the host or drawn on the device (``data.sampler``); losses stay on
 the device and are read every ``log_every`` steps.
 
@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def log_validation(writer, run_dir: Path, record: dict[str, float]) -> None:
 def describe_plan(
     cfg: TrainConfig, images: TrainingImages, n_val: int, device: torch.device, world: int
 ) -> str:
-    model = CSRnet(**asdict(cfg.model.build()))
+    model = CSRnet(cfg.model.build())
     params = sum(p.numel() for p in model.parameters())
     macs = multiply_adds_per_pixel(model)
     t = cfg.task
@@ -310,7 +310,7 @@ class _Trainer:
         self.run_dir, self.device, self.rank, self.world = run_dir, device, rank, world
         self.is_main, self.progress = rank == 0, progress
         torch.manual_seed(cfg.seed)
-        self.model = CSRnet(**asdict(cfg.model.build()))
+        self.model = CSRnet(cfg.model.build())
         if cfg.init_from and not resume:
             load_initial_weights(self.model, cfg.init_from)
         self.model.to(device)

@@ -1,6 +1,6 @@
 """Training patches drawn on the training device from images held in its memory.
 
-The host stream (:class:`csrnet.training.data.PatchStream`) makes every batch in Python and copies it
+The host stream (``data.PatchStream``) makes every batch in Python and copies it
 over. Here the training images are packed once into flat tensors on the device, and a batch
 is a few dozen tensor operations: no host work, no copy and no synchronisation per step, so
 a whole training step can be captured as one CUDA graph (``engine: graph``).

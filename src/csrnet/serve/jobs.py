@@ -1,0 +1,280 @@
+"""The server's work: uploads queued as jobs, restored one at a time by a worker thread, their
+files kept in a private temporary folder and removed after download or a while."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csrnet.errors import CsrnetError
+from csrnet.protocol.degrade import Degradation, to_y
+
+__all__ = ["LEVELS", "Job", "Jobs", "UploadTooLarge", "level_number", "options"]
+
+
+LEVELS = {  # what the page offers: (default, choices or [low, high])
+    "sr": {"option": "scale", "default": 2, "choices": [2, 3, 4, 8]},
+    "denoise": {"option": "sigma", "default": 25, "range": [1, 75]},
+    "jpeg": {"option": "quality", "default": 10, "range": [1, 100]},
+}
+
+
+@dataclass
+class Job:
+    """One restoration: its files, its place in the queue and what the page shows of it."""
+
+    id: str
+    folder: Path
+    deg: Degradation
+    demo: bool
+    channels: str = "auto"
+    state: str = "queued"  # queued, running, done, error
+    tiles_done: int = 0
+    tiles_total: int = 0
+    error: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    finished: float = 0.0
+
+    def status(self, position: int) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "queue_position": position,
+            "tiles_done": self.tiles_done,
+            "tiles_total": self.tiles_total,
+            "error": self.error,
+            **self.info,
+        }
+
+
+class Jobs:
+    """The queue and its one worker thread; every job's files under one private folder."""
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        max_upload_bytes: int = 20 * 2**20,
+        max_pixels: int = 12_000_000,
+        keep_seconds: float = 600.0,
+        backend: str = "auto",
+    ) -> None:
+        self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
+        self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
+        self.keep_seconds = keep_seconds
+        self.root = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))  # mode 0700
+        self.jobs: dict[str, Job] = {}
+        self.waiting: queue.Queue[str | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.models: dict[tuple[str, float, str], Any] = {}
+        self.worker = threading.Thread(target=self._work, name="csrnet-serve", daemon=True)
+        self.worker.start()
+
+    # --- submitting -----------------------------------------------------------------------
+
+    def submit(
+        self, data: bytes, task: str, level: float, demo: bool, channels: str = "auto"
+    ) -> Job:
+        """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
+        (nothing is left behind then)."""
+        from csrnet.inference.photos import open_photo
+
+        if len(data) > self.max_upload_bytes:
+            raise UploadTooLarge(
+                f"the file is {len(data) / 2**20:.1f} MiB; the limit is "
+                f"{self.max_upload_bytes / 2**20:.0f} MiB"
+            )
+        deg = degradation_of(task, level)
+        if channels not in ("auto", "y", "rgb"):
+            raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
+        job = Job(secrets.token_urlsafe(12), self.root / secrets.token_hex(8), deg, demo, channels)
+        job.folder.mkdir(mode=0o700)
+        try:
+            upload = job.folder / "upload"
+            upload.write_bytes(data)
+            photo = open_photo(upload)
+            pixels = photo.pixels.shape[0] * photo.pixels.shape[1]
+            if pixels > self.max_pixels:
+                raise UploadTooLarge(
+                    f"the image has {pixels / 1e6:.1f} megapixels; the limit is "
+                    f"{self.max_pixels / 1e6:.0f}"
+                )
+            if min(photo.pixels.shape[:2]) < (2 * int(level) if demo and task == "sr" else 2):
+                raise CsrnetError("the image is too small for this setting")
+        except CsrnetError as exc:  # the message names the upload, not the server's path
+            shutil.rmtree(job.folder, ignore_errors=True)
+            raise type(exc)(str(exc).replace(str(upload), "the upload")) from None
+        except BaseException:
+            shutil.rmtree(job.folder, ignore_errors=True)
+            raise
+        with self.lock:
+            self.jobs[job.id] = job
+        self.waiting.put(job.id)
+        return job
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        job = self._job(job_id)
+        with self.lock:
+            queued = [j for j in self.jobs.values() if j.state == "queued"]
+            queued.sort(key=lambda j: j.created)
+            position = queued.index(job) + 1 if job in queued else 0
+        return {**job.status(position), "task": job.deg.task, "setting": job.deg.label}
+
+    def file(self, job_id: str, which: str) -> Path:
+        """The before or after PNG of a finished job."""
+        job = self._job(job_id)
+        if which not in ("before", "after") or job.state != "done":
+            raise CsrnetError(f"no {which} image for this job")
+        return job.folder / f"{which}.png"
+
+    def remove(self, job_id: str) -> None:
+        with self.lock:
+            job = self.jobs.pop(job_id, None)
+        if job is not None and job.state != "running":
+            shutil.rmtree(job.folder, ignore_errors=True)
+        # a running job's files are removed by the worker when it ends
+
+    def close(self) -> None:
+        self.waiting.put(None)
+        self.worker.join(timeout=60)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _job(self, job_id: str) -> Job:
+        with self.lock:
+            job = self.jobs.get(job_id)
+        if job is None:
+            raise CsrnetError("no such job (finished jobs are removed after a while)")
+        return job
+
+    # --- working --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job_id = self.waiting.get(timeout=min(60.0, self.keep_seconds))
+            except queue.Empty:
+                self._expire()
+                continue
+            if job_id is None:
+                return
+            self._expire()
+            with self.lock:
+                job = self.jobs.get(job_id)
+            if job is None:
+                continue
+            job.state = "running"
+            try:
+                job.info = self._restore(job)
+                job.state = "done"
+            except CsrnetError as exc:
+                job.state, job.error = "error", str(exc)
+            except Exception as exc:  # a bug: the page says so, the server goes on
+                job.state, job.error = "error", f"internal error ({type(exc).__name__}: {exc})"
+            job.finished = time.time()
+            with self.lock:
+                removed = job.id not in self.jobs  # by its page while it ran
+            if removed:
+                shutil.rmtree(job.folder, ignore_errors=True)
+
+    def _chooser(self, deg: Degradation, channels: str):
+        """The ModelChoice of a setting and channel option, kept: models load once."""
+        from csrnet.inference.choice import ModelChoice
+
+        key = (deg.task, deg.level, channels)
+        if key not in self.models:
+            self.models[key] = ModelChoice(deg, None, self.device, channels, self.backend)
+        return self.models[key]
+
+    def _restore(self, job: Job) -> dict[str, Any]:
+        """Restore a job's upload (degraded first in demo mode); write before/after PNGs."""
+        from csrnet.inference.demo import degrade_photo
+        from csrnet.inference.files import save_photo
+        from csrnet.inference.photos import Photo, open_photo, restore_photo
+        from csrnet.protocol.matlab import imresize, to_uint8
+        from csrnet.protocol.metrics import psnr, ssim
+
+        photo = open_photo(job.folder / "upload")
+        clean = None
+        if job.demo:
+            clean, degraded = degrade_photo(photo.pixels, job.deg)
+            photo = Photo(degraded, None, photo.icc_profile)
+        model, meta = self._chooser(job.deg, job.channels)(photo)
+
+        def progress(done: int, total: int) -> None:
+            job.tiles_done, job.tiles_total = done, total
+
+        start = time.perf_counter()
+        restored = restore_photo(photo, model, job.deg, self.device, on_tile=progress)
+        seconds = time.perf_counter() - start
+        before = photo
+        if job.deg.task == "sr":  # compared with the bicubic enlargement
+            big = to_uint8(imresize(photo.pixels.astype(np.float64), job.deg.level))
+            before = Photo(big, None, photo.icc_profile)
+        save_photo(before, job.folder / "before.png")
+        save_photo(restored, job.folder / "after.png")
+        height, width = restored.pixels.shape[:2]
+        info = {
+            "seconds": round(seconds, 2),
+            "weights": meta.get("recipe", "?"),
+            "channels": "RGB" if model.config.image_channels == 3 else "Y",
+            "megapixels": round(height * width / 1e6, 3),
+            "width": width,
+            "height": height,
+        }
+        if clean is not None:  # the paper's protocol: PSNR / SSIM on Y against the clean image
+            border = job.deg.border
+            y_clean = to_y(clean)
+            for name, image in (("before", before.pixels), ("after", restored.pixels)):
+                info[f"psnr_{name}"] = round(psnr(to_y(image), y_clean, border), 2)
+                info[f"ssim_{name}"] = round(ssim(to_y(image), y_clean, border), 4)
+        return info
+
+    def _expire(self) -> None:
+        """Remove the files of jobs finished more than ``keep_seconds`` ago."""
+        now = time.time()
+        with self.lock:
+            old = [
+                j
+                for j in self.jobs.values()
+                if j.state in ("done", "error") and now - j.finished > self.keep_seconds
+            ]
+            for job in old:
+                del self.jobs[job.id]
+        for job in old:
+            shutil.rmtree(job.folder, ignore_errors=True)
+
+
+class UploadTooLarge(CsrnetError):
+    """An upload over the size or pixel cap (HTTP 413)."""
+
+
+def degradation_of(task: str, level: float) -> Degradation:
+    if task not in LEVELS:
+        raise CsrnetError(f"unknown task {task!r}; choose from {', '.join(LEVELS)}")
+    return Degradation(task, level)
+
+
+def options() -> dict[str, Any]:
+    """The tasks and levels the page offers, and the weights installed for each task."""
+    from csrnet.weights import available_weights
+
+    installed: dict[str, list[str]] = {task: [] for task in LEVELS}
+    for path, meta in available_weights():
+        installed[meta["task"]["task"]].append(path.stem)
+    return {"tasks": LEVELS, "weights": installed}
+
+
+def level_number(value: Any) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise CsrnetError(f"level {value!r} is not a number") from None

@@ -72,9 +72,9 @@ from csrnet.training.engine import (
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
-    "sr": "fast_sr_x4.yaml",
-    "denoise": "fast_denoise_s30.yaml",
-    "jpeg": "fast_jpeg_q10.yaml",
+    "sr": "fast/sr_x4.yaml",
+    "denoise": "fast/denoise_s30.yaml",
+    "jpeg": "fast/jpeg_q10.yaml",
 }
 ENGINES = {  # label: (engine, sampler, cudnn_benchmark, half_scale_nchw)
     "eager": ("eager", "host", False, False),

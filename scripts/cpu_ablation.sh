@@ -1,6 +1,6 @@
 #!/bin/bash
 # Tables I and V at x2 on this machine's two cores (docs/TRAINING.md): CSRnet-1S/2S/3S/Dense
-# (Dense is B8R6) and B4R6/B6R6, each from scratch for the same STEPS (configs/cpu_ablation.yaml),
+# (Dense is B8R6) and B4R6/B6R6, each from scratch for the same STEPS (configs/cpu/ablation.yaml),
 # in two lanes of one thread each, the costliest first so the lanes end together. Each run can
 # be cut off and continued: running the script again resumes every unfinished run.
 #
@@ -15,7 +15,7 @@ export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 train() {  # train RUN PRESET: one run, resumed when it has a checkpoint
   local resume=()
   [ -f "runs/$1/config.yaml" ] && resume=(--resume)
-  nice "$csrnet" train configs/cpu_ablation.yaml --run-dir "runs/$1" --no-progress "${resume[@]}" \
+  nice "$csrnet" train configs/cpu/ablation.yaml --run-dir "runs/$1" --no-progress "${resume[@]}" \
     --set "name=$1" --set "model.preset=$2" "${steps[@]}" >>"runs/$1.log" 2>&1 ||
     echo "$1 failed: see runs/$1.log" >&2
 }

@@ -20,8 +20,8 @@
 #     >2% faster than graph at batch 32, the runs train the faster of them (BENCH=0: as the
 #     recipes say). Last, every file is scored there on
 #     its task's staged test sets (per-image rows in scores.csv). Here, first:
-#       .venv/bin/python scripts/stage_device_data.py configs/gpu_sr_x4.yaml ... (the CONFIGs)
-#       .venv/bin/python scripts/device_tree.py park configs/gpu_sr_x4.yaml ... (the CONFIGs)
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu/sr_x4.yaml ... (the CONFIGs)
+#       .venv/bin/python scripts/device_tree.py park configs/gpu/sr_x4.yaml ... (the CONFIGs)
 #       .venv/bin/python scripts/device_tree.py size .device_data/campaign    # <= 64 MiB
 #     and carry [".device_data/campaign"]; after it, `device_tree.py unpark`, then here
 #     `csrnet evaluate FILE --sets ... --record`, and ship what gains >= 0.05 dB.
@@ -32,11 +32,11 @@
 #
 #   bash scripts/device_session.sh ablation STEPS|MINUTESm [train options]
 #     Tables I and V at x2: CSRnet-1S/2S/3S/Dense (Dense is B8R6) and B4R6/B6R6, from scratch
-#     for the same STEPS (configs/gpu_ablation.yaml), then scored there on Set5 and the staged
+#     for the same STEPS (configs/gpu/ablation.yaml), then scored there on Set5 and the staged
 #     test sets (the log's end). With MINUTESm (e.g. 6.5m) the six first run 30 steps side by
 #     side to time them, and STEPS is what the slowest fits in MINUTES (90%, less 40 s of
 #     start-up): still one step count for all. Stage first:
-#       .venv/bin/python scripts/stage_device_data.py configs/gpu_ablation.yaml \
+#       .venv/bin/python scripts/stage_device_data.py configs/gpu/ablation.yaml \
 #           --out .device_data/ablation_gpu --test-sets Set14
 #     and carry [".device_data/ablation_gpu"]. Then, here: `csrnet report --weights-dir`.
 set -u
@@ -51,7 +51,7 @@ case $plan in
     root=${DATA:-.device_data/campaign}
     while [ $# -gt 0 ] && [[ $1 != -* ]]; do
       [ -f "$root/$1.args" ] || { echo "$1: not staged in $root (stage_device_data.py)" >&2; exit 2; }
-      args[$1]="configs/$1.yaml $(cat "$root/$1.args")"
+      args[$1]="configs/gpu/${1#gpu_}.yaml $(cat "$root/$1.args")"
       shift
     done
     [ ${#args[@]} -ge 1 ] && [ ${#args[@]} -le 5 ] || {
@@ -66,7 +66,7 @@ case $plan in
     for variant in CSRnet-1S:ablation_gpu_1s CSRnet-2S:ablation_gpu_2s CSRnet-3S:ablation_gpu_3s \
       CSRnet-Dense:ablation_gpu_dense B4R6:depth_gpu_b4r6 B6R6:depth_gpu_b6r6; do
       run=${variant#*:}
-      args[$run]="configs/gpu_ablation.yaml $(cat "$root/ablation_gpu.args") --set name=$run"
+      args[$run]="configs/gpu/ablation.yaml $(cat "$root/ablation_gpu.args") --set name=$run"
       args[$run]+=" --set model.preset=${variant%%:*}"
     done
     common=()
@@ -97,7 +97,7 @@ if [ "$plan" = campaign ] && [ "${CONTINUE:-0}" = 1 ]; then  # from the last cal
   declare -A continued  # init_from -> the run exported over it
   for run in $runs; do
     init=$("$py" -c "from csrnet.training.config import load_config
-print(load_config('configs/$run.yaml').init_from)")
+print(load_config('configs/gpu/${run#gpu_}.yaml').init_from)")
     if [ -n "${continued[$init]:-}" ]; then
       echo "CONTINUE=1: $run and ${continued[$init]} both start from $init" | tee -a "$log" >&2
       exit 2

@@ -4,7 +4,7 @@ The device tool copies the working tree (tracked files and untracked files git d
 ignore) plus the ``carry`` paths, 64 MiB in all; ~60 MB of the tree is shipped weights, and a
 GPU session warm-starts from only some of them. So, here, before the call:
 
-    python scripts/device_tree.py park configs/gpu_sr_x4.yaml ...   # keep their init_from only
+    python scripts/device_tree.py park configs/gpu/sr_x4.yaml ...   # keep their init_from only
     python scripts/device_tree.py size .device_data/campaign         # what would travel
     ... the device call, carrying .device_data/campaign ...
     python scripts/device_tree.py unpark                              # put the others back

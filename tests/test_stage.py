@@ -31,7 +31,7 @@ def load_script():
 def recipe(tmp_path: Path, name: str, root: Path, train, val: str, exclude) -> Path:
     path = tmp_path / f"{name}.yaml"
     data = {"root": str(root), "train": train, "val": val, "exclude_overlaps_with": exclude}
-    base = [str(ROOT / "configs" / "fast_jpeg_q10.yaml")]
+    base = [str(ROOT / "configs" / "fast" / "jpeg_q10.yaml")]
     path.write_text(yaml.safe_dump({"base": base, "name": name, "data": data}))
     return path
 

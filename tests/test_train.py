@@ -262,11 +262,20 @@ def test_empty_data_folder_and_missing_config(capsys, tmp_path: Path) -> None:
     assert code == 1 and "no such config file" in err
 
 
+RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name != "base")
+
+
+def test_every_shipped_recipe_loads_and_says_where_it_comes_from() -> None:
+    assert len(RECIPES) >= 50
+    for path in RECIPES:
+        cfg = load_config(path)
+        assert cfg.notes, f"{path}: no notes on where the recipe comes from"
+
+
 def test_dry_run_prints_the_plan_of_every_shipped_recipe(capsys) -> None:
     data_dir("T91")
-    for path in sorted(CONFIGS.glob("*.yaml")):
+    for path in RECIPES:
         cfg = load_config(path)
-        assert cfg.notes, f"{path.name}: no notes on where the recipe comes from"
         if cfg.init_from:  # fine-tuning recipes need their parent model first
             continue
         code, err = run_cli(
@@ -276,11 +285,11 @@ def test_dry_run_prints_the_plan_of_every_shipped_recipe(capsys) -> None:
 
 
 def test_learning_rate_schedules(tmp_path: Path) -> None:
-    paper = load_config(CONFIGS / "sr_x2.yaml")
+    paper = load_config(CONFIGS / "paper" / "sr_x2.yaml")
     assert [lr_at(paper, s) for s in (0, 199_999, 200_000, 400_000)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.001]
     )
-    fast = load_config(CONFIGS / "fast_sr_x2.yaml")
+    fast = load_config(CONFIGS / "fast" / "sr_x2.yaml")
     assert lr_at(fast, 0) == pytest.approx(2e-4 / 2000) and lr_at(fast, 1999) == pytest.approx(2e-4)
     assert lr_at(fast, fast.steps) == pytest.approx(1e-6)
 

@@ -5,11 +5,10 @@ or a numpy array; ``csrnet.load_model(name_or_path)`` returns a model and its me
 input raises :class:`CsrnetError`; surprises that do not stop the work are
 :class:`CsrnetWarning` warnings.
 
-Modules: ``model`` (the network), ``matlab`` (MATLAB-compatible imresize and rgb2ycbcr),
-``degrade`` (the paper's degradations), ``metrics`` (PSNR/SSIM), ``images`` (safe image
-I/O), ``evaluate`` (the protocol over a folder), ``config``/``data``/``train`` (training),
-``patchbank``/``engine`` (the fast training path), ``weights`` (safetensors), ``photos``
-(restoring real photos), ``tiling``, ``report``, ``classical`` (BM3D), ``cli``.
+Layout: ``model`` (the network, eqs. 1-10), ``weights`` (the weights file format and the
+installed weights), ``devices``, ``errors``; and the subpackages ``protocol`` (the paper's
+MATLAB-exact evaluation protocol, no torch), ``inference`` (restoring images and photos, back
+ends), ``training``, ``evaluation``, ``report``, ``serve`` (the web page) and ``cli``.
 """
 
 from csrnet.errors import CsrnetError, CsrnetWarning

@@ -31,7 +31,7 @@ def _add_train(commands: Commands) -> None:
         description="Train from a YAML recipe. Several GPUs: torchrun --nproc_per_node=N "
         "-m csrnet.training CONFIG [options].",
     )
-    tr.add_argument("config", metavar="CONFIG", help="a recipe, e.g. configs/fast_sr_x2.yaml")
+    tr.add_argument("config", metavar="CONFIG", help="a recipe, e.g. configs/fast/sr_x2.yaml")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     tr.add_argument(
         "--set",

@@ -1,5 +1,5 @@
-"""Shared fixtures: the benchmark data in ../shared/data, a tiny training recipe on it, and a
-set of malformed images."""
+"""Shared fixtures: small sample images (``tests/data/sets``), the benchmark sets in
+../shared/data for the tests marked ``data``, a tiny training recipe, and malformed images."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ from csrnet.weights import save_weights
 DATA_ROOT = Path(
     os.environ.get("CSRNET_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
+# Crops of a few benchmark images under their sets' and files' names (tests/data/make_samples.py)
+SAMPLES = Path(__file__).resolve().parent / "data" / "sets"
 
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+VALIDATION = {"sr": "Set5", "denoise": "Set12", "jpeg": "Classic5"}  # as configs/base/
 TASKS = {
     "sr": ({"task": "sr", "levels": [2, 4]}, ["T91"]),
     "denoise": ({"task": "denoise", "level_range": [0, 55], "val_levels": [25]}, ["Train400"]),
@@ -34,8 +37,7 @@ TASKS = {
 
 
 def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
-    """A recipe for a tiny model on real data, on top of the shipped fast recipe."""
-    data_dir("T91")
+    """A recipe for a tiny model on the sample images, on top of the shipped fast recipe."""
     task_cfg, train_dirs = TASKS[task]
     raw = {
         "base": [str(CONFIGS / "base" / "fast.yaml"), str(CONFIGS / "base" / f"{task}.yaml")],
@@ -43,8 +45,9 @@ def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
         "task": task_cfg,
         "model": {"channels": 8, "first_channels": 8, "depth": 2, "res_blocks": 1},
         "data": {
-            "root": str(DATA_ROOT),
+            "root": str(SAMPLES),
             "train": train_dirs,
+            "exclude_overlaps_with": [VALIDATION[task]],
             "patch_size": 24,
             "batch_size": 4,
             "workers": 0,
@@ -122,11 +125,17 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 
 
 def data_dir(name: str) -> Path:
-    """A folder of ../shared/data, or skip the test when the data is absent."""
+    """A benchmark set of ../shared/data (for tests marked ``data``), or skip the test with
+    one line naming the missing folder."""
     path = DATA_ROOT / name
     if not path.is_dir():
-        pytest.skip(f"test data {path} is not available")
+        pytest.skip(f"benchmark set {path} is not here (set CSRNET_DATA)")
     return path
+
+
+def sample_dir(name: str) -> Path:
+    """The sample crops of a benchmark set, in the repository: every test can use them."""
+    return SAMPLES / name
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -19,7 +19,7 @@ from csrnet.inference.calibration import calibration_inputs
 from csrnet.inference.tiles import _spans, forward_tiled
 from csrnet.weights import load_weights
 
-from conftest import data_dir, run_cli, tiny_weights
+from conftest import run_cli, sample_dir, tiny_weights
 
 # fp32 runtimes differ from PyTorch in summation order only: the largest |difference| on
 # [0, 1]. int8 adds the rounding of weights and activations: the PSNR of its pixels (clipped
@@ -33,7 +33,7 @@ def denoiser(tmp_path: Path, monkeypatch) -> tuple[torch.nn.Module, dict]:
     """A small real-data denoiser (trained weights are not needed to compare runtimes), its
     training set recorded as Train400, and an empty cache."""
     monkeypatch.setenv("CSRNET_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CSRNET_DATA", str(data_dir("Train400").parent))
+    monkeypatch.setenv("CSRNET_DATA", str(sample_dir("Train400").parent))
     path = tiny_weights(tmp_path, "tiny_denoise", "denoise", [25], [0, 55])
     model, meta = load_weights(path)
     meta["train_data"] = ["Train400"]
@@ -42,7 +42,7 @@ def denoiser(tmp_path: Path, monkeypatch) -> tuple[torch.nn.Module, dict]:
 
 def noisy_crop(side: int = 96) -> torch.Tensor:
     """A BSD68 crop with sigma 25 noise, (1, 1, side, side) on [0, 1]."""
-    path = sorted(data_dir("BSD68").glob("*.png"))[0]
+    path = sorted(sample_dir("BSD68").glob("*.png"))[0]
     clean = np.asarray(Image.open(path).convert("L"), np.float32)[:side, : side + 8] / 255
     noise = np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
     return torch.from_numpy(clean + noise)[None, None]
@@ -165,9 +165,9 @@ def test_an_unwritable_cache_is_a_one_line_error(denoiser, tmp_path, monkeypatch
 
 
 def test_the_command_line_offers_every_backend() -> None:
-    from csrnet import cli
+    from csrnet.cli import options
 
-    assert ["auto", *backends.BACKENDS] == cli.BACKENDS  # cli lists them without torch
+    assert ["auto", *backends.BACKENDS] == options.BACKENDS  # cli lists them without torch
 
 
 def test_evaluate_record_refuses_an_approximate_backend(capsys) -> None:
@@ -179,7 +179,7 @@ def test_restore_runs_on_a_backend_end_to_end(weights_dir: Path, tmp_path: Path,
     backend = next((b for b in ("openvino", "onnxruntime") if backends.installed(b)), None)
     if backend is None:
         pytest.skip("no fp32 back end besides torch is installed")
-    source = sorted(data_dir("Set5").glob("*.png"))[0]
+    source = sorted(sample_dir("Set5").glob("*.png"))[0]
     outputs = {}
     for name in ("torch", backend):
         out = tmp_path / f"{name}.png"

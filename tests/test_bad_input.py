@@ -28,7 +28,7 @@ import csrnet
 from csrnet.cli import main
 from csrnet.errors import CsrnetError
 
-from conftest import data_dir, run_cli, tiny_weights
+from conftest import run_cli, sample_dir, tiny_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def cli_subprocess(*argv: str, timeout: float = 120, env: dict | None = None):
 
 
 def small_photo(path: Path, size: tuple[int, int] = (40, 32)) -> Path:
-    Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size)).save(path)
+    Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size)).save(path)
     return path
 
 
@@ -112,8 +112,9 @@ def test_a_named_pipe_in_a_folder_is_skipped_with_a_word(tmp_path: Path) -> None
     src.mkdir()
     small_photo(src / "a.png")
     os.mkfifo(src / "b.png")
-    done = cli_subprocess(
-        "restore", str(src), "-o", str(tmp_path / "out"), "--task", "sr", "--scale", "2"
+    out = str(tmp_path / "out")
+    done = cli_subprocess(  # the torch back end: the int8 one would be made first, ~1 minute
+        "restore", str(src), "-o", out, "--task", "sr", "--scale", "2", "--backend", "torch"
     )
     assert done.returncode == 0, done.stderr
     assert "csrnet: warning:" in done.stderr and "not regular files: ['b.png']" in done.stderr
@@ -166,7 +167,7 @@ def test_weights_with_broken_metadata_are_one_line_everywhere(
     for argv in (
         ["restore", str(img), "-o", str(tmp_path / "o.png"), "--task", "sr", "--scale", "2"]
         + ["--weights", str(bad)],
-        ["evaluate", str(bad), "--sets", "Set5", "--data-root", str(data_dir("Set5").parent)],
+        ["evaluate", str(bad), "--sets", "Set5", "--data-root", str(sample_dir("Set5").parent)],
         ["export-onnx", str(bad), "-o", str(tmp_path / "m.onnx")],
     ):
         code, err = run_cli(capsys, *argv)
@@ -207,7 +208,7 @@ def test_weights_run_at_a_level_they_were_not_trained_for_say_so(
     )
     assert code == 0 and out.is_file()
     one_line(err, "tiny_sr: trained for sr 2, 4, not x3", kind="warning")
-    sets = ["--sets", "Set5", "--data-root", str(data_dir("Set5").parent), "--scale", "3"]
+    sets = ["--sets", "Set5", "--data-root", str(sample_dir("Set5").parent), "--scale", "3"]
     code, err = run_cli(capsys, "evaluate", str(weights_dir / "tiny_sr.safetensors"), *sets)
     assert code == 0 and "trained for sr 2, 4, not x3" in err
 
@@ -242,7 +243,7 @@ def test_restore_outputs_that_are_not_files_or_folders(
 
 
 def test_csv_and_markdown_outputs_never_replace_a_device(capsys, tmp_path: Path) -> None:
-    data = data_dir("Set5")
+    data = sample_dir("Set5")
     for argv in (
         ["baseline", "sr", str(data), "--scale", "2", "--csv", "/dev/null"],
         ["baseline-table", "-o", "/dev/null"],

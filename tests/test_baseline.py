@@ -15,7 +15,7 @@ from csrnet.protocol.images import list_images, read_image
 from csrnet.protocol.matlab import to_uint8
 from csrnet.protocol.metrics import psnr
 
-from conftest import data_dir
+from conftest import data_dir, sample_dir
 
 PSNR_TOL, SSIM_TOL = 0.05, 0.002
 
@@ -35,6 +35,7 @@ def measured(task: str, level: int, dataset: str):
 @pytest.mark.parametrize(
     "task,level,dataset,paper_psnr,paper_ssim", baseline_rows(), ids=lambda v: str(v)
 )
+@pytest.mark.data
 def test_paper_baseline_row(task, level, dataset, paper_psnr, paper_ssim) -> None:
     result = measured(task, level, dataset)
     key = (task, level, dataset)
@@ -46,6 +47,7 @@ def test_paper_baseline_row(task, level, dataset, paper_psnr, paper_ssim) -> Non
 
 
 @pytest.mark.parametrize("scale,paper_psnr", [(4, 26.10), (8, 23.19)])
+@pytest.mark.data
 def test_set14_paper_converted_the_gray_bridge_as_rgb(scale: int, paper_psnr: float) -> None:
     deg = Degradation("sr", scale)
     scores = []
@@ -60,14 +62,14 @@ def test_set14_paper_converted_the_gray_bridge_as_rgb(scale: int, paper_psnr: fl
 
 def test_identity_restore_equals_baseline_and_csv_means(tmp_path) -> None:
     deg = Degradation("denoise", 15)
-    base = evaluate_folder(data_dir("Set12"), deg)
-    same = evaluate_folder(data_dir("Set12"), deg, restore=lambda y: y.copy())
+    base = evaluate_folder(sample_dir("Set12"), deg)
+    same = evaluate_folder(sample_dir("Set12"), deg, restore=lambda y: y.copy())
     assert [s.psnr for s in base.images] == [s.psnr for s in same.images]
-    assert len(base.images) == 12 and 24 < base.psnr < 26  # sigma 15 noise: ~24.6 dB
+    assert len(base.images) == 2 and 24 < base.psnr < 26  # sigma 15 noise: ~24.6 dB
     out = tmp_path / "scores.csv"
     base.write_csv(out)
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 12 and rows[0]["setting"] == "sigma15"
+    assert len(rows) == 2 and rows[0]["setting"] == "sigma15"
     assert np.mean([float(r["psnr"]) for r in rows]) == pytest.approx(base.psnr)
     assert np.mean([float(r["ssim"]) for r in rows]) == pytest.approx(base.ssim)
 
@@ -75,7 +77,7 @@ def test_identity_restore_equals_baseline_and_csv_means(tmp_path) -> None:
 def test_a_better_restoration_scores_higher() -> None:
     """The metric is sensitive to the restoration: returning the clean image (known by
     re-degrading nothing) gives infinite PSNR and SSIM 1 on JPEG q10."""
-    folder = data_dir("Classic5")
+    folder = sample_dir("Classic5")
     deg = Degradation("jpeg", 10)
     cleans = iter([deg.clean(read_image(p)).astype(np.float64) for p in list_images(folder)])
     perfect = evaluate_folder(folder, deg, restore=lambda y: next(cleans))

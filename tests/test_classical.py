@@ -13,18 +13,21 @@ from PIL import Image
 from csrnet.cli import main
 from csrnet.protocol.images import list_images, read_image
 
-from conftest import data_dir
+from conftest import sample_dir
 
 pytest.importorskip("bm3d")
 
 
 def crops(tmp_path: Path, dataset: str, name: str, count: int = 3, size: int = 48) -> Path:
-    """The top-left corners of a set's first images, under the set's name (BM3D takes
-    seconds on a whole image)."""
+    """``count`` crops of a set's sample image, side by side along its top, in a folder of
+    the set's name (BM3D takes seconds on a whole image)."""
     folder = tmp_path / name
     folder.mkdir()
-    for path in list_images(data_dir(dataset))[:count]:
-        Image.fromarray(read_image(path)[:size, :size]).save(folder / f"{path.stem}.png")
+    path = list_images(sample_dir(dataset))[0]
+    image = read_image(path)
+    for i in range(count):
+        crop = image[:size, i * size // 2 : i * size // 2 + size]
+        Image.fromarray(crop).save(folder / f"{path.stem}_{i}.png")
     return folder
 
 

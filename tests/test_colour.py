@@ -19,7 +19,7 @@ from csrnet.protocol.images import read_image
 from csrnet.protocol.metrics import psnr, ssim
 from csrnet.weights import record_benchmarks, save_weights
 
-from conftest import data_dir
+from conftest import sample_dir
 
 
 def test_rgb_metrics_are_over_all_channels() -> None:
@@ -32,7 +32,7 @@ def test_rgb_metrics_are_over_all_channels() -> None:
 
 
 def test_colour_jpeg_subsamples_the_chroma() -> None:
-    rgb = read_image(data_dir("CBSD68") / "101085.png")[:96, :128]
+    rgb = read_image(sample_dir("CBSD68") / "101085.png")[:96, :128]
     out = jpeg_compress(rgb, 10)
     assert out.shape == rgb.shape and out.dtype == np.uint8
 
@@ -45,15 +45,16 @@ def test_colour_jpeg_subsamples_the_chroma() -> None:
 
 
 def test_the_noisy_input_scored_on_rgb(tmp_path: Path) -> None:
-    folder = data_dir("CBSD68")
+    folder = sample_dir("CBSD68")
     rgb = evaluate_folder(folder, Degradation("denoise", 15), limit=3, rgb=True)
     y = evaluate_folder(folder, Degradation("denoise", 15), limit=3)
     # unclipped sigma 15 gives 24.61 dB; rounding to uint8 clips the extremes, a little higher
+    # (how much depends on the image's darkest and brightest pixels)
     first = read_image(folder / rgb.images[0].name)
-    assert 24.6 < rgb.psnr < 25.1 and (rgb.images[0].height, rgb.images[0].width) == first.shape[:2]
+    assert 24.6 < rgb.psnr < 25.5 and (rgb.images[0].height, rgb.images[0].width) == first.shape[:2]
     assert abs(rgb.psnr - y.psnr) > 0.01  # another image, another number
     with pytest.raises(CsrnetError, match="a gray image; scoring on RGB needs colour images"):
-        evaluate_folder(data_dir("Set12"), Degradation("denoise", 15), limit=1, rgb=True)
+        evaluate_folder(sample_dir("Set12"), Degradation("denoise", 15), limit=1, rgb=True)
 
 
 def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
@@ -66,8 +67,8 @@ def test_an_rgb_model_is_scored_on_rgb(tmp_path: Path) -> None:
     path = tmp_path / "rgb.safetensors"
     save_weights(path, model, {"task": {"task": "jpeg", "levels": [10]}})
     # no sets given: an RGB model's are the colour ones (LIVE1 for JPEG), not gray Classic5
-    (score,) = evaluate_weights(path, None, data_dir("LIVE1").parent, override=None)
-    jpeg = evaluate_folder(data_dir("LIVE1"), Degradation("jpeg", 10), rgb=True)
+    (score,) = evaluate_weights(path, None, sample_dir("LIVE1").parent, override=None)
+    jpeg = evaluate_folder(sample_dir("LIVE1"), Degradation("jpeg", 10), rgb=True)
     assert score.dataset == "LIVE1"
     assert score.psnr == pytest.approx(jpeg.psnr, abs=0.02)  # fp16 weights, identity
 
@@ -114,8 +115,8 @@ def test_colour_photos_get_the_rgb_model_and_gray_ones_the_gray_model(
 
     rgb_file = identity_rgb_weights(weights_dir)
     record_benchmarks(rgb_file, {"CBSD68 sigma25": {"psnr": 20.5, "ssim": 0.4}})
-    colour = read_image(data_dir("CBSD68") / "101085.png")[:64, :80]
-    gray = read_image(data_dir("Set12") / "01.png")[:64, :80]
+    colour = read_image(sample_dir("CBSD68") / "101085.png")[:64, :80]
+    gray = read_image(sample_dir("Set12") / "01.png")[:64, :80]
     assert np.array_equal(csrnet.restore(colour, task="denoise", sigma=25), colour)  # RGB
     y_only = csrnet.restore(colour, task="denoise", sigma=25, channels="y")
     assert not np.array_equal(y_only, colour)  # the (random) Y model ran instead

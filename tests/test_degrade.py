@@ -11,16 +11,16 @@ from csrnet.protocol.images import read_image
 from csrnet.protocol.matlab import rgb2ycbcr, to_uint8
 from csrnet.protocol.metrics import psnr
 
-from conftest import data_dir
+from conftest import sample_dir
 
 
 @pytest.fixture(scope="module")
 def gray() -> np.ndarray:
-    return read_image(data_dir("Set12") / "01.png")
+    return read_image(sample_dir("Set12") / "01.png")
 
 
 def test_to_y_gray_is_its_own_y_and_rgb_is_converted() -> None:
-    rgb = read_image(data_dir("Set5") / "baby.png")
+    rgb = read_image(sample_dir("Set5") / "baby.png")
     np.testing.assert_array_equal(to_y(rgb), rgb2ycbcr(rgb)[..., 0])
     gray = rgb[..., 0]
     assert to_y(gray) is gray

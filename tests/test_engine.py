@@ -18,6 +18,7 @@ from csrnet.training.loop import train
 from conftest import final_weights, tiny_config
 
 
+@pytest.mark.slow  # ~5 minutes of torch.compile on 2 cores: .ci/run runs it
 def test_compiled_steps_follow_eager_ones_for_200_steps(tmp_path: Path) -> None:
     """The same seed, the same device-drawn patches: torch.compile's loss curve is eager's.
 

@@ -17,7 +17,7 @@ from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
 from csrnet.weights import save_weights
 
-from conftest import data_dir
+from conftest import sample_dir
 
 TASK_SR = {"task": "sr", "levels": [2, 4], "level_range": None, "val_levels": []}
 
@@ -45,13 +45,13 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_evaluate_at_the_stored_settings_with_csv(capsys, tmp_path: Path, weights: Path) -> None:
     out_csv = tmp_path / "scores.csv"
-    root = str(data_dir("Set5").parent)
+    root = str(sample_dir("Set5").parent)
     code, out, err = run(
         capsys,
         "evaluate",
         str(weights),
         "--sets",
-        "Set5,Set14",
+        "Set5,LIVE1",
         "--data-root",
         root,
         "--json",
@@ -63,16 +63,16 @@ def test_evaluate_at_the_stored_settings_with_csv(capsys, tmp_path: Path, weight
     results = json.loads(out)
     assert [(r["setting"], r["dataset"]) for r in results] == [
         ("x2", "Set5"),
-        ("x2", "Set14"),
+        ("x2", "LIVE1"),
         ("x4", "Set5"),
-        ("x4", "Set14"),
+        ("x4", "LIVE1"),
     ]
     assert all(
         r["method"] == "tiny_sr" and r["seconds_per_image"] > 0 and r["megapixels_per_second"] > 0
         for r in results
     )
     rows = list(csv.DictReader(out_csv.open()))
-    assert len(rows) == 2 * (5 + 14)
+    assert len(rows) == 2 * (2 + 2)
     for r in results:
         mine = [
             float(row["psnr"])
@@ -83,14 +83,14 @@ def test_evaluate_at_the_stored_settings_with_csv(capsys, tmp_path: Path, weight
 
 
 def test_an_override_setting_and_the_model_matter(weights: Path) -> None:
-    folder = data_dir("Set5")
+    folder = sample_dir("Set5")
     (ours,) = evaluate_weights(weights, [folder], override=Degradation("sr", 4))
     bicubic = evaluate_folder(folder, Degradation("sr", 4))
     assert ours.degradation.label == "x4" and ours.psnr != pytest.approx(bicubic.psnr, abs=1e-3)
 
 
 def test_tiled_inference_matches_whole_images(weights: Path) -> None:
-    folder = data_dir("Set5")
+    folder = sample_dir("Set5")
     whole = evaluate_weights(weights, [folder], override=Degradation("sr", 2))[0]
     tiled = evaluate_weights(weights, [folder], override=Degradation("sr", 2), tile=96)[0]
     assert abs(whole.psnr - tiled.psnr) <= 0.01
@@ -127,7 +127,7 @@ def test_self_ensemble_averages_the_eight_transforms() -> None:
 )
 def test_bad_evaluate_options(capsys, weights: Path, argv, code, needle) -> None:
     got, _, err = run(
-        capsys, "evaluate", str(weights), "--data-root", str(data_dir("Set5").parent), *argv
+        capsys, "evaluate", str(weights), "--data-root", str(sample_dir("Set5").parent), *argv
     )
     assert got == code and len(err.strip().splitlines()) == 1 and needle in err, err
 
@@ -140,7 +140,7 @@ def test_corrupt_weights_are_one_line(capsys, tmp_path: Path) -> None:
 
 
 def test_record_stores_measured_means_in_the_weights(capsys, weights: Path, monkeypatch) -> None:
-    root = str(data_dir("Set5").parent)
+    root = str(sample_dir("Set5").parent)
     code, out, _ = run(
         capsys,
         "evaluate",
@@ -163,4 +163,4 @@ def test_record_stores_measured_means_in_the_weights(capsys, weights: Path, monk
     from csrnet.weights import load_weights
 
     model, meta = load_weights(weights)  # still loads, tensors untouched
-    assert meta["benchmarks"]["Set5 x2"]["images"] == 5
+    assert meta["benchmarks"]["Set5 x2"]["images"] == 2

@@ -11,13 +11,13 @@ from PIL import Image
 from csrnet.errors import CsrnetError
 from csrnet.protocol.images import list_images, read_image, write_atomic
 
-from conftest import data_dir
+from conftest import sample_dir
 
 
 def test_reads_gray_rgb_and_bilevel(tmp_path: Path) -> None:
-    assert read_image(data_dir("Set12") / "01.png").shape == (256, 256)
-    rgb = read_image(data_dir("Set5") / "bird.png")
-    assert rgb.shape == (288, 288, 3) and rgb.dtype == np.uint8
+    assert read_image(sample_dir("Set12") / "01.png").shape == (112, 112)
+    rgb = read_image(sample_dir("Set5") / "bird.png")
+    assert rgb.shape == (112, 112, 3) and rgb.dtype == np.uint8
     Image.new("1", (5, 4), 1).save(tmp_path / "bw.png")
     assert (read_image(tmp_path / "bw.png") == 255).all()
 

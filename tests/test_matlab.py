@@ -39,6 +39,7 @@ def _agreement(scale: int, float_path: bool) -> tuple[float, int]:
 
 # X2-X4 were made by MATLAB on uint8 images, X8 on floating-point images.
 @pytest.mark.parametrize("scale,float_path", [(2, False), (3, False), (4, False), (8, True)])
+@pytest.mark.data
 def test_imresize_reproduces_matlab(scale: int, float_path: bool) -> None:
     identical, worst = _agreement(scale, float_path)
     assert identical >= 0.999, f"only {identical:.4%} of pixels identical"
@@ -46,6 +47,7 @@ def test_imresize_reproduces_matlab(scale: int, float_path: bool) -> None:
 
 
 @pytest.mark.parametrize("scale,float_path", [(2, True), (8, False)])
+@pytest.mark.data
 def test_the_two_paths_differ(scale: int, float_path: bool) -> None:
     """The reference tells the paths apart, so the test above checks the rounding too."""
     identical, _ = _agreement(scale, float_path)

@@ -11,7 +11,7 @@ from scipy.signal import convolve2d
 from csrnet.protocol.images import read_image
 from csrnet.protocol.metrics import crop_border, psnr, ssim
 
-from conftest import data_dir
+from conftest import sample_dir
 
 
 def wang_ssim_index(a: np.ndarray, b: np.ndarray) -> float:
@@ -46,7 +46,7 @@ def test_psnr_known_values() -> None:
 
 
 def test_ssim_matches_wang_on_real_images() -> None:
-    clean = read_image(data_dir("Set12") / "01.png")
+    clean = read_image(sample_dir("Set12") / "01.png")
     rng = np.random.default_rng(0)
     noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).round().astype(np.uint8)
     assert ssim(noisy, clean) == pytest.approx(wang_ssim_index(noisy, clean), abs=1e-9)

@@ -13,7 +13,7 @@ from csrnet.protocol.images import read_image
 from csrnet.training.data import TrainingImages
 from csrnet.training.overlap import find_overlaps, one_channel_versions
 
-from conftest import data_dir
+from conftest import data_dir, sample_dir
 
 
 @pytest.fixture
@@ -21,15 +21,17 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     """A test folder of two RGB photos and a training folder with crops of them and others."""
     test, train = tmp_path / "test", tmp_path / "train"
     test.mkdir(), train.mkdir()
-    baby = read_image(data_dir("Set5") / "baby.png")
-    bird = read_image(data_dir("Set5") / "bird.png")
+    baby = read_image(sample_dir("Set5") / "baby.png")
+    bird = read_image(sample_dir("Set5") / "bird.png")
     Image.fromarray(baby).save(test / "baby.png")
-    Image.fromarray(bird[:200, :150]).save(test / "bird_part.png")
+    Image.fromarray(bird[:80, :60]).save(test / "bird_part.png")
     gray = one_channel_versions(baby)["gray"]
-    Image.fromarray(gray[100:200, 37:180]).save(train / "a_gray_crop_of_baby.png")  # gray crop
+    Image.fromarray(gray[40:100, 17:110]).save(train / "a_gray_crop_of_baby.png")  # gray crop
     Image.fromarray(bird).save(train / "b_bird_whole.png")  # the test image is a crop of it
-    Image.fromarray(read_image(data_dir("Set14") / "zebra.png")).save(train / "c_unrelated.png")
-    shifted = np.clip(gray[100:200, 37:180].astype(int) + 1, 0, 255).astype(np.uint8)
+    Image.fromarray(read_image(sample_dir("Classic5") / "barbara.png")).save(
+        train / "c_unrelated.png"
+    )
+    shifted = np.clip(gray[40:100, 17:110].astype(int) + 1, 0, 255).astype(np.uint8)
     Image.fromarray(shifted).save(train / "d_brighter_crop.png")  # not equal pixels: no match
     return train, test
 
@@ -44,13 +46,13 @@ def test_finds_crops_in_both_directions(folders) -> None:
     crop = found[("train/a_gray_crop_of_baby.png", "test/baby.png")]
     assert (crop.version, crop.dy, crop.dx, crop.height, crop.width) == (
         "gray",
-        -100,
-        -37,
-        100,
-        143,
+        -40,
+        -17,
+        60,
+        93,
     )
     whole = found[("train/b_bird_whole.png", "test/bird_part.png")]
-    assert (whole.version, whole.dy, whole.dx, whole.height, whole.width) == ("Y", 0, 0, 200, 150)
+    assert (whole.version, whole.dy, whole.dx, whole.height, whole.width) == ("Y", 0, 0, 80, 60)
 
 
 def test_training_leaves_out_overlapping_images(folders) -> None:
@@ -60,6 +62,7 @@ def test_training_leaves_out_overlapping_images(folders) -> None:
     assert len(images.excluded) == 2
 
 
+@pytest.mark.data
 def test_train400_is_made_of_bsd200_crops() -> None:
     """The fact behind configs/base/denoise.yaml: Train400 overlaps BSD200_test and Set12."""
     overlaps = find_overlaps(
@@ -73,6 +76,7 @@ def test_train400_is_made_of_bsd200_crops() -> None:
     assert by_set["Set12"] == {"Train400/test_020.png"}
 
 
+@pytest.mark.data
 def test_sr_training_data_is_clean_of_the_sr_test_sets(capsys) -> None:
     code = main(
         [

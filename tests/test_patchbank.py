@@ -10,7 +10,7 @@ from csrnet.protocol.degrade import jpeg_compress
 from csrnet.training.data import PatchRecipe, TrainingImages
 from csrnet.training.patchbank import COLUMN, IMAGE, LEVEL, ROW, TRANSFORM, PatchBank, hash32
 
-from conftest import data_dir
+from conftest import sample_dir
 
 PATCH = 24
 TO_UNIT = np.float32(1 / 255)  # how both samplers scale to [0, 1]
@@ -74,12 +74,12 @@ def crop_by_hand(clean: np.ndarray, degraded: np.ndarray, d: dict[str, int]):
 
 @pytest.fixture(scope="module")
 def sr_images() -> TrainingImages:
-    return TrainingImages.load([data_dir("T91")], "sr", [2.0, 4.0], PATCH)
+    return TrainingImages.load([sample_dir("T91")], "sr", [2.0, 4.0], PATCH)
 
 
 @pytest.fixture(scope="module")
 def gray_images() -> TrainingImages:
-    return TrainingImages.load([data_dir("Train400")], "jpeg", [], PATCH)
+    return TrainingImages.load([sample_dir("Train400")], "jpeg", [], PATCH)
 
 
 def test_sr_patches_are_crops_of_the_bicubic_inputs(sr_images: TrainingImages) -> None:
@@ -154,8 +154,8 @@ def test_a_patch_depends_on_seed_step_and_index_alone(sr_images: TrainingImages)
 
 
 def test_rgb_patches_are_crops_of_colour_images_encoded_whole() -> None:
-    images = TrainingImages.load([data_dir("T91")], "jpeg", [], PATCH, channels=3)
-    assert len(images) == 91 and images.clean[0.0][0].ndim == 3
+    images = TrainingImages.load([sample_dir("T91")], "jpeg", [], PATCH, channels=3)
+    assert len(images) == 3 and images.clean[0.0][0].ndim == 3
     recipe = PatchRecipe("jpeg", [20.0], None, PATCH, seed=5)
     bank = PatchBank.build(images, recipe, torch.device("cpu"))
     inputs, targets = bank.sample(torch.tensor(3), torch.arange(6))
@@ -172,7 +172,7 @@ def test_rgb_patches_are_crops_of_colour_images_encoded_whole() -> None:
 
 
 def test_rgb_noise_is_drawn_per_channel() -> None:
-    images = TrainingImages.load([data_dir("T91")], "denoise", [], PATCH, channels=3)
+    images = TrainingImages.load([sample_dir("T91")], "denoise", [], PATCH, channels=3)
     bank = PatchBank.build(
         images, PatchRecipe("denoise", [25.0], None, PATCH, 0), torch.device("cpu")
     )

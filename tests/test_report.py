@@ -20,18 +20,21 @@ from csrnet.protocol.images import list_images, read_image
 from csrnet.report.build import list_weights
 from csrnet.weights import save_weights
 
-from conftest import data_dir
+from conftest import sample_dir
 
 pytest.importorskip("matplotlib")
 
 
 @pytest.fixture
 def small_data(tmp_path: Path) -> Path:
-    """The paper's test sets, two 64x64 crops of real images each."""
+    """The paper's test sets, one or two 64x64 crops of real images each: the sample crops of
+    the set, or of a set like it (gray, colour) where the samples have none."""
     root = tmp_path / "data"
+    like = {"Set14": "Set5", "BSD100": "CBSD68", "Urban100": "LIVE1", "MemNet14": "Set12"}
+    like["BSD200_test"] = "CBSD68"
     for name in {s for sets in DEFAULT_SETS.values() for s in sets} | {"CBSD68"}:
         (root / name).mkdir(parents=True)
-        for path in list_images(data_dir(name))[:2]:
+        for path in list_images(sample_dir(like.get(name, name)))[:2]:
             img = read_image(path)
             Image.fromarray(img[:64, :64]).save(root / name / f"{path.stem}.png")
     return root

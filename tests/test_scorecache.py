@@ -16,7 +16,7 @@ from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
 from csrnet.weights import load_weights, record_benchmarks, save_weights
 
-from conftest import DATA_ROOT, data_dir, run_cli
+from conftest import SAMPLES, data_dir, run_cli, sample_dir
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ class Counting:
 def test_cached_scores_are_the_measured_ones_and_are_not_measured_again(
     tmp_path: Path, weights: Path
 ) -> None:
-    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    folder, deg = sample_dir("Set5"), Degradation("sr", 2)
     cache = ScoreCache(tmp_path / "scores")
     first = Counting(weights)
     measured = evaluate_folder(folder, deg, first, log=cache.for_weights(weights))
@@ -50,7 +50,7 @@ def test_cached_scores_are_the_measured_ones_and_are_not_measured_again(
     reused = evaluate_folder(
         folder, deg, again, log=ScoreCache(tmp_path / "scores").for_weights(weights)
     )
-    assert first.calls == 5 and again.calls == 0
+    assert first.calls == 2 and again.calls == 0
     assert reused.images == measured.images  # psnr, ssim and seconds, to the last digit
     assert reused.psnr == measured.psnr
 
@@ -58,18 +58,18 @@ def test_cached_scores_are_the_measured_ones_and_are_not_measured_again(
 def test_an_interrupted_run_resumes_at_the_image_it_stopped_at(
     tmp_path: Path, weights: Path
 ) -> None:
-    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    folder, deg = sample_dir("Set5"), Degradation("sr", 2)
     cache = ScoreCache(tmp_path / "scores")
     whole = evaluate_folder(folder, deg, restore_fn(load_weights(weights)[0]))
     log_path = cache.for_weights(weights).path
-    evaluate_folder(folder, deg, Counting(weights), log=cache.for_weights(weights), limit=2)
+    evaluate_folder(folder, deg, Counting(weights), log=cache.for_weights(weights), limit=1)
     with log_path.open("a") as f:
-        f.write(f"{PROTOCOL},Set5,x2,butterfly.png,25")  # killed in the middle of a row
+        f.write(f"{PROTOCOL},Set5,x2,bird.png,25")  # killed in the middle of a row
     resumed = Counting(weights)
     result = evaluate_folder(folder, deg, resumed, log=cache.for_weights(weights))
-    assert resumed.calls == 3  # butterfly, head, woman
+    assert resumed.calls == 1  # bird
     assert [s.psnr for s in result.images] == pytest.approx([s.psnr for s in whole.images])
-    assert log_path.read_text().count("\n") == 1 + 5  # header and one row per image
+    assert log_path.read_text().count("\n") == 1 + 2  # header and one row per image
 
 
 def test_weights_are_known_by_their_tensors(tmp_path: Path, weights: Path) -> None:
@@ -81,7 +81,7 @@ def test_weights_are_known_by_their_tensors(tmp_path: Path, weights: Path) -> No
     assert weights_label(renamed).split("-")[1] == label.split("-")[1]
     cache = ScoreCache(tmp_path / "scores")
     evaluate_folder(
-        data_dir("Set5"),
+        sample_dir("Set5"),
         Degradation("sr", 2),
         Counting(weights),
         limit=1,
@@ -96,7 +96,7 @@ def test_weights_are_known_by_their_tensors(tmp_path: Path, weights: Path) -> No
 
 
 def test_rows_of_another_protocol_are_measured_again(tmp_path: Path, weights: Path) -> None:
-    folder, deg = data_dir("Set5"), Degradation("sr", 2)
+    folder, deg = sample_dir("Set5"), Degradation("sr", 2)
     cache = ScoreCache(tmp_path / "scores")
     evaluate_folder(folder, deg, Counting(weights), log=cache.for_weights(weights))
     path = cache.for_weights(weights).path
@@ -105,21 +105,20 @@ def test_rows_of_another_protocol_are_measured_again(tmp_path: Path, weights: Pa
     path.write_text("\n".join(old) + "\n")
     again = Counting(weights)
     evaluate_folder(folder, deg, again, log=cache.for_weights(weights))
-    assert again.calls == 5
+    assert again.calls == 2
 
 
 def test_evaluate_keeps_the_reports_rows_and_reuses_them(capsys, tmp_path: Path, weights: Path):
     """``csrnet evaluate --scores DIR`` (how a GPU session's scores reach the report) writes
     the rows ``csrnet report`` reads, and a second run finds them instead of scoring."""
-    data_dir("Set5")
     scores = tmp_path / "scores"
-    argv = ["evaluate", str(weights), "--sets", "Set5", "--data-root", str(DATA_ROOT)]
+    argv = ["evaluate", str(weights), "--sets", "Set5", "--data-root", str(SAMPLES)]
     code, err = run_cli(capsys, *argv, "--scores", str(scores))
     assert code == 0, err
     log = ScoreCache(scores).for_weights(weights)
-    assert log.path.name == f"{weights_label(weights)}.csv" and len(log.rows) == 5
+    assert log.path.name == f"{weights_label(weights)}.csv" and len(log.rows) == 2
     measured = evaluate_folder(
-        data_dir("Set5"), Degradation("sr", 2), restore_fn(load_weights(weights)[0])
+        sample_dir("Set5"), Degradation("sr", 2), restore_fn(load_weights(weights)[0])
     )
     assert log.get("Set5", "x2", "baby.png").psnr == pytest.approx(measured.images[0].psnr)
     text = log.path.read_text()
@@ -129,6 +128,7 @@ def test_evaluate_keeps_the_reports_rows_and_reuses_them(capsys, tmp_path: Path,
     assert code == 2 and "--scores" in err
 
 
+@pytest.mark.data
 def test_the_committed_scores_are_the_shipped_weights_under_this_protocol() -> None:
     """docs/scores (what docs/RESULTS.md is written from) holds rows for every shipped file,
     found by its tensors' hash, and they are what scoring them now gives: a protocol change
@@ -145,7 +145,7 @@ def test_the_committed_scores_are_the_shipped_weights_under_this_protocol() -> N
     inputs = cache.log("input")
     for image in evaluate_folder(folder, deg, limit=2).images:  # bicubic: exact
         assert inputs.get("Set5", "x2", image.name) == image
-    path = root / "src" / "csrnet" / "weights" / "sr_x2.safetensors"
+    path = root / "src" / "csrnet" / "pretrained" / "sr_x2.safetensors"
     log = cache.for_weights(path)
     fresh = evaluate_folder(folder, deg, restore_fn(load_weights(path)[0]), limit=2)
     for image in fresh.images:  # the network: another CPU rounds differently, by ~1e-4 dB

@@ -15,11 +15,11 @@ TestClient = pytest.importorskip("starlette.testclient").TestClient
 
 from csrnet.serve.app import Jobs, make_app  # noqa: E402
 
-from conftest import data_dir  # noqa: E402
+from conftest import sample_dir  # noqa: E402
 
 
 def png_bytes(size: tuple[int, int] = (40, 32)) -> bytes:
-    image = Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size))
+    image = Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import data_dir
+from conftest import sample_dir
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -68,7 +68,7 @@ def server(tmp_path: Path):
 
 def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -> None:
     photo = tmp_path / "small.png"
-    Image.open(data_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 60, 44)).save(photo)
+    Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 60, 44)).save(photo)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(accept_downloads=True, viewport={"width": 1100, "height": 900})

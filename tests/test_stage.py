@@ -16,6 +16,8 @@ from csrnet.protocol.images import list_images, read_image
 
 from conftest import DATA_ROOT, data_dir
 
+pytestmark = pytest.mark.data  # staging is checked on the benchmark sets themselves
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -272,6 +272,7 @@ def test_every_shipped_recipe_loads_and_says_where_it_comes_from() -> None:
         assert cfg.notes, f"{path}: no notes on where the recipe comes from"
 
 
+@pytest.mark.data
 def test_dry_run_prints_the_plan_of_every_shipped_recipe(capsys) -> None:
     data_dir("T91")
     for path in RECIPES:

@@ -237,12 +237,12 @@ def cmd_baseline_table(args: argparse.Namespace) -> None:
     from csrnet.protocol.degrade import Degradation
     from csrnet.protocol.images import write_atomic
 
+    check_output_folder(args.output)  # a bad option first: no data is read for nothing
     root = Path(args.data_root)
     rows = baseline_rows()
     missing = sorted({d for _, _, d, _, _ in rows if not (root / d).is_dir()})
     if missing:
         raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
-    check_output_folder(args.output)
     results = []
     for task, level, dataset, paper_psnr, paper_ssim in rows:
         ours = evaluate_folder(

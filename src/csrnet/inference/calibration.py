@@ -27,12 +27,14 @@ SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 def calibration_inputs(
     meta: dict[str, Any],
-    data_root: str | os.PathLike = DEFAULT_DATA_ROOT,
+    data_root: str | os.PathLike | None = None,
     count: int = CALIBRATION_PATCHES,
     side: int = CALIBRATION_SIDE,
 ) -> tuple[np.ndarray, str]:
     """``count`` degraded patches, (count, C, side, side) float32 on [0, 1], for the task of
-    the weights with metadata ``meta``, and the name of their source."""
+    the weights with metadata ``meta``, and the name of their source. ``data_root``: where
+    the training sets are (default: $CSRNET_DATA, read now, or ../shared/data)."""
+    data_root = data_root or os.environ.get("CSRNET_DATA", DEFAULT_DATA_ROOT)
     channels = int(meta["model"].get("image_channels", 1))
     task = meta["task"]
     images, source = _training_images(meta, Path(data_root), side)

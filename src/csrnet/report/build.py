@@ -37,7 +37,7 @@ from csrnet.report.scoring import (
     bm3d_cell,
     list_weights,
     y_only_fn,
-    y_path,
+    y_path_weights,
 )
 from csrnet.report.settings import (
     BM3D_SETS,
@@ -119,7 +119,7 @@ def build_report(
         ours = [w for w in released if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}
         sections += _paper_sections(task, ours, fns, logs, root, score, bm3d_cache, limit)
-    y_paths = {task: y_path(task, released) for task in colour_tasks}
+    y_paths = {task: y_path_weights(task, released) for task in colour_tasks}
     for task in colour_tasks:
         ours = [w for w in colour if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}

@@ -183,7 +183,7 @@ class Scorer:
             self.here.append(score)
 
 
-def y_path(task: str, released: list[Weights]) -> dict[float, Weights]:
+def y_path_weights(task: str, released: list[Weights]) -> dict[float, Weights]:
     """For each colour setting of ``task``, the Y model that ``csrnet restore --channels y``
     would pick among ``released`` (the paper's path for a colour photo: Y restored, Cb and
     Cr kept), where one covers the setting."""

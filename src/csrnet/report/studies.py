@@ -43,7 +43,7 @@ def study_tables(weights, models, logs, root, limit, device, scorer: Scorer) -> 
             ("ablation_", "I", "ablation at x2 (PSNR)", paper.TABLE1_ABLATION),
             ("depth_", "V", "depth at x2 (PSNR)", paper.TABLE5_DEPTH),
         ):
-            variants = columns(group, table, prefix)
+            variants = table_columns(group, table, prefix)
             if not variants:
                 continue
             head = ["Set"] + [
@@ -71,14 +71,14 @@ def no_study_note(output: Path) -> str:
     return text + "\n"
 
 
-def columns(runs: list[Weights], table: dict, prefix: str) -> list[Weights]:
+def table_columns(runs: list[Weights], table: dict, prefix: str) -> list[Weights]:
     """Per column of ``table``, a run of that architecture (those of the table's own recipe
     ``prefix`` first), labelled with the column's preset. CSRnet-Dense is B8R6 (the default
     D8R6): one run serves both tables."""
-    columns = []
+    found = []
     for preset in table:
         same = [w for w in runs if PRESETS[w.preset] == PRESETS[preset]]
         same.sort(key=lambda w: not w.recipe.startswith(prefix))
         if same:
-            columns.append(replace(same[0], preset=preset))
-    return columns
+            found.append(replace(same[0], preset=preset))
+    return found

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Tables I and V at x2 on this machine's two cores (docs/TRAINING.md): CSRnet-1S/2S/3S/Dense
+# Tables I and V at x2 on two CPU cores (docs/TRAINING.md): CSRnet-1S/2S/3S/Dense
 # (Dense is B8R6) and B4R6/B6R6, each from scratch for the same STEPS (configs/cpu/ablation.yaml),
 # in two lanes of one thread each, the costliest first so the lanes end together. Each run can
 # be cut off and continued: running the script again resumes every unfinished run.

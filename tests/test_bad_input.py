@@ -1,4 +1,4 @@
-"""Bad input to the commands and the API that a hostile-but-realistic user tried (issue #18):
+"""Bad input to the commands and the API that a hostile-but-realistic user tried:
 pipes, tiles without a core, weights with broken metadata, output paths that are not files,
 file names that are not UTF-8, images Pillow would quietly reduce. Each ends in one line on
 stderr (an error with a non-zero exit, or a warning while the work goes on), never a

@@ -1,4 +1,4 @@
-"""Scoring on RGB for the colour models (#15): PSNR over the three channels, SSIM their mean,
+"""Scoring on RGB for the colour models: PSNR over the three channels, SSIM their mean,
 colour JPEG with 4:2:0 chroma, and an RGB model through the evaluation end to end."""
 
 from __future__ import annotations

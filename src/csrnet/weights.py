@@ -179,7 +179,7 @@ def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, floa
 
 
 PACKAGE_WEIGHTS = Path(__file__).parent / "pretrained"
-RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}  # issue #6 target sets
+RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}  # the sets of the targets
 RGB_RANKING_SETS = {"sr": "-", "denoise": "CBSD68", "jpeg": "LIVE1"}  # the colour tables' sets
 
 

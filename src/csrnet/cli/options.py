@@ -37,7 +37,7 @@ def add_model_run_options(parser: argparse.ArgumentParser, backend: str) -> None
         choices=BACKENDS,
         default=backend,
         help=f"CPU runtime (default {backend}; auto: the fastest installed that keeps fp32's "
-        "PSNR; -int8: quantized, see README 'Speed')",
+        "PSNR; -int8: quantized, see docs/SPEED.md)",
     )
 
 

@@ -40,7 +40,7 @@ DEFAULT_SETS = {
     "denoise": ["MemNet14", "BSD200_test", "Urban100", "BSD68"],
     "jpeg": ["Classic5", "LIVE1"],
 }
-# The colour sets of each task that has RGB models (issue #15), scored on RGB.
+# The colour sets of each task that has RGB models, scored on RGB.
 COLOUR_SETS = {"denoise": ["CBSD68", "Urban100"], "jpeg": ["LIVE1"]}
 
 SSIM_WINDOW = 11

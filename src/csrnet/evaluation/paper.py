@@ -388,6 +388,8 @@ TABLE4_OTHERS: Cells = {
 }
 
 
+# How far `baseline-table` lets a degraded input's mean stray from the paper's before it
+# marks the cell ('!').
 PSNR_TOLERANCE = 0.05
 SSIM_TOLERANCE = 0.002
 

@@ -25,7 +25,7 @@ from csrnet.evaluation.scores import ImageScore, printable
 
 __all__ = ["PROTOCOL", "ScoreCache", "ScoreLog", "device_label", "weights_label"]
 
-PROTOCOL = 1  # the evaluation protocol's version (README "The protocol")
+PROTOCOL = 1  # the evaluation protocol's version (docs/PROTOCOL.md)
 FIELDS = ["protocol", "dataset", "setting", *ImageScore.__annotations__, "device"]
 
 

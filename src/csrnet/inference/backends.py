@@ -6,7 +6,7 @@ A back end turns a :class:`~csrnet.model.CSRnet` into a :class:`CompiledModel`: 
 (N, C, H, W) float32 tensor on [0, 1], it returns the restored tensor, like the model itself,
 and carries the model's ``config``, so tiling and the photo pipeline take either. int8 and
 ONNX files are made once per weights and kept in the cache folder (``$CSRNET_CACHE`` or
-``~/.cache/csrnet``). Measured speeds and accuracy: README, "Speed", and
+``~/.cache/csrnet``). Measured speeds and accuracy: docs/SPEED.md, and
 ``benchmarks/inference.py``.
 """
 
@@ -51,7 +51,7 @@ NEEDS = {
 }
 # `auto`: the first installed of these, per (task, image channels): the fastest first among
 # the back ends that keep PSNR within 0.02 dB of PyTorch fp32 on Set5 x2, BSD68 sigma 25 and
-# Classic5 q10 (README, "Speed"). RGB models were not measured in int8, so they stay fp32.
+# Classic5 q10 (docs/SPEED.md). RGB models were not measured in int8, so they stay fp32.
 INT8_ORDER = ("openvino-int8", "openvino", "torch")
 AUTO_ORDER = {("sr", 1): INT8_ORDER, ("denoise", 1): INT8_ORDER, ("jpeg", 1): INT8_ORDER}
 FP32_ORDER = ("openvino", "torch")

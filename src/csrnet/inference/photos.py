@@ -200,7 +200,7 @@ def restore(
         device: "cpu" or "cuda".
         channels: "auto" (a colour image gets an RGB model when one is installed for the
             setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
-        backend: "auto" (the fastest installed that keeps fp32's PSNR, README "Speed"),
+        backend: "auto" (the fastest installed that keeps fp32's PSNR, docs/SPEED.md),
             "torch", "openvino", "openvino-int8", "onnxruntime" or "onnxruntime-int8".
     """
     option = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}.get(task)

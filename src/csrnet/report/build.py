@@ -63,12 +63,6 @@ from csrnet.weights import load_weights
 __all__ = ["build_report"]
 
 
-# BM3D takes seconds per image on this CPU: a report measures it on the small sets. On the
-# others the paper's numbers stand for it (issue #14) until `csrnet baseline denoise FOLDER
-# --method bm3d --scores DIR` has scored a whole set into the cache; the tables then use that.
-# The colour tables (RGB models, issue #15): their settings and sets, and where CBM3D is run.
-# Where the colour tables score the Y path: one set per task. On Urban100 it would be 300
-# more megapixel images (~100 CPU minutes) for a comparison CBSD68 already shows.
 def build_report(
     weights_dirs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -210,7 +204,7 @@ def _header(weights, logs, score_cache: ScoreCache, output: Path, limit, study_l
         "each row records the device it was measured on) and reused, so after a weights change "
         "only that file is scored again.",
         "",
-        "PSNR (dB) / SSIM on Y by the paper's protocol (see README). The paper's numbers are "
+        "PSNR (dB) / SSIM on Y by the paper's protocol (see docs/PROTOCOL.md). The paper's numbers are "
         f"transcribed from its tables; ours are measured on {images_note(limit)}"
         + (f" ({images_note(study_limit)} for Tables I and V)" if study_limit != limit else "")
         + f". Per-image scores: `{output.with_suffix('.csv').name}`.",

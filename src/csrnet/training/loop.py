@@ -69,7 +69,6 @@ from csrnet.weights import load_weights
 __all__ = ["TrainResult", "fit_steps", "lr_at", "resolve_device", "train"]
 
 
-# sharing a machine, started a few seconds apart, and validation pauses all move the rate
 @dataclass
 class TrainResult:
     """What a call to :func:`train` did."""

@@ -14,6 +14,7 @@ __all__ = ["BudgetFit", "StepClock", "fit_steps", "lr_at"]
 
 FIT_AFTER_STEPS = 20  # timed steps (after a first, untimed one) before a time budget fits steps
 FIT_EVERY = 100  # then refitted every this many steps, from the rate since the last fit: runs
+# sharing a machine, started a few seconds apart, and validation pauses all move the rate
 FIT_MARGIN = 0.9  # share of the remaining time given to steps; the rest to validation, saving
 
 

@@ -45,7 +45,18 @@ def server(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "no_user_weights")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "csrnet", "serve", "--port", str(port), "--device", "cpu"],
+        [
+            sys.executable,
+            "-m",
+            "csrnet",
+            "serve",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--backend",
+            "torch",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

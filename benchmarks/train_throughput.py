@@ -24,7 +24,7 @@ fails prints a "failed" row, and the run goes on with the others.
 
 ``--check-steps N`` also trains N steps of every engine from the same seed on the same
 device patches and prints how far each loss curve is from eager-device's (the GPU half of
-the check that tests/test_engine.py makes on the CPU).
+the check that tests/training/test_engine.py makes on the CPU).
 
 ``--profile ENGINE`` ends with where that engine's step spends its time: the operators and
 kernels of ``--profile-steps`` steps at the first batch size, by self device time (CPU time

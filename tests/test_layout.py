@@ -82,7 +82,7 @@ def test_the_package_is_a_few_modules_and_subpackages() -> None:
 def test_no_file_is_over_500_lines() -> None:
     long = {
         str(p.relative_to(ROOT)): n
-        for p in [*PACKAGE.rglob("*.py"), *(ROOT / "tests").glob("*.py")]
+        for p in [*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500
     }
     assert not long

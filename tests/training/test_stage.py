@@ -18,7 +18,7 @@ from conftest import DATA_ROOT, data_dir
 
 pytestmark = pytest.mark.data  # staging is checked on the benchmark sets themselves
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_script():

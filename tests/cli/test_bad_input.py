@@ -30,7 +30,7 @@ from csrnet.errors import CsrnetError
 
 from conftest import run_cli, sample_dir, tiny_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def one_line(err: str, needle: str, kind: str = "error") -> None:

@@ -134,7 +134,7 @@ def test_the_committed_scores_are_the_shipped_weights_under_this_protocol() -> N
     found by its tensors' hash, and they are what scoring them now gives: a protocol change
     without a PROTOCOL bump, or shipped weights never scored there, fail here."""
     folder = data_dir("Set5")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cache = ScoreCache(root / "docs" / "scores")
     shipped = sorted((root / "src" / "csrnet" / "pretrained").glob("*.safetensors"))
     unscored = [p.name for p in shipped if not cache.for_weights(p).path.is_file()]

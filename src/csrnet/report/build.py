@@ -204,7 +204,8 @@ def _header(weights, logs, score_cache: ScoreCache, output: Path, limit, study_l
         "each row records the device it was measured on) and reused, so after a weights change "
         "only that file is scored again.",
         "",
-        "PSNR (dB) / SSIM on Y by the paper's protocol (see docs/PROTOCOL.md). The paper's numbers are "
+        "PSNR (dB) / SSIM on Y by the paper's protocol (see docs/PROTOCOL.md). "
+        "The paper's numbers are "
         f"transcribed from its tables; ours are measured on {images_note(limit)}"
         + (f" ({images_note(study_limit)} for Tables I and V)" if study_limit != limit else "")
         + f". Per-image scores: `{output.with_suffix('.csv').name}`.",

@@ -71,7 +71,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
     except FileNotFoundError:
-        raise CsrnetError(f"{path}: no such weights file") from None
+        shipped = PACKAGE_WEIGHTS / path.name
+        moved = f"; the shipped files moved: {shipped} (or the name {path.stem})"
+        hint = moved if path.parent.name == "weights" and shipped.is_file() else ""
+        raise CsrnetError(f"{path}: no such weights file{hint}") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CsrnetError(f"{path}: not a readable safetensors file ({exc})") from None
     if raw.get("format") != FORMAT:

@@ -260,6 +260,9 @@ def test_empty_data_folder_and_missing_config(capsys, tmp_path: Path) -> None:
     assert code == 1 and "no images" in err
     code, err = run_cli(capsys, "train", str(tmp_path / "nope.yaml"))
     assert code == 1 and "no such config file" in err
+    code, err = run_cli(capsys, "train", str(CONFIGS / "cpu_blind_denoise.yaml"), "--dry-run")
+    moved = f"the recipes moved into folders: {CONFIGS / 'cpu' / 'blind_denoise.yaml'}"
+    assert code == 1 and moved in err and len(err.strip().splitlines()) == 1
 
 
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name != "base")

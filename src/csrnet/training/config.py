@@ -232,7 +232,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CsrnetError(f"{path}: no such config file") from None
+        raise CsrnetError(f"{path}: no such config file{_moved_to(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CsrnetError(f"{path}: cannot read ({exc})") from None
     except yaml.YAMLError as exc:
@@ -244,6 +244,26 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     for base in [bases] if isinstance(bases, str) else bases:
         merged = _merge(merged, _read_with_bases(path.parent / str(base), (*seen, path)))
     return _merge(merged, data)
+
+
+FOLDER_OF_PREFIX = {"fast_": "fast", "cpu_": "cpu", "gpu_": "gpu", "finetune_": "finetune"}
+
+
+def _moved_to(path: Path) -> str:
+    """Where a recipe of the old flat ``configs/`` lives now ("configs/fast_sr_x2.yaml":
+    "configs/fast/sr_x2.yaml"), as a hint; "" when there is no such recipe."""
+    name = path.stem
+    prefix = next((p for p in FOLDER_OF_PREFIX if name.startswith(p)), None)
+    if prefix:
+        folder, name = FOLDER_OF_PREFIX[prefix], name.removeprefix(prefix)
+    elif name.startswith(("ablation_", "depth_")):
+        folder = "studies"
+    elif name.startswith(("blind_", "multiscale_")):
+        folder = "fast"
+    else:
+        folder = "paper"
+    moved = path.parent / folder / f"{name}.yaml"
+    return f"; the recipes moved into folders: {moved}" if moved.is_file() else ""
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -154,4 +154,4 @@ def test_the_old_weights_folder_says_where_the_files_went(capsys) -> None:
     old = ROOT / "src" / "csrnet" / "weights" / "sr_x2.safetensors"
     code, err = run_cli(capsys, "export-onnx", str(old), "-o", "/tmp/never.onnx")
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "src/csrnet/pretrained/sr_x2.safetensors (or the name sr_x2)" in err
+    assert "csrnet/pretrained/sr_x2.safetensors (or the name sr_x2)" in err

@@ -201,14 +201,14 @@ def cmd_baseline(args: argparse.Namespace) -> None:
     degradation = degradation_from_args(args)
     check_output_folder(args.csv)
     if args.method == "bm3d":
-        from csrnet.evaluation.bm3d import bm3d_run
-
         if args.seed or args.clip:
             raise UsageError("--method bm3d runs on the protocol's noise: no --seed or --clip")
         if args.jobs < 1:
             raise UsageError("--jobs must be >= 1")
         if degradation.task != "denoise":
             raise UsageError(f"BM3D denoises; it has no {degradation.task} setting")
+        from csrnet.evaluation.bm3d import bm3d_run
+
         folder, progress = Path(args.dataset), not args.no_progress
         run = bm3d_run(
             folder, degradation, Path(args.cache), args.scores, args.rgb, args.jobs, progress

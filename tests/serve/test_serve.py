@@ -17,6 +17,8 @@ from csrnet.serve.app import Jobs, make_app  # noqa: E402
 
 from conftest import sample_dir  # noqa: E402
 
+LOCAL = "http://127.0.0.1:8000"  # the address `csrnet serve` prints
+
 
 def png_bytes(size: tuple[int, int] = (40, 32)) -> bytes:
     image = Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, *size))
@@ -34,13 +36,14 @@ def jobs(weights_dir: Path):
 
 @pytest.fixture
 def client(jobs: Jobs):
-    with TestClient(make_app(jobs)) as client:
+    with TestClient(make_app(jobs), base_url=LOCAL) as client:
         yield client
 
 
-def submit(client, data: bytes, task: str = "sr", level: str = "2", demo: str = "0"):
+def submit(client, data: bytes, task="sr", level="2", demo="0", headers=None):
     files = {"image": ("photo.png", data, "image/png")}
-    return client.post("/api/jobs", files=files, data={"task": task, "level": level, "demo": demo})
+    form = {"task": task, "level": level, "demo": demo}
+    return client.post("/api/jobs", files=files, data=form, headers=headers)
 
 
 def wait(client, job_id: str, seconds: float = 60) -> dict:
@@ -94,7 +97,7 @@ def test_jobs_run_on_the_chosen_backend(weights_dir: Path) -> None:
         pytest.skip("openvino is not installed")
     jobs = Jobs("cpu", backend="openvino")
     try:
-        with TestClient(make_app(jobs)) as client:
+        with TestClient(make_app(jobs), base_url=LOCAL) as client:
             status = wait(client, submit(client, png_bytes((40, 32))).json()["id"])
         assert status["state"] == "done" and (status["width"], status["height"]) == (80, 64)
         (choice,) = jobs.models.values()
@@ -158,7 +161,7 @@ def test_two_jobs_run_one_after_the_other(client, jobs: Jobs, monkeypatch) -> No
 def test_finished_jobs_are_removed_after_a_while(weights_dir: Path) -> None:
     jobs = Jobs("cpu", keep_seconds=0.5)
     try:
-        with TestClient(make_app(jobs)) as client:
+        with TestClient(make_app(jobs), base_url=LOCAL) as client:
             status = wait(client, submit(client, png_bytes()).json()["id"])
             assert status["state"] == "done" and leftovers(jobs)
             time.sleep(1.5)  # the worker looks every keep_seconds when idle
@@ -168,3 +171,37 @@ def test_finished_jobs_are_removed_after_a_while(weights_dir: Path) -> None:
     finally:
         jobs.close()
     assert not jobs.root.exists()  # and the whole folder goes with the server
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("get", "/api/options", {"host": "rebind.evil.example"}),  # DNS rebinding
+        ("get", "/", {"host": "evil.example:8000"}),
+        ("post", "/api/jobs", {"origin": "http://evil.example"}),  # a page of another site
+        ("post", "/api/jobs", {"referer": "http://evil.example/page.html"}),
+        ("post", "/api/jobs", {"origin": "http://127.0.0.1:9999"}),  # another local server
+        ("delete", "/api/jobs/abc", {"origin": "null"}),  # a sandboxed or file:// page
+    ],
+)
+def test_requests_of_other_sites_are_refused(client, method, path, headers) -> None:
+    kwargs = {"files": {"image": ("p.png", png_bytes(), "image/png")}} if method == "post" else {}
+    answer = getattr(client, method)(path, headers=headers, **kwargs)
+    assert answer.status_code == 403
+    assert list(answer.json()) == ["error"] and "\n" not in answer.json()["error"]
+
+
+def test_the_servers_own_page_and_plain_clients_are_let_through(client) -> None:
+    own = {"origin": LOCAL, "referer": f"{LOCAL}/"}
+    answer = submit(client, png_bytes(), headers=own)
+    assert answer.status_code == 202
+    assert submit(client, png_bytes()).status_code == 202  # no Origin: curl, scripts
+    for host in ("localhost:8000", "127.0.0.2:8000", "[::1]:8000"):
+        assert client.get("/api/options", headers={"host": host}).status_code == 200
+
+
+def test_a_server_bound_to_every_interface_checks_origin_alone(jobs: Jobs) -> None:
+    with TestClient(make_app(jobs, bind="0.0.0.0"), base_url="http://192.0.2.7:8000") as lan:
+        assert lan.get("/api/options").status_code == 200  # its LAN address, unknown to it
+        evil = {"origin": "http://evil.example"}
+        assert submit(lan, png_bytes(), headers=evil).status_code == 403

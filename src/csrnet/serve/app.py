@@ -23,11 +23,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from csrnet.errors import CsrnetError
+from csrnet.serve.guard import SameOriginGuard
 from csrnet.serve.jobs import Jobs, UploadTooLarge, level_number, options
 
 __all__ = ["Jobs", "make_app", "serve"]
@@ -112,15 +114,18 @@ ROUTES = [
 ]
 
 
-def make_app(jobs: Jobs) -> Starlette:
-    """The Starlette app over ``jobs``; they are closed when the app shuts down."""
+def make_app(jobs: Jobs, bind: str = "127.0.0.1") -> Starlette:
+    """The Starlette app over ``jobs`` (closed when the app shuts down), answering only
+    requests that name this server and, for those that change state, come from its page
+    (``serve.guard``; ``bind``: the address it listens on)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         yield
         jobs.close()
 
-    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    guard = [Middleware(SameOriginGuard, bind=bind)]
+    app = Starlette(routes=ROUTES, middleware=guard, lifespan=lifespan)
     app.state.jobs = jobs
     return app
 
@@ -133,4 +138,4 @@ def serve(
 
     jobs = Jobs(device, backend=backend, **limits)
     print(f"csrnet serve: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(make_app(jobs), host=host, port=port, log_level="warning")
+    uvicorn.run(make_app(jobs, bind=host), host=host, port=port, log_level="warning")

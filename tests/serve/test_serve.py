@@ -205,3 +205,37 @@ def test_a_server_bound_to_every_interface_checks_origin_alone(jobs: Jobs) -> No
         assert lan.get("/api/options").status_code == 200  # its LAN address, unknown to it
         evil = {"origin": "http://evil.example"}
         assert submit(lan, png_bytes(), headers=evil).status_code == 403
+
+
+def test_the_queue_is_bounded_in_all_and_per_client(weights_dir: Path, monkeypatch) -> None:
+    jobs = Jobs("cpu", max_queued=3, max_per_client=2)
+    release, restore = threading.Event(), jobs._restore
+
+    def held(job):
+        release.wait(30)  # the worker holds every job until the test lets them go
+        return restore(job)
+
+    monkeypatch.setattr(jobs, "_restore", held)
+    app = make_app(jobs)
+    try:
+        with (
+            TestClient(app, base_url=LOCAL, client=("127.0.0.1", 50001)) as one,
+            TestClient(app, base_url=LOCAL, client=("127.0.0.2", 50002)) as two,
+        ):
+            first = [submit(one, png_bytes()).status_code for _ in range(3)]
+            assert first == [202, 202, 429]  # two of one client's, then its cap
+            third = submit(one, png_bytes())
+            assert third.json() == {
+                "error": "2 of your images are waiting already; try again when one is done"
+            }
+            assert submit(two, png_bytes()).status_code == 202  # another client: room
+            full = submit(two, png_bytes())  # three in all: the queue's cap
+            assert full.status_code == 429 and "the queue is full" in full.json()["error"]
+            assert len(leftovers(jobs)) == 3  # the refused uploads left nothing
+            release.set()
+            for job_id in list(jobs.jobs):
+                assert wait(one, job_id)["state"] == "done"
+            assert submit(one, png_bytes()).status_code == 202  # done jobs free the room
+    finally:
+        release.set()
+        jobs.close()

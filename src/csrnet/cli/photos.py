@@ -88,6 +88,8 @@ def _add_serve(commands: Commands) -> None:
     )
     sv.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size cap")
     sv.add_argument("--max-megapixels", type=float, default=12.0, help="input pixel cap")
+    sv.add_argument("--max-queued", type=int, default=8, help="jobs waiting or running, in all")
+    sv.add_argument("--max-per-client", type=int, default=2, help="the same, per client address")
     sv.set_defaults(run=cmd_serve)
 
 
@@ -214,6 +216,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise UsageError(f"--port {args.port}: must be 1-65535")
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
         raise UsageError("--max-upload-mb and --max-megapixels must be positive")
+    if args.max_queued < 1 or args.max_per_client < 1:
+        raise UsageError("--max-queued and --max-per-client must be >= 1")
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -240,4 +244,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
         backend=args.backend,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=int(args.max_megapixels * 1e6),
+        max_queued=args.max_queued,
+        max_per_client=args.max_per_client,
     )

@@ -13,7 +13,8 @@ auto, y or rgb, as ``csrnet restore --channels``) -> ``{"id"}``;
 ``GET /api/jobs/{id}`` -> state, queue position, tiles done / total, and when done the
 seconds, weights, megapixels (and PSNR / SSIM on Y in demo mode); ``GET
 /api/jobs/{id}/{before,after}.png`` (``?download=1``: as an attachment, then removed);
-``GET /api/options``. Errors are ``{"error": "one line"}`` with status 400 or 413.
+``GET /api/options``. Errors are ``{"error": "one line"}`` with status 400, 403 (another
+site's request, ``serve.guard``), 413 (over a cap) or 429 (the queue is full).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.routing import Route
 
 from csrnet.errors import CsrnetError
 from csrnet.serve.guard import SameOriginGuard
-from csrnet.serve.jobs import Jobs, UploadTooLarge, level_number, options
+from csrnet.serve.jobs import Jobs, QueueFull, UploadTooLarge, level_number, options
 
 __all__ = ["Jobs", "make_app", "serve"]
 
@@ -38,10 +39,10 @@ PAGE = Path(__file__).parent / "static" / "serve.html"
 
 
 def error(exc: CsrnetError) -> JSONResponse:
-    """A one-line JSON error: 413 for an upload over the caps, else 400."""
-    return JSONResponse(
-        {"error": str(exc)}, status_code=413 if isinstance(exc, UploadTooLarge) else 400
-    )
+    """A one-line JSON error: 413 for an upload over the caps, 429 for a full queue, else
+    400."""
+    status = 413 if isinstance(exc, UploadTooLarge) else 429 if isinstance(exc, QueueFull) else 400
+    return JSONResponse({"error": str(exc)}, status_code=status)
 
 
 async def page(request: Request) -> HTMLResponse:
@@ -69,7 +70,8 @@ async def post_job(request: Request) -> JSONResponse:
             level = level_number(form.get("level"))
             demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
             channels = str(form.get("channels", "auto"))
-        job = jobs.submit(data, task, level, demo, channels)
+        client = request.client.host if request.client else ""
+        job = jobs.submit(data, task, level, demo, channels, client)
     except CsrnetError as exc:
         return error(exc)
     return JSONResponse(jobs.status(job.id), status_code=202)

@@ -3,6 +3,7 @@ files kept in a private temporary folder and removed after download or a while."
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import secrets
 import shutil
@@ -18,7 +19,7 @@ import numpy as np
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import Degradation, to_y
 
-__all__ = ["LEVELS", "Job", "Jobs", "UploadTooLarge", "level_number", "options"]
+__all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
 
 
 LEVELS = {  # what the page offers: (default, choices or [low, high])
@@ -37,6 +38,7 @@ class Job:
     deg: Degradation
     demo: bool
     channels: str = "auto"
+    client: str = ""  # the address it came from: the per-client cap
     state: str = "queued"  # queued, running, done, error
     tiles_done: int = 0
     tiles_total: int = 0
@@ -67,8 +69,11 @@ class Jobs:
         max_pixels: int = 12_000_000,
         keep_seconds: float = 600.0,
         backend: str = "auto",
+        max_queued: int = 8,
+        max_per_client: int = 2,
     ) -> None:
         self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
+        self.max_queued, self.max_per_client = max_queued, max_per_client
         self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
         self.keep_seconds = keep_seconds
         self.root = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))  # mode 0700
@@ -82,12 +87,20 @@ class Jobs:
     # --- submitting -----------------------------------------------------------------------
 
     def submit(
-        self, data: bytes, task: str, level: float, demo: bool, channels: str = "auto"
+        self,
+        data: bytes,
+        task: str,
+        level: float,
+        demo: bool,
+        channels: str = "auto",
+        client: str = "",
     ) -> Job:
         """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
-        (nothing is left behind then)."""
+        (nothing is left behind then): QueueFull past ``max_queued`` waiting or running jobs
+        in all, or ``max_per_client`` of ``client``'s."""
         from csrnet.inference.photos import open_photo
 
+        self._check_room(client)  # before the upload is decoded: a full queue costs nothing
         if len(data) > self.max_upload_bytes:
             raise UploadTooLarge(
                 f"the file is {len(data) / 2**20:.1f} MiB; the limit is "
@@ -96,7 +109,8 @@ class Jobs:
         deg = degradation_of(task, level)
         if channels not in ("auto", "y", "rgb"):
             raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
-        job = Job(secrets.token_urlsafe(12), self.root / secrets.token_hex(8), deg, demo, channels)
+        job_id, folder = secrets.token_urlsafe(12), self.root / secrets.token_hex(8)
+        job = Job(job_id, folder, deg, demo, channels, client)
         job.folder.mkdir(mode=0o700)
         try:
             upload = job.folder / "upload"
@@ -117,9 +131,26 @@ class Jobs:
             shutil.rmtree(job.folder, ignore_errors=True)
             raise
         with self.lock:
+            try:
+                self._check_room(client, locked=True)  # again: others may have come since
+            except QueueFull:
+                shutil.rmtree(job.folder, ignore_errors=True)
+                raise
             self.jobs[job.id] = job
         self.waiting.put(job.id)
         return job
+
+    def _check_room(self, client: str, locked: bool = False) -> None:
+        """QueueFull if the queue, or ``client``'s share of it, is full."""
+        with contextlib.nullcontext() if locked else self.lock:
+            pending = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        if len(pending) >= self.max_queued:
+            raise QueueFull("the queue is full; try again in a minute")
+        if sum(j.client == client for j in pending) >= self.max_per_client:
+            raise QueueFull(
+                f"{self.max_per_client} of your images are waiting already; try again when "
+                "one is done"
+            )
 
     def status(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
@@ -255,6 +286,10 @@ class Jobs:
 
 class UploadTooLarge(CsrnetError):
     """An upload over the size or pixel cap (HTTP 413)."""
+
+
+class QueueFull(CsrnetError):
+    """No room in the queue, in all or for this client (HTTP 429)."""
 
 
 def degradation_of(task: str, level: float) -> Degradation:

@@ -4,6 +4,8 @@ their one-line message and leave nothing behind; jobs run one at a time, in orde
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ from PIL import Image
 TestClient = pytest.importorskip("starlette.testclient").TestClient
 
 from csrnet.serve.app import Jobs, make_app  # noqa: E402
+from csrnet.serve.jobs import PID_FILE, remove_stale_folders  # noqa: E402
 
 from conftest import sample_dir  # noqa: E402
 
@@ -57,7 +60,8 @@ def wait(client, job_id: str, seconds: float = 60) -> dict:
 
 
 def leftovers(jobs: Jobs) -> list[str]:
-    return sorted(p.name for p in jobs.root.iterdir())
+    """The job folders in the server's temporary folder (its pid file aside)."""
+    return sorted(p.name for p in jobs.root.iterdir() if p.name != PID_FILE)
 
 
 def test_the_page_loads_nothing_from_the_internet(client) -> None:
@@ -239,3 +243,90 @@ def test_the_queue_is_bounded_in_all_and_per_client(weights_dir: Path, monkeypat
     finally:
         release.set()
         jobs.close()
+
+
+def slow_tiles(monkeypatch, tiles: int = 2000, seconds: float = 0.01) -> None:
+    """restore_photo as a long run of tiles (seconds each), calling back after each."""
+    from csrnet.inference import photos
+
+    def restore_photo(photo, model, deg, device="cpu", on_tile=None, **_):
+        for done in range(1, tiles + 1):
+            time.sleep(seconds)
+            on_tile(done, tiles)
+        return photo
+
+    monkeypatch.setattr(photos, "restore_photo", restore_photo)
+
+
+def running(client, job_id: str) -> None:
+    end = time.time() + 30
+    while client.get(f"/api/jobs/{job_id}").json().get("tiles_done", 0) < 1:
+        assert time.time() < end
+        time.sleep(0.01)
+
+
+def idle(jobs: Jobs, seconds: float = 2.0) -> float:
+    """Seconds until the worker holds no job and no job's files are left."""
+    start = time.time()
+    while any(j.state == "running" for j in jobs.jobs.values()) or leftovers(jobs):
+        assert time.time() - start < seconds, "the job went on"
+        time.sleep(0.01)
+    return time.time() - start
+
+
+def test_a_cancelled_job_stops_within_a_tile(client, jobs: Jobs, monkeypatch) -> None:
+    slow_tiles(monkeypatch)
+    job_id = submit(client, png_bytes()).json()["id"]
+    running(client, job_id)
+    assert client.delete(f"/api/jobs/{job_id}", headers={"origin": LOCAL}).status_code == 200
+    idle(jobs)  # 2,000 tiles of 10 ms would take 20 s
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+def test_a_job_whose_page_is_gone_is_dropped(weights_dir: Path, monkeypatch) -> None:
+    slow_tiles(monkeypatch)
+    jobs = Jobs("cpu", abandon_seconds=0.5)
+    try:
+        with TestClient(make_app(jobs), base_url=LOCAL) as client:
+            job_id = submit(client, png_bytes()).json()["id"]
+            running(client, job_id)  # then nobody asks for it again: the page was closed
+            assert idle(jobs, seconds=3.0) >= 0.2
+            assert job_id not in jobs.jobs
+    finally:
+        jobs.close()
+
+
+def test_a_stop_ends_the_running_job_and_removes_every_file(weights_dir, monkeypatch) -> None:
+    slow_tiles(monkeypatch)
+    jobs = Jobs("cpu")
+    with TestClient(make_app(jobs), base_url=LOCAL) as client:
+        running(client, submit(client, png_bytes()).json()["id"])
+        submit(client, png_bytes(), headers={"origin": LOCAL})  # and one waiting
+        start = time.time()
+    # leaving the client shuts the app down, as SIGTERM or Ctrl-C does uvicorn
+    assert time.time() - start < 5 and not jobs.worker.is_alive()
+    assert not jobs.root.exists()
+
+
+def test_the_folders_of_killed_servers_are_removed_at_start(weights_dir, tmp_path) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    ).stdout.strip()
+    killed = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))
+    (killed / PID_FILE).write_text(gone)
+    (killed / "job").mkdir()
+    alive = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))
+    (alive / PID_FILE).write_text(str(os.getppid()))  # a process that runs
+    unknown = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))  # no pid file: not provably ours
+    try:
+        jobs = Jobs("cpu")
+        jobs.close()
+        assert not killed.exists() and alive.exists() and unknown.exists()
+        assert remove_stale_folders() == []
+    finally:
+        for folder in (killed, alive, unknown):
+            shutil.rmtree(folder, ignore_errors=True)

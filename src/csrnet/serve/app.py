@@ -20,6 +20,7 @@ site's request, ``serve.guard``), 413 (over a cap) or 429 (the queue is full).
 from __future__ import annotations
 
 import contextlib
+import signal
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -140,4 +141,12 @@ def serve(
 
     jobs = Jobs(device, backend=backend, **limits)
     print(f"csrnet serve: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(make_app(jobs, bind=host), host=host, port=port, log_level="warning")
+    # uvicorn stops on SIGTERM / SIGINT (the running job at its next tile, the files removed
+    # by the app's shutdown), then raises the signal again for the handler it found: with
+    # this one, that ends the call, and the command exits 0.
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(make_app(jobs, bind=host), host=host, port=port, log_level="warning")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -4,6 +4,7 @@ files kept in a private temporary folder and removed after download or a while."
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import secrets
 import shutil
@@ -40,11 +41,13 @@ class Job:
     channels: str = "auto"
     client: str = ""  # the address it came from: the per-client cap
     state: str = "queued"  # queued, running, done, error
+    cancelled: bool = False  # by its page (DELETE): a running job stops at its next tile
     tiles_done: int = 0
     tiles_total: int = 0
     error: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    seen: float = field(default_factory=time.time)  # when its page last asked for it
     finished: float = 0.0
 
     def status(self, position: int) -> dict[str, Any]:
@@ -71,12 +74,17 @@ class Jobs:
         backend: str = "auto",
         max_queued: int = 8,
         max_per_client: int = 2,
+        abandon_seconds: float = 30.0,
     ) -> None:
         self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
         self.max_queued, self.max_per_client = max_queued, max_per_client
+        self.abandon_seconds = abandon_seconds  # a job whose page stopped asking is dropped
+        self.stopping = False
         self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
         self.keep_seconds = keep_seconds
-        self.root = Path(tempfile.mkdtemp(prefix="csrnet-serve-"))  # mode 0700
+        remove_stale_folders()
+        self.root = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # mode 0700
+        (self.root / PID_FILE).write_text(str(os.getpid()))
         self.jobs: dict[str, Job] = {}
         self.waiting: queue.Queue[str | None] = queue.Queue()
         self.lock = threading.Lock()
@@ -154,6 +162,7 @@ class Jobs:
 
     def status(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
+        job.seen = time.time()
         with self.lock:
             queued = [j for j in self.jobs.values() if j.state == "queued"]
             queued.sort(key=lambda j: j.created)
@@ -168,16 +177,26 @@ class Jobs:
         return job.folder / f"{which}.png"
 
     def remove(self, job_id: str) -> None:
+        """Drop a job and its files; a running one stops at its next tile."""
         with self.lock:
             job = self.jobs.pop(job_id, None)
-        if job is not None and job.state != "running":
+        if job is None:
+            return
+        job.cancelled = True
+        if job.state != "running":
             shutil.rmtree(job.folder, ignore_errors=True)
-        # a running job's files are removed by the worker when it ends
+        # a running job's files are removed by the worker when it stops
 
     def close(self) -> None:
+        """Stop: the running job at its next tile, the queued ones not at all; then remove
+        every file."""
+        self.stopping = True
         self.waiting.put(None)
         self.worker.join(timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _abandoned(self, job: Job) -> bool:
+        return job.cancelled or self.stopping or time.time() - job.seen > self.abandon_seconds
 
     def _job(self, job_id: str) -> Job:
         with self.lock:
@@ -202,10 +221,16 @@ class Jobs:
                 job = self.jobs.get(job_id)
             if job is None:
                 continue
+            if self._abandoned(job):
+                self.remove(job.id)
+                continue
             job.state = "running"
             try:
                 job.info = self._restore(job)
                 job.state = "done"
+            except JobStopped:
+                job.state = "error"
+                self.remove(job.id)
             except CsrnetError as exc:
                 job.state, job.error = "error", str(exc)
             except Exception as exc:  # a bug: the page says so, the server goes on
@@ -242,6 +267,8 @@ class Jobs:
 
         def progress(done: int, total: int) -> None:
             job.tiles_done, job.tiles_total = done, total
+            if self._abandoned(job):  # cancelled, left by its page, or the server stops
+                raise JobStopped(job.id)
 
         start = time.perf_counter()
         restored = restore_photo(photo, model, job.deg, self.device, on_tile=progress)
@@ -290,6 +317,41 @@ class UploadTooLarge(CsrnetError):
 
 class QueueFull(CsrnetError):
     """No room in the queue, in all or for this client (HTTP 429)."""
+
+
+class JobStopped(Exception):
+    """Raised between tiles to stop a job that is no longer wanted."""
+
+
+FOLDER_PREFIX = "csrnet-serve-"
+PID_FILE = "server.pid"
+
+
+def remove_stale_folders() -> list[Path]:
+    """Remove the temporary folders of servers that were killed: ours by name and owner,
+    holding the pid file of a process that no longer runs. Returns those removed."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / PID_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not provably one of ours: left alone
+        if pid != os.getpid() and not process_runs(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: running
+    return True
 
 
 def degradation_of(task: str, level: float) -> Degradation:

@@ -15,6 +15,7 @@ from PIL import Image
 
 TestClient = pytest.importorskip("starlette.testclient").TestClient
 
+from csrnet.errors import CsrnetError  # noqa: E402
 from csrnet.serve.app import Jobs, make_app  # noqa: E402
 from csrnet.serve.jobs import PID_FILE, remove_stale_folders  # noqa: E402
 
@@ -330,3 +331,27 @@ def test_the_folders_of_killed_servers_are_removed_at_start(weights_dir, tmp_pat
     finally:
         for folder in (killed, alive, unknown):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_server_open_to_other_machines_asks_for_its_token(jobs: Jobs) -> None:
+    app = make_app(jobs, bind="0.0.0.0", token="s3cret")
+    with TestClient(app, base_url="http://192.0.2.7:8000") as lan:
+        assert lan.get("/api/options").status_code == 403
+        assert lan.get("/api/options?token=wrong").status_code == 403
+        assert lan.get("/api/options", headers={"authorization": "token s3cret"}).status_code == 200
+        assert lan.get("/?token=s3cret").status_code == 200  # the printed URL: sets the cookie
+        assert lan.get("/api/options").status_code == 200  # the page's own requests, by cookie
+        assert submit(lan, png_bytes()).status_code == 202
+
+
+def test_the_token_is_chosen_by_the_address() -> None:
+    from csrnet.serve.guard import choose_token
+
+    assert choose_token("127.0.0.1") is None and choose_token("localhost") is None
+    made = choose_token("0.0.0.0")
+    assert made and len(made) >= 24 and made != choose_token("0.0.0.0")
+    assert (
+        choose_token("0.0.0.0", "mine") == "mine" and choose_token("0.0.0.0", no_token=True) is None
+    )
+    with pytest.raises(CsrnetError, match="--token is empty"):
+        choose_token("0.0.0.0", "")

@@ -90,6 +90,16 @@ def _add_serve(commands: Commands) -> None:
     sv.add_argument("--max-megapixels", type=float, default=12.0, help="input pixel cap")
     sv.add_argument("--max-queued", type=int, default=8, help="jobs waiting or running, in all")
     sv.add_argument("--max-per-client", type=int, default=2, help="the same, per client address")
+    sv.add_argument(
+        "--token",
+        help="a token every request must carry (default: a random one when --host is not "
+        "a loopback address, none on localhost)",
+    )
+    sv.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve a non-loopback address without a token (anyone who reaches it may use it)",
+    )
     sv.set_defaults(run=cmd_serve)
 
 
@@ -218,6 +228,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise UsageError("--max-upload-mb and --max-megapixels must be positive")
     if args.max_queued < 1 or args.max_per_client < 1:
         raise UsageError("--max-queued and --max-per-client must be >= 1")
+    if args.token is not None and args.no_token:
+        raise UsageError("give at most one of --token and --no-token")
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -234,6 +246,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from csrnet.devices import resolve_device
     from csrnet.inference.backends import choose_backend
     from csrnet.serve.app import serve
+    from csrnet.serve.guard import choose_token, is_loopback
+
+    try:
+        token = choose_token(args.host, args.token, args.no_token)
+    except CsrnetError as exc:
+        raise UsageError(str(exc)) from None
+    if token is None and not is_loopback(args.host):
+        print(
+            f"csrnet: warning: {args.host} without a token: anyone who reaches it may use it",
+            file=sys.stderr,
+        )
 
     device = str(resolve_device(args.device))
     choose_backend(args.backend, device)  # an unknown or missing one: refused before serving
@@ -242,6 +265,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         args.port,
         device,
         backend=args.backend,
+        token=token,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_pixels=int(args.max_megapixels * 1e6),
         max_queued=args.max_queued,

@@ -31,7 +31,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 
 from csrnet.errors import CsrnetError
-from csrnet.serve.guard import SameOriginGuard
+from csrnet.serve.guard import COOKIE, SameOriginGuard
 from csrnet.serve.jobs import Jobs, QueueFull, UploadTooLarge, level_number, options
 
 __all__ = ["Jobs", "make_app", "serve"]
@@ -47,7 +47,11 @@ def error(exc: CsrnetError) -> JSONResponse:
 
 
 async def page(request: Request) -> HTMLResponse:
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    page = HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    token = request.app.state.token
+    if token:  # the guard let it through: keep the token for the page's own requests
+        page.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    return page
 
 
 async def get_options(request: Request) -> JSONResponse:
@@ -117,36 +121,45 @@ ROUTES = [
 ]
 
 
-def make_app(jobs: Jobs, bind: str = "127.0.0.1") -> Starlette:
+def make_app(jobs: Jobs, bind: str = "127.0.0.1", token: str | None = None) -> Starlette:
     """The Starlette app over ``jobs`` (closed when the app shuts down), answering only
     requests that name this server and, for those that change state, come from its page
-    (``serve.guard``; ``bind``: the address it listens on)."""
+    (``serve.guard``; ``bind``: the address it listens on; ``token``: asked of every request
+    when set)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         yield
         jobs.close()
 
-    guard = [Middleware(SameOriginGuard, bind=bind)]
+    guard = [Middleware(SameOriginGuard, bind=bind, token=token)]
     app = Starlette(routes=ROUTES, middleware=guard, lifespan=lifespan)
-    app.state.jobs = jobs
+    app.state.jobs, app.state.token = jobs, token
     return app
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", backend: str = "auto", **limits
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "cpu",
+    backend: str = "auto",
+    token: str | None = None,
+    **limits,
 ) -> None:
-    """Run the page until interrupted (uvicorn), restoring with ``backend``."""
+    """Run the page until interrupted (uvicorn), restoring with ``backend``; with a
+    ``token``, every request must carry it (``serve.guard``)."""
     import uvicorn
 
     jobs = Jobs(device, backend=backend, **limits)
-    print(f"csrnet serve: open http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    query = f"?token={token}" if token else ""
+    print(f"csrnet serve: open http://{host}:{port}/{query} (Ctrl-C stops it)", flush=True)
     # uvicorn stops on SIGTERM / SIGINT (the running job at its next tile, the files removed
     # by the app's shutdown), then raises the signal again for the handler it found: with
     # this one, that ends the call, and the command exits 0.
     previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.run(make_app(jobs, bind=host), host=host, port=port, log_level="warning")
+        app = make_app(jobs, bind=host, token=token)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

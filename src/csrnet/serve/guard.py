@@ -11,16 +11,27 @@ pages its user visits (cross-site requests) and against DNS rebinding, as Jupyte
   of its ``Referer``) must be ``http://`` plus the request's own Host. Clients that send
   neither (curl, scripts) are not browsers and are let through, as Jupyter does.
 
+- **Token**: a server reachable from other machines (bound to a non-loopback address) also
+  asks every request for its token, as Jupyter does: ``?token=`` in the URL it prints (the
+  page then keeps it in a same-site cookie), or an ``Authorization: token ...`` header.
+
 A refused request gets 403 and a one-line JSON error.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
-from urllib.parse import urlsplit
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["SameOriginGuard", "is_loopback"]
+from csrnet.errors import CsrnetError
+
+__all__ = ["COOKIE", "SameOriginGuard", "choose_token", "is_loopback"]
+
+COOKIE = "csrnet_token"
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -35,6 +46,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def choose_token(host: str, token: str | None = None, no_token: bool = False) -> str | None:
+    """The token a server bound to ``host`` asks for: the one given; else a new random one
+    when ``host`` is not a loopback address; None on loopback or with ``no_token``."""
+    if no_token:
+        return None
+    if token is not None:
+        if not token.strip():
+            raise CsrnetError("--token is empty; give one, or --no-token to serve without")
+        return token
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
+
+
 def host_name(host_header: str) -> str:
     """The name of a Host header, without its port ("[::1]:8000" -> "[::1]")."""
     if host_header.startswith("["):
@@ -43,11 +66,12 @@ def host_name(host_header: str) -> str:
 
 
 class SameOriginGuard:
-    """ASGI middleware: 403 for a foreign Host, or a state-changing request from another
-    origin. ``bind``: the address the server was told to listen on (also allowed as Host)."""
+    """ASGI middleware: 403 for a foreign Host, a state-changing request from another
+    origin, or, with a ``token``, a request without it. ``bind``: the address the server was
+    told to listen on (also allowed as Host)."""
 
-    def __init__(self, app, bind: str = "127.0.0.1") -> None:
-        self.app, self.bind = app, bind.lower()
+    def __init__(self, app, bind: str = "127.0.0.1", token: str | None = None) -> None:
+        self.app, self.bind, self.token = app, bind.lower(), token
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -65,6 +89,8 @@ class SameOriginGuard:
         anywhere = self.bind in ("0.0.0.0", "::", "[::]")
         if not (anywhere or is_loopback(name) or name == self.bind):
             return f"Host {host!r} is not this server's; open it by the address it printed"
+        if self.token and not self.has_token(scope, headers):
+            return "this server needs its token: open the URL it printed (with ?token=...)"
         if scope["method"] in SAFE_METHODS:
             return None
         origin = headers.get("origin")
@@ -74,6 +100,17 @@ class SameOriginGuard:
         if origin is not None and origin.lower() != f"http://{host}".lower():
             return f"requests from {origin} are refused: only this server's own page may send them"
         return None
+
+    def has_token(self, scope, headers: dict[str, str]) -> bool:
+        """The token in the query, an ``Authorization: token`` header, or the page's cookie."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        cookie = SimpleCookie(headers.get("cookie", ""))
+        given = [
+            *query.get("token", []),
+            headers.get("authorization", "").removeprefix("token ").strip(),
+            cookie[COOKIE].value if COOKIE in cookie else "",
+        ]
+        return any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given if g)
 
 
 async def refuse(send, message: str) -> None:

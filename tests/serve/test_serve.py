@@ -355,3 +355,15 @@ def test_the_token_is_chosen_by_the_address() -> None:
     )
     with pytest.raises(CsrnetError, match="--token is empty"):
         choose_token("0.0.0.0", "")
+
+
+def test_the_space_for_images_is_bounded(weights_dir: Path) -> None:
+    jobs = Jobs("cpu", max_disk_bytes=len(png_bytes()) + 1000)
+    try:
+        with TestClient(make_app(jobs), base_url=LOCAL) as client:
+            first = submit(client, png_bytes()).json()["id"]  # its upload fits, then no more
+            full = submit(client, png_bytes())
+            assert full.status_code == 429 and "space for images is full" in full.json()["error"]
+            assert wait(client, first)["state"] == "done"
+    finally:
+        jobs.close()

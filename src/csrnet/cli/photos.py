@@ -91,6 +91,9 @@ def _add_serve(commands: Commands) -> None:
     sv.add_argument("--max-queued", type=int, default=8, help="jobs waiting or running, in all")
     sv.add_argument("--max-per-client", type=int, default=2, help="the same, per client address")
     sv.add_argument(
+        "--max-disk-mb", type=float, default=2048.0, help="space for uploads and results"
+    )
+    sv.add_argument(
         "--token",
         help="a token every request must carry (default: a random one when --host is not "
         "a loopback address, none on localhost)",
@@ -224,8 +227,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: must be 1-65535")
-    if args.max_upload_mb <= 0 or args.max_megapixels <= 0:
-        raise UsageError("--max-upload-mb and --max-megapixels must be positive")
+    if min(args.max_upload_mb, args.max_megapixels, args.max_disk_mb) <= 0:
+        raise UsageError("--max-upload-mb, --max-megapixels and --max-disk-mb must be positive")
     if args.max_queued < 1 or args.max_per_client < 1:
         raise UsageError("--max-queued and --max-per-client must be >= 1")
     if args.token is not None and args.no_token:
@@ -270,4 +273,5 @@ def cmd_serve(args: argparse.Namespace) -> None:
         max_pixels=int(args.max_megapixels * 1e6),
         max_queued=args.max_queued,
         max_per_client=args.max_per_client,
+        max_disk_bytes=int(args.max_disk_mb * 2**20),
     )

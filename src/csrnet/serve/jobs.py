@@ -75,10 +75,12 @@ class Jobs:
         max_queued: int = 8,
         max_per_client: int = 2,
         abandon_seconds: float = 30.0,
+        max_disk_bytes: int = 2 * 2**30,
     ) -> None:
         self.device, self.max_upload_bytes, self.max_pixels = device, max_upload_bytes, max_pixels
         self.max_queued, self.max_per_client = max_queued, max_per_client
         self.abandon_seconds = abandon_seconds  # a job whose page stopped asking is dropped
+        self.max_disk_bytes = max_disk_bytes  # uploads and results kept, in all
         self.stopping = False
         self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
         self.keep_seconds = keep_seconds
@@ -114,6 +116,8 @@ class Jobs:
                 f"the file is {len(data) / 2**20:.1f} MiB; the limit is "
                 f"{self.max_upload_bytes / 2**20:.0f} MiB"
             )
+        if self.disk_use() + len(data) > self.max_disk_bytes:
+            raise QueueFull("the server's space for images is full; try again in a minute")
         deg = degradation_of(task, level)
         if channels not in ("auto", "y", "rgb"):
             raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
@@ -147,6 +151,10 @@ class Jobs:
             self.jobs[job.id] = job
         self.waiting.put(job.id)
         return job
+
+    def disk_use(self) -> int:
+        """Bytes of the files kept: uploads, before and after images."""
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
     def _check_room(self, client: str, locked: bool = False) -> None:
         """QueueFull if the queue, or ``client``'s share of it, is full."""

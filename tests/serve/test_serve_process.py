@@ -1,5 +1,6 @@
-"""``csrnet serve`` as a process: SIGTERM and Ctrl-C stop it within seconds, with status 0,
-and its temporary folder goes with it."""
+"""``csrnet serve`` as a process on 127.0.0.1: SIGTERM and Ctrl-C stop it within a tile, with
+status 0, and its temporary folder goes with it; under load (many uploads at once, a flood
+past the caps, slow and vanishing clients) it stays responsive and bounded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -24,11 +27,31 @@ pytest.importorskip("uvicorn")
 
 from csrnet.serve.jobs import FOLDER_PREFIX, PID_FILE  # noqa: E402
 
+BOUNDARY = "csrnet-test-boundary"
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, int]:
+    """``csrnet serve`` on a free port, once it answers."""
+    port = free_port()
+    env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "none")}
+    argv = [sys.executable, "-m", "csrnet", "serve", "--port", str(port), "--backend", "torch"]
+    process = subprocess.Popen(
+        [*argv, *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=1)
+            return process, port
+        except OSError:
+            assert process.poll() is None and time.time() < deadline
+            time.sleep(0.2)
 
 
 def folder_of(pid: int) -> Path | None:
@@ -42,29 +65,41 @@ def folder_of(pid: int) -> Path | None:
     return None
 
 
-def upload(port: int, png: bytes) -> dict:
-    """POST a PNG to /api/jobs as the page does (multipart), without Origin (a script)."""
-    boundary = "csrnet-test-boundary"
+def png(width: int, height: int) -> bytes:
+    pixels = np.random.default_rng(width).integers(0, 256, (height, width, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def multipart(image: bytes) -> bytes:
     fields = [("task", "sr"), ("level", "2")]
     body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
         for k, v in fields
     )
-    body += (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
-            "Content-Type: image/png\r\n\r\n"
-        ).encode()
-        + png
-        + f"\r\n--{boundary}--\r\n".encode()
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+    return (
+        body
+        + (head + "Content-Type: image/png\r\n\r\n").encode()
+        + image
+        + (f"\r\n--{BOUNDARY}--\r\n".encode())
     )
+
+
+def upload(port: int, image: bytes) -> tuple[int, dict]:
+    """POST an image to /api/jobs as the page does (multipart), without Origin (a script):
+    (status, answer)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/jobs",
-        data=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        data=multipart(image),
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
     )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def status(port: int, job_id: str) -> dict:
@@ -72,37 +107,116 @@ def status(port: int, job_id: str) -> dict:
         return json.loads(a.read())
 
 
+def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> float:
+    """Seconds from the signal to the exit, which must be status 0."""
+    start = time.time()
+    process.send_signal(signum)
+    assert process.wait(timeout=20) == 0, process.stdout.read()
+    return time.time() - start
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_server_and_removes_its_files(tmp_path: Path, signum) -> None:
-    port = free_port()
-    env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "none")}
-    argv = [sys.executable, "-m", "csrnet", "serve", "--port", str(port), "--backend", "torch"]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process, port = start_server(tmp_path)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None and time.time() < deadline
-                time.sleep(0.2)
         folder = folder_of(process.pid)
         assert folder is not None and folder.is_dir()
         # a job of minutes (x2 of 1200x900 on the shipped model, torch, many tiles) is running
-        buffer = io.BytesIO()
-        Image.fromarray(np.random.default_rng(0).integers(0, 256, (900, 1200, 3), np.uint8)).save(
-            buffer, format="PNG"
-        )
-        job_id = upload(port, buffer.getvalue())["id"]
-        while status(port, job_id).get("tiles_done", 0) < 1:
-            assert time.time() < deadline + 60
+        code, job = upload(port, png(1200, 900))
+        assert code == 202
+        deadline = time.time() + 120
+        while status(port, job["id"]).get("tiles_done", 0) < 1:
+            assert time.time() < deadline
             time.sleep(0.1)
-        start = time.time()
-        process.send_signal(signum)
-        assert process.wait(timeout=20) == 0, process.stdout.read()
         # within a tile (seconds on 2 busy cores), not the job's ~80 s (4.3 Mpx at 0.055 Mpx/s)
-        assert time.time() - start < 15 and not folder.exists()
+        assert stop(process, signum) < 15 and not folder.exists()
     finally:
+        process.kill()
+        process.wait()
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def slow_client(port: int, seconds: float) -> None:
+    """Start an upload and trickle it for ``seconds``, then vanish without finishing it."""
+    body = multipart(png(64, 48))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(
+            (
+                f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+        )
+        end, sent = time.time() + seconds, 0
+        while time.time() < end and sent < len(body) // 2:
+            s.sendall(body[sent : sent + 64])
+            sent += 64
+            time.sleep(0.05)
+
+
+MEMORY_BOUND_MIB = 2048  # the process with torch and the shipped model: ~600 MiB alone
+
+
+def test_under_load_the_server_stays_responsive_and_bounded(tmp_path: Path) -> None:
+    process, port = start_server(tmp_path, "--max-queued", "8", "--max-per-client", "8")
+    latencies: list[float] = []
+    peak = [rss_mib(process.pid)]
+    running = threading.Event()
+    running.set()
+
+    def watch() -> None:  # a page asking for the options all along
+        while running.is_set():
+            start = time.time()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=5).read()
+            latencies.append(time.time() - start)
+            peak[0] = max(peak[0], rss_mib(process.pid))
+            time.sleep(0.1)
+
+    answers: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def one_upload(image: bytes) -> None:
+        answer = upload(port, image)
+        with lock:
+            answers.append(answer)
+
+    try:
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        slow = [threading.Thread(target=slow_client, args=(port, 3.0)) for _ in range(4)]
+        burst = [threading.Thread(target=one_upload, args=(png(48, 40),)) for _ in range(40)]
+        for thread in [*slow, *burst]:
+            thread.start()
+        for thread in [*slow, *burst]:
+            thread.join(timeout=60)
+        codes = sorted(code for code, _ in answers)
+        accepted = [body["id"] for code, body in answers if code == 202]
+        assert len(answers) == 40 and set(codes) == {202, 429}  # a flood: some past the caps
+        deadline = time.time() + 120  # every accepted job finishes (its page keeps asking)
+        states = {}
+        while len(states) < len(accepted):
+            assert time.time() < deadline, states
+            for job_id in accepted:
+                state = status(port, job_id)["state"]
+                if state in ("done", "error"):
+                    states[job_id] = state
+            time.sleep(0.2)
+        assert set(states.values()) == {"done"}
+        running.clear()
+        watcher.join(timeout=10)
+        assert latencies and max(latencies) < 1.0, max(latencies)
+        assert peak[0] < MEMORY_BOUND_MIB, peak[0]
+        folder = folder_of(process.pid)
+        assert folder is not None
+        stop(process)
+        assert not folder.exists()  # no file left after the stop
+    finally:
+        running.clear()
         process.kill()
         process.wait()

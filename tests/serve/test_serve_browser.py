@@ -78,7 +78,7 @@ def server(tmp_path: Path):
 
 
 def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -> None:
-    photo = tmp_path / "small.png"
+    photo, big = tmp_path / "small.png", tmp_path / "big.png"
     Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 60, 44)).save(photo)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -98,13 +98,27 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         page.fill("#slider", "20")  # the slider moves the split between the two
         page.dispatch_event("#slider", "input")
         assert "inset" in page.eval_on_selector("#after", "img => img.style.clipPath")
-        page.screenshot(path=str(tmp_path / "serve.png"))
-        if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
-            shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
         with page.expect_download() as download_info:
             page.click("#download")
         download = tmp_path / "restored.png"
         download_info.value.save_as(download)
+        # a long job (x2 of 640x480 on the shipped model: tens of seconds), then Cancel
+        Image.open(sample_dir("Set5") / "baby.png").convert("RGB").resize((640, 480)).save(big)
+        page.set_input_files("#file", str(big))
+        page.click("#restore")
+        page.wait_for_selector("#cancel:not([hidden])", timeout=30_000)
+        page.wait_for_function(
+            "/restoring: tile [1-9]/.test(document.getElementById('status').textContent)",
+            timeout=120_000,
+        )
+        page.screenshot(path=str(tmp_path / "serve.png"))
+        if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
+            shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
+        page.click("#cancel")
+        page.wait_for_function(
+            "document.getElementById('error').textContent === 'cancelled'", timeout=10_000
+        )
+        assert page.is_hidden("#cancel") and not page.is_disabled("#restore")
         browser.close()
     assert Image.open(download).size == (120, 88)
     assert (tmp_path / "serve.png").stat().st_size > 10_000

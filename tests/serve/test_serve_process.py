@@ -129,7 +129,7 @@ def test_a_signal_stops_the_server_and_removes_its_files(tmp_path: Path, signum)
             assert time.time() < deadline
             time.sleep(0.1)
         # within a tile (seconds on 2 busy cores), not the job's ~80 s (4.3 Mpx at 0.055 Mpx/s)
-        assert stop(process, signum) < 15 and not folder.exists()
+        assert stop(process, signum) < 10 and not folder.exists()
     finally:
         process.kill()
         process.wait()

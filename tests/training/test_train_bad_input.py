@@ -112,3 +112,21 @@ def test_temporaries_of_killed_writes_are_removed_on_the_next_start(finished_run
     train(load_config(config, ["steps=5"]), run, resume=True, progress=False)
     assert not any(p.exists() for p in stale)
     assert read_checkpoint(run / "last.pt", "last")["step"] == 5
+
+
+def test_a_refused_resume_leaves_the_folder_as_it_was(capsys, tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, "jpeg", steps=4)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(b"not a checkpoint")
+    code, err = run_cli(capsys, "train", str(config), "--resume", "--run-dir", str(run))
+    assert_one_line_error(code, err, "not a readable checkpoint")
+    assert sorted(p.name for p in run.iterdir()) == ["last.pt"]  # no .lock left behind
+
+
+def test_a_run_folder_that_cannot_be_written_is_one_line(capsys, tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, "jpeg", steps=4)
+    (tmp_path / "a_file").write_text("a file, not a folder")
+    run = tmp_path / "a_file" / "run"  # even root cannot make it: a file is in the way
+    code, err = run_cli(capsys, "train", str(config), "--run-dir", str(run))
+    assert_one_line_error(code, err, "cannot write the run folder")

@@ -89,14 +89,22 @@ class RunLock:
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / ".lock"
         self.fd: int | None = None
+        self.made_dir = self.made_lock = False
 
     def __enter__(self) -> RunLock:
         try:
             import fcntl
         except ImportError:  # no flock (Windows): no lock
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.made_dir = not self.path.parent.exists()
+        self.made_lock = not self.path.exists()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CsrnetError(
+                f"{self.path.parent}: cannot write the run folder ({exc.strerror})"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -111,7 +119,12 @@ class RunLock:
         self.fd = fd
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock; the file stays, harmless
-            self.fd = None
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.fd is None:
+            return
+        if exc_type is not None and self.made_lock:  # a refused start: leave the folder as
+            self.path.unlink(missing_ok=True)  # it was found (unlinked while still held)
+            if self.made_dir and not any(self.path.parent.iterdir()):
+                self.path.parent.rmdir()
+        os.close(self.fd)  # closing releases the flock; a lock file left is harmless
+        self.fd = None

@@ -367,3 +367,23 @@ def test_the_space_for_images_is_bounded(weights_dir: Path) -> None:
             assert wait(client, first)["state"] == "done"
     finally:
         jobs.close()
+
+
+def test_a_page_closed_mid_queue_frees_its_place(weights_dir: Path, monkeypatch) -> None:
+    slow_tiles(monkeypatch)
+    jobs = Jobs("cpu", abandon_seconds=0.5, max_queued=2, max_per_client=2)
+    try:
+        with TestClient(make_app(jobs), base_url=LOCAL) as client:
+            first = submit(client, png_bytes()).json()["id"]
+            running(client, first)  # its page keeps asking for it below
+            left = submit(client, png_bytes()).json()["id"]  # queued; its page is closed
+            assert submit(client, png_bytes()).status_code == 429  # the queue is full
+            end = time.time() + 1.0
+            while time.time() < end:
+                client.get(f"/api/jobs/{first}")
+                time.sleep(0.05)
+            assert submit(client, png_bytes()).status_code == 202  # the closed page's place
+            assert client.get(f"/api/jobs/{left}").status_code == 404
+            assert len(leftovers(jobs)) == 2  # the first and the new one: no files of the left
+    finally:
+        jobs.close()

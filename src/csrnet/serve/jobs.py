@@ -157,9 +157,16 @@ class Jobs:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
     def _check_room(self, client: str, locked: bool = False) -> None:
-        """QueueFull if the queue, or ``client``'s share of it, is full."""
+        """QueueFull if the queue, or ``client``'s share of it, is full; queued jobs whose
+        page is gone are dropped first, so that they hold no room."""
         with contextlib.nullcontext() if locked else self.lock:
+            gone = [j for j in self.jobs.values() if j.state == "queued" and self._abandoned(j)]
+            for job in gone:
+                del self.jobs[job.id]
+                job.cancelled = True
             pending = [j for j in self.jobs.values() if j.state in ("queued", "running")]
+        for job in gone:
+            shutil.rmtree(job.folder, ignore_errors=True)
         if len(pending) >= self.max_queued:
             raise QueueFull("the queue is full; try again in a minute")
         if sum(j.client == client for j in pending) >= self.max_per_client:

@@ -56,6 +56,8 @@ def server(tmp_path: Path):
             "cpu",
             "--backend",
             "torch",
+            "--max-per-client",
+            "1",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -114,6 +116,15 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         page.screenshot(path=str(tmp_path / "serve.png"))
         if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
             shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
+        other = browser.new_page()  # a second tab of the same client: past its cap
+        other.goto(server)
+        other.set_input_files("#file", str(photo))
+        other.click("#restore")
+        other.wait_for_function(
+            "/waiting already; try again/.test(document.getElementById('error').textContent)",
+            timeout=10_000,
+        )
+        other.close()
         page.click("#cancel")
         page.wait_for_function(
             "document.getElementById('error').textContent === 'cancelled'", timeout=10_000

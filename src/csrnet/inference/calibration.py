@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from csrnet.protocol.degrade import to_y
-from csrnet.protocol.images import DEFAULT_DATA_ROOT, read_image
+from csrnet.protocol.images import data_root as default_data_root
+from csrnet.protocol.images import read_image
 from csrnet.training.data import PatchRecipe, TrainingImages, make_batch, training_paths
 
 __all__ = ["CALIBRATION_PATCHES", "CALIBRATION_SIDE", "calibration_inputs"]
@@ -34,7 +35,7 @@ def calibration_inputs(
     """``count`` degraded patches, (count, C, side, side) float32 on [0, 1], for the task of
     the weights with metadata ``meta``, and the name of their source. ``data_root``: where
     the training sets are (default: $CSRNET_DATA, read now, or ../shared/data)."""
-    data_root = data_root or os.environ.get("CSRNET_DATA", DEFAULT_DATA_ROOT)
+    data_root = data_root or default_data_root()
     channels = int(meta["model"].get("image_channels", 1))
     task = meta["task"]
     images, source = _training_images(meta, Path(data_root), side)

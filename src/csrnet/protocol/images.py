@@ -32,6 +32,14 @@ __all__ = [
 T = TypeVar("T")
 # Where the benchmark and training folders live unless said otherwise ($CSRNET_DATA).
 DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
+
+
+def data_root() -> str:
+    """$CSRNET_DATA as it is now (a library call may come after it changed), else
+    ../shared/data."""
+    return os.environ.get("CSRNET_DATA", "../shared/data")
+
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -22,7 +22,7 @@ import yaml
 
 from csrnet.errors import CsrnetError, first_line
 from csrnet.model import PRESETS, ModelConfig
-from csrnet.protocol.images import DEFAULT_DATA_ROOT
+from csrnet.protocol.images import data_root
 
 __all__ = ["TrainConfig", "load_config"]
 
@@ -99,7 +99,7 @@ class DataConfig:
     sampler: Literal["host", "device"] = "host"
 
     def resolve(self, name: str) -> Path:
-        root = Path(self.root or DEFAULT_DATA_ROOT)
+        root = Path(self.root or data_root())
         return Path(name) if Path(name).is_absolute() else root / name
 
 

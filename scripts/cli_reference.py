@@ -23,6 +23,7 @@ WIDTH = "100"
 def reference() -> str:
     """The page: one section a command, in the order ``csrnet --help`` lists them."""
     os.environ["COLUMNS"] = WIDTH  # argparse wraps to the terminal: fix it
+    os.environ.pop("CSRNET_DATA", None)  # the help shows the default data root, not this one
     from csrnet.cli.main import build_parser
 
     parser = build_parser()

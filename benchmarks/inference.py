@@ -33,7 +33,7 @@ from csrnet.errors import CsrnetWarning
 from csrnet.evaluation.scorecache import device_label
 from csrnet.inference.backends import BACKENDS, installed
 from csrnet.protocol.degrade import Degradation
-from csrnet.protocol.images import DEFAULT_DATA_ROOT
+from csrnet.protocol.images import data_root
 
 SETTINGS = {"denoise": Degradation("denoise", 25), "sr": Degradation("sr", 2)}
 ACCURACY_SETS = [("Set5", Degradation("sr", 2)), ("BSD68", Degradation("denoise", 25)),
@@ -134,7 +134,7 @@ def accuracy_table(backends: list[str]) -> None:
     from csrnet.evaluation.evaluate import evaluate_weights
     from csrnet.weights import find_weights
 
-    root = Path(DEFAULT_DATA_ROOT)
+    root = Path(data_root())
     print("\n| back end | " + " | ".join(f"{s} {d.label} dB" for s, d in ACCURACY_SETS) + " |")
     print("|---|" + "---:|" * len(ACCURACY_SETS))
     reference: dict[str, float] = {}

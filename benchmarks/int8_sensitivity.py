@@ -38,7 +38,7 @@ from csrnet.inference.backends import (
 )
 from csrnet.inference.tiles import restore_fn
 from csrnet.protocol.degrade import Degradation
-from csrnet.protocol.images import DEFAULT_DATA_ROOT, list_images
+from csrnet.protocol.images import data_root, list_images
 from csrnet.weights import load_weights, resolve_weights
 
 ENDS = (".*/(sfe1|rec2)/.*",)
@@ -74,7 +74,7 @@ def best_time(run, side: int = 512, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", help="a shipped name (sr_x2) or a .safetensors file")
-    parser.add_argument("--images", type=Path, default=Path(DEFAULT_DATA_ROOT) / "BSD200_train")
+    parser.add_argument("--images", type=Path, default=Path(data_root()) / "BSD200_train")
     parser.add_argument("--every", type=int, default=20, help="score every Nth image")
     parser.add_argument("--level", type=float, help="the setting (default: the first trained)")
     args = parser.parse_args()

@@ -20,22 +20,32 @@ NOTES = ROOT / "scripts" / "cli_notes.md"  # the hand-written part, after the ge
 WIDTH = "100"
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    """(name, parser) of each subcommand of ``parser``, in the order its help lists them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices.items())
+    return []
+
+
 def reference() -> str:
     """The page: one section a command, in the order ``csrnet --help`` lists them."""
     os.environ["COLUMNS"] = WIDTH  # argparse wraps to the terminal: fix it
-    os.environ.pop("CSRNET_DATA", None)  # the help shows the default data root, not this one
     from csrnet.cli.main import build_parser
 
     parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     parts = [
         "# Command reference\n",
         "Written by `python scripts/cli_reference.py` from the parser itself; "
         "`csrnet COMMAND --help` prints the same.\n",
         f"```text\n{parser.format_help()}```\n",
     ]
-    for name, sub in commands.choices.items():
+    for name, sub in _subcommands(parser):
         parts.append(f"## csrnet {name}\n\n```text\n{sub.format_help()}```\n")
+        parts += [
+            f"### csrnet {name} {inner}\n\n```text\n{cmd.format_help()}```\n"
+            for inner, cmd in _subcommands(sub)
+        ]
     parts.append(NOTES.read_text(encoding="utf-8"))
     return "\n".join(parts)
 

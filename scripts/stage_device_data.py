@@ -37,8 +37,8 @@ from PIL import Image
 
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import to_y
-from csrnet.protocol.images import list_images, read_image
-from csrnet.training.config import DEFAULT_DATA_ROOT, TrainConfig, load_config
+from csrnet.protocol.images import data_root, list_images, read_image
+from csrnet.training.config import TrainConfig, load_config
 from csrnet.training.data import training_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def stage(configs: list[Path], out: Path, test_sets: str) -> int:
     if not cfgs:
         if test_sets == "task":
             sys.exit("with no CONFIG, name the test sets: --test-sets Urban100,BSD100")
-        plans.append((None, [], [], [Path(DEFAULT_DATA_ROOT) / n for n in test_sets.split(",")]))
+        plans.append((None, [], [], [Path(data_root()) / n for n in test_sets.split(",")]))
     for cfg in cfgs:
         train = [cfg.data.resolve(d) for d in cfg.data.train]
         exclude = [cfg.data.resolve(d) for d in cfg.data.exclude_overlaps_with]

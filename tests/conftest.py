@@ -93,6 +93,15 @@ def tiny_weights(
 
 
 @pytest.fixture(autouse=True, scope="session")
+def user_data_home(tmp_path_factory) -> Path:
+    """The per-user data folder (``csrnet data fetch``'s default) of this test session, never
+    the user's own: the data root stays $CSRNET_DATA or ../shared/data."""
+    folder = tmp_path_factory.mktemp("xdg_data")
+    os.environ["XDG_DATA_HOME"] = str(folder)
+    return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
 def backend_cache(tmp_path_factory) -> Path:
     """Converted and quantized models (inference.backends) go to a folder of this test session,
     never to the user's ~/.cache."""

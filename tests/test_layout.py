@@ -1,5 +1,5 @@
 """The package's shape: subpackages, short files, no import cycle, a CLI nothing imports, a
-protocol without torch, recipes in folders, and messages where old names moved."""
+protocol and data sets without torch, recipes in folders, and messages where old names moved."""
 
 from __future__ import annotations
 
@@ -108,8 +108,9 @@ def test_no_library_module_imports_the_cli() -> None:
     assert not importers
 
 
-def test_the_protocol_needs_no_torch() -> None:
-    for path in (PACKAGE / "protocol").glob("*.py"):
+@pytest.mark.parametrize("subpackage", ["protocol", "datasets"])
+def test_the_protocol_and_the_data_need_no_torch(subpackage: str) -> None:
+    for path in (PACKAGE / subpackage).glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -155,3 +156,23 @@ def test_the_old_weights_folder_says_where_the_files_went(capsys) -> None:
     code, err = run_cli(capsys, "export-onnx", str(old), "-o", "/tmp/never.onnx")
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "csrnet/pretrained/sr_x2.safetensors (or the name sr_x2)" in err
+
+
+def test_scripts_and_benchmarks_import_names_that_exist() -> None:
+    """What a script takes from the package is there (a moved name fails here, not in CI's
+    first run of the script)."""
+    import importlib.util
+
+    missing = []
+    for path in [*(ROOT / "scripts").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("csrnet"):
+                module = importlib.import_module(node.module)
+                missing += [
+                    f"{path.name}: {node.module}.{a.name}"
+                    for a in node.names
+                    if not hasattr(module, a.name)
+                    and importlib.util.find_spec(f"{node.module}.{a.name}") is None
+                ]
+    assert not missing

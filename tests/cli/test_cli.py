@@ -152,7 +152,9 @@ def test_nonsense_options(capsys, tmp_path: Path, argv: list[str], needle: str) 
 def test_baseline_table_missing_sets(capsys, tmp_path: Path) -> None:
     out_md = tmp_path / "table.md"
     code, _, err = run(capsys, "baseline-table", "--data-root", str(tmp_path), "-o", str(out_md))
-    assert_one_line_error(code, err, 1, "missing test sets")
+    assert_one_line_error(code, err, 1, "missing sets")
+    fetch = "csrnet data fetch BSD100 Classic5 LIVE1 Set14 Set5 Urban100"
+    assert f"get them with: {fetch} --to {tmp_path}" in err
     assert not out_md.exists()
 
 

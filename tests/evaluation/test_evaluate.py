@@ -122,7 +122,7 @@ def test_self_ensemble_averages_the_eight_transforms() -> None:
         (["--scale", "0"], 2, "scale"),
         (["--scale", "2", "--quality", "10"], 2, "at most one"),
         (["--tile", "40"], 2, "--tile"),
-        (["--sets", "NoSuchSet"], 1, "missing test sets"),
+        (["--sets", "NoSuchSet"], 1, "missing sets NoSuchSet (or set --data-root)"),
     ],
 )
 def test_bad_evaluate_options(capsys, weights: Path, argv, code, needle) -> None:

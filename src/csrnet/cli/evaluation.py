@@ -12,14 +12,15 @@ from csrnet import __version__
 from csrnet.cli.options import (
     Commands,
     UsageError,
+    add_data_root_option,
     add_level_options,
     add_model_run_options,
     check_output_folder,
     check_tile_options,
     degradation_from_args,
 )
-from csrnet.errors import CsrnetError
-from csrnet.protocol.images import DEFAULT_DATA_ROOT
+from csrnet.datasets.locate import require_sets
+from csrnet.protocol.images import data_root
 
 
 def add_commands(commands: Commands) -> None:
@@ -78,11 +79,7 @@ def _add_baseline_table(commands: Commands) -> None:
         description="Score Bicubic (Table II) and JPEG (Table IV) on the paper's test sets "
         "and print them beside the paper's numbers as Markdown.",
     )
-    table.add_argument(
-        "--data-root",
-        default=DEFAULT_DATA_ROOT,
-        help=f"folder holding Set5, Set14, ... (default: $CSRNET_DATA or {DEFAULT_DATA_ROOT})",
-    )
+    add_data_root_option(table)
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
     table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
     table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -97,15 +94,18 @@ def _add_evaluate(commands: Commands) -> None:
         description="Score weights files on test sets at the settings stored in each file "
         "(or the one given), with per-image rows in --csv.",
     )
-    ev.add_argument("weights", nargs="+", metavar="WEIGHTS", help=".safetensors files")
+    ev.add_argument(
+        "weights",
+        nargs="+",
+        metavar="WEIGHTS",
+        help=".safetensors files, or names of installed weights (csrnet models)",
+    )
     ev.add_argument(
         "--sets",
         help="comma-separated test sets (default: the paper's for the task; RGB models: "
         "the colour sets, CBSD68 and Urban100 or LIVE1)",
     )
-    ev.add_argument(
-        "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
-    )
+    add_data_root_option(ev)
     add_level_options(ev)
     add_model_run_options(ev, backend="torch")
     ev.add_argument("--tile", type=int, default=0, help="run on tiles of N pixels (0: whole)")
@@ -142,9 +142,7 @@ def _add_report(commands: Commands) -> None:
         help="folder of .safetensors weights (repeatable: the released files, a study's runs)",
     )
     rp.add_argument("-o", "--output", default="docs/RESULTS.md", help="Markdown file to write")
-    rp.add_argument(
-        "--data-root", default=DEFAULT_DATA_ROOT, help=f"folder of the sets ({DEFAULT_DATA_ROOT})"
-    )
+    add_data_root_option(rp)
     rp.add_argument("--bm3d", action="store_true", help="add BM3D to the denoising table")
     rp.add_argument("--figures", action="store_true", help="also write PNG figures")
     rp.add_argument("--limit", type=int, default=0, help="first N images of each set (0: all)")
@@ -238,11 +236,9 @@ def cmd_baseline_table(args: argparse.Namespace) -> None:
     from csrnet.protocol.images import write_atomic
 
     check_output_folder(args.output)  # a bad option first: no data is read for nothing
-    root = Path(args.data_root)
+    root = Path(args.data_root or data_root())
     rows = baseline_rows()
-    missing = sorted({d for _, _, d, _, _ in rows if not (root / d).is_dir()})
-    if missing:
-        raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
+    require_sets(root, [d for _, _, d, _, _ in rows])
     results = []
     for task, level, dataset, paper_psnr, paper_ssim in rows:
         ours = evaluate_folder(
@@ -272,12 +268,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from csrnet.devices import resolve_device
     from csrnet.evaluation.evaluate import evaluate_weights
     from csrnet.protocol.images import write_atomic
+    from csrnet.weights import resolve_weights
 
-    root = Path(args.data_root)
-    folders = [root / n.strip() for n in args.sets.split(",") if n.strip()] if args.sets else None
-    missing = [str(f) for f in folders or [] if not f.is_dir()]
-    if missing:
-        raise CsrnetError(f"missing test sets: {', '.join(missing)}")
+    args.weights = [resolve_weights(w) for w in args.weights]
+
+    root = Path(args.data_root or data_root())
+    names = [n.strip() for n in (args.sets or "").split(",") if n.strip()]
+    require_sets(root, names)
+    folders = [root / n for n in names] or None
     check_output_folder(args.csv)
     device = str(resolve_device(args.device))
     cache = None
@@ -332,7 +330,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     scores = build_report(
         args.weights_dir,
         args.output,
-        args.data_root,
+        args.data_root or data_root(),
         args.bm3d,
         args.figures,
         args.limit,

@@ -1,10 +1,11 @@
 """The ``csrnet`` command line: a thin layer over the package's functions.
 
-The commands come in three groups, one module each: restoring photos (``cli.photos``),
-training (``cli.training``) and measuring (``cli.evaluation``); ``cli.options`` holds the
-options they share. Every user error ends with one line on stderr (``csrnet: error: ...``)
-and a non-zero exit status: 2 for bad options, 1 for bad data. Nothing is written unless the
-command succeeds. No library module imports this package.
+The commands come in four groups, one module each: restoring photos (``cli.photos``),
+training (``cli.training``), measuring (``cli.evaluation``) and the data sets
+(``cli.data``); ``cli.options`` holds the options they share. Every user error ends with
+one line on stderr (``csrnet: error: ...``) and a non-zero exit status: 2 for bad options,
+1 for bad data. Nothing is written unless the command succeeds. No library module imports
+this package.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import warnings
 from collections.abc import Sequence
 
 from csrnet import __version__
+from csrnet.cli.data import add_commands as add_data_commands
 from csrnet.cli.evaluation import add_commands as add_evaluation_commands
 from csrnet.cli.options import Parser, UsageError
 from csrnet.cli.photos import add_commands as add_photo_commands
@@ -31,7 +33,12 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_commands in (add_photo_commands, add_training_commands, add_evaluation_commands):
+    for add_commands in (
+        add_photo_commands,
+        add_training_commands,
+        add_evaluation_commands,
+        add_data_commands,
+    ):
         add_commands(commands)
     return parser
 

@@ -7,6 +7,7 @@ import argparse
 from typing import NoReturn
 
 from csrnet.errors import CsrnetError
+from csrnet.protocol.images import DATA_ROOT_ORDER
 
 
 class Parser(argparse.ArgumentParser):
@@ -17,6 +18,16 @@ class Parser(argparse.ArgumentParser):
 
 
 Commands = argparse._SubParsersAction  # what add_subparsers returns: one parser a command
+
+
+def add_data_root_option(parser: argparse.ArgumentParser) -> None:
+    """``--data-root``: the folder holding the sets, read when the command runs."""
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help=f"folder holding Set5, Set14, ... (default: {DATA_ROOT_ORDER}; "
+        "`csrnet data list` shows which)",
+    )
 
 
 def add_level_options(parser: argparse.ArgumentParser) -> None:

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from csrnet.cli.options import Commands, UsageError, check_output_folder
-from csrnet.protocol.images import DEFAULT_DATA_ROOT
+from csrnet.cli.options import Commands, UsageError, add_data_root_option, check_output_folder
+from csrnet.protocol.images import data_root
 
 
 def add_commands(commands: Commands) -> None:
@@ -58,7 +58,7 @@ def _add_check_overlap(commands: Commands) -> None:
     )
     ov.add_argument("--train", required=True, help="comma-separated training folders")
     ov.add_argument("--test", required=True, help="comma-separated test folders")
-    ov.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="base of relative folders")
+    add_data_root_option(ov)
     ov.add_argument("--json", action="store_true", help="print the overlaps as JSON")
     ov.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     ov.set_defaults(run=cmd_check_overlap)
@@ -94,7 +94,7 @@ def cmd_check_overlap(args: argparse.Namespace) -> int:
 
     from csrnet.training.overlap import find_overlaps
 
-    root = Path(args.data_root)
+    root = Path(args.data_root or data_root())
 
     def folders(names: str) -> list[Path]:
         return [root / n.strip() for n in names.split(",") if n.strip()]

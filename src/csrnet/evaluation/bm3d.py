@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.evaluate import degraded_pair
 from csrnet.protocol.degrade import Degradation
@@ -135,7 +136,7 @@ def fill_cache(
     bm3d = CachedBM3D(cache, folder.name, deg.level, rgb)
     todo = [
         p
-        for p in list_images(folder)[: limit or None]
+        for p in list_images(require_folder(folder))[: limit or None]
         if not bm3d.cached(p.name) and not (scored and scored(p.name))
     ]
     desc = f"{bm3d.method} {folder.name} {deg.label}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
+from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.scores import ImageScore, SetScore
 from csrnet.protocol.degrade import Degradation, to_y
@@ -78,7 +79,7 @@ def evaluate_folder(
         rgb: score on RGB instead of Y (colour models): degraded and restored in RGB, PSNR
             over the three channels, SSIM their mean; every image must be colour.
     """
-    paths = list_images(folder)[: limit or None]
+    paths = list_images(require_folder(folder))[: limit or None]
     result = SetScore(Path(folder).name, degradation, method)
     for path in tqdm(
         paths,

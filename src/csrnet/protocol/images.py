@@ -15,29 +15,46 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import platformdirs
 from PIL import Image, UnidentifiedImageError
 
 from csrnet.errors import CsrnetError, warn
 
 __all__ = [
+    "DATA_ROOT_ORDER",
     "IMAGE_EXTENSIONS",
     "check_output_path",
     "check_regular_file",
+    "data_root",
     "decode_image",
     "list_images",
     "read_image",
+    "user_data_root",
     "write_atomic",
 ]
 
 T = TypeVar("T")
-# Where the benchmark and training folders live unless said otherwise ($CSRNET_DATA).
-DEFAULT_DATA_ROOT = os.environ.get("CSRNET_DATA", "../shared/data")
+# Where the data sets are looked for, in order; `data_root()` says which is used.
+DATA_ROOT_ORDER = "$CSRNET_DATA, else the user data folder, else ../shared/data"
+SHARED_DATA = "../shared/data"
+
+
+def user_data_root() -> Path:
+    """The per-user folder that `csrnet data fetch` fills by default
+    (e.g. ~/.local/share/csrnet/data)."""
+    return Path(platformdirs.user_data_dir("csrnet")) / "data"
 
 
 def data_root() -> str:
-    """$CSRNET_DATA as it is now (a library call may come after it changed), else
-    ../shared/data."""
-    return os.environ.get("CSRNET_DATA", "../shared/data")
+    """Where the data sets are, read when asked (a library call may come after a change):
+    $CSRNET_DATA; else the user data folder once something is in it; else ../shared/data
+    (from the working directory) when it exists; else the user data folder."""
+    if "CSRNET_DATA" in os.environ:
+        return os.environ["CSRNET_DATA"]
+    user = user_data_root()
+    if user.is_dir() and any(user.iterdir()):
+        return str(user)
+    return SHARED_DATA if Path(SHARED_DATA).is_dir() else str(user)
 
 
 _UMASK = os.umask(0)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from csrnet.datasets.locate import require_sets
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.evaluate import COLOUR_SETS, DEFAULT_SETS
 from csrnet.evaluation.scorecache import ScoreCache
@@ -99,9 +100,7 @@ def build_report(
     needed.update(s for t in colour_tasks for s in COLOUR_SETS[t])
     if any(w.study for w in weights):  # Tables I and V: the SR sets
         needed.update(DEFAULT_SETS["sr"])
-    missing = sorted(s for s in needed if not (root / s).is_dir())
-    if missing:
-        raise CsrnetError(f"{root}: missing test sets {', '.join(missing)} (set --data-root)")
+    require_sets(root, sorted(needed))
     models = {w.name: load_weights(w.path, device)[0] for w in weights}
     score_cache = ScoreCache(scores_dir or output.parent / "scores", device)
     logs = {w.name: score_cache.for_weights(w.path) for w in weights}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.bm3d import CachedBM3D
 from csrnet.evaluation.evaluate import evaluate_folder
@@ -164,7 +165,7 @@ class Scorer:
     def _from_cache(self, folder: Path, deg: Degradation, method: str, log, limit, missing):
         """The set's score from the cache alone, or None when some image is not there (then
         appended to ``missing``)."""
-        paths = list_images(folder)[: limit or None]
+        paths = list_images(require_folder(folder))[: limit or None]
         found = [log.get(folder.name, deg.label, p.name) for p in paths]
         images = [s for s in found if s is not None]
         if len(images) < len(paths):

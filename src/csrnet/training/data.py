@@ -22,6 +22,8 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import tqdm
 
+from csrnet.datasets.locate import require_folder
+from csrnet.datasets.store import Store, is_store
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import bicubic_sr_input, jpeg_compress, modcrop, to_y
 from csrnet.protocol.images import list_images, read_image
@@ -35,6 +37,7 @@ def training_paths(
 ) -> tuple[list[Path], list[Overlap]]:
     """The image files of ``folders`` that share no pixels with a folder of ``exclude``, and
     the overlaps that left the others out."""
+    folders = [require_folder(f) for f in folders]
     overlaps = find_overlaps(folders, list(exclude), progress) if exclude else []
     skip = {o.train for o in overlaps}
     paths = [p for folder in folders for p in list_images(folder)]
@@ -75,9 +78,35 @@ class TrainingImages:
     ) -> TrainingImages:
         """Decode every image of ``folders`` but those overlapping a folder of ``exclude``
         (as Y; with ``channels=3``, the colour images as RGB, gray ones left out); refuse
-        any smaller than a patch."""
+        any smaller than a patch. A folder prepared by `csrnet data prepare` is mapped, not
+        decoded (its large sets share no image with the test sets: no overlap check)."""
         if channels == 3 and task == "sr":
             raise CsrnetError("RGB models are for denoise and jpeg; SR restores Y")
+        folders = [require_folder(f) for f in folders]
+        parts = [
+            cls.from_store(Store.open(f), task, scales, patch_size, channels)
+            for f in folders
+            if is_store(f)
+        ]
+        decoded = [f for f in folders if not is_store(f)]
+        if decoded:
+            parts.insert(
+                0, cls.decode(decoded, task, scales, patch_size, exclude, progress, channels)
+            )
+        return parts[0] if len(parts) == 1 else cls.join(parts)
+
+    @classmethod
+    def decode(
+        cls,
+        folders: list[Path],
+        task: str,
+        scales: list[float],
+        patch_size: int,
+        exclude: list[Path],
+        progress: bool,
+        channels: int,
+    ) -> TrainingImages:
+        """The images of folders of image files (see :meth:`load`)."""
         paths, overlaps = training_paths(folders, exclude, progress)
         if not paths:
             left_out = len({o.train for o in overlaps})
@@ -119,6 +148,42 @@ class TrainingImages:
             s: [bicubic_sr_input(y, int(s)).astype(np.float32) for y in clean[s]] for s in scales
         }
         return cls(clean, inputs, names, list(excluded))
+
+    @classmethod
+    def from_store(
+        cls, store: Store, task: str, scales: list[float], patch_size: int, channels: int
+    ) -> TrainingImages:
+        """The images of a prepared store, mapped from disk (SR inputs as stored)."""
+        if store.channels != channels:
+            hint = "with --rgb" if channels == 3 else "without --rgb"
+            raise CsrnetError(
+                f"{store.folder}: prepared with {store.channels} channel(s), the model takes "
+                f"{channels}; prepare it again {hint}"
+            )
+        images = store.clean()
+        need = max([1, *(int(s) for s in scales)]) if task == "sr" else 1
+        for name, image in zip(store.names, images, strict=True):
+            if min(modcrop(image, need).shape[:2]) < patch_size:
+                raise CsrnetError(
+                    f"{store.folder}/{name}: smaller than the {patch_size}x{patch_size} patch"
+                )
+        names = [f"{store.name}/{n}" for n in store.names]
+        if task != "sr":
+            return cls({0.0: images}, {}, names)
+        clean = {s: [modcrop(y, int(s)) for y in images] for s in scales}
+        return cls(clean, {s: store.sr_inputs(int(s)) for s in scales}, names)
+
+    @classmethod
+    def join(cls, parts: list[TrainingImages]) -> TrainingImages:
+        """The images of ``parts`` one after another."""
+        first = parts[0]
+        return cls(
+            {k: [a for p in parts for a in p.clean[k]] for k in first.clean},
+            {k: [a for p in parts for a in p.sr_inputs[k]] for k in first.sr_inputs},
+            [n for p in parts for n in p.names],
+            [o for p in parts for o in p.excluded],
+            sum(p.gray_skipped for p in parts),
+        )
 
     def __len__(self) -> int:
         return len(self.names)

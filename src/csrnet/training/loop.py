@@ -37,6 +37,7 @@ import torch.distributed as dist
 import yaml
 from tqdm import tqdm
 
+from csrnet.datasets.locate import require_folder
 from csrnet.devices import resolve_device
 from csrnet.errors import CsrnetError, first_line, warn
 from csrnet.evaluation.evaluate import evaluate_folder
@@ -237,7 +238,7 @@ def train(
         progress and rank == 0,
         channels=cfg.model.build().image_channels,
     )
-    n_val = len(list_images(cfg.data.resolve(cfg.data.val)))
+    n_val = len(list_images(require_folder(cfg.data.resolve(cfg.data.val))))
     n_val = min(n_val, cfg.data.val_images or n_val)
     if dry_run:
         print(describe_plan(cfg, images, n_val, device, world))

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm import tqdm
 
+from csrnet.datasets.locate import require_folder
 from csrnet.protocol.images import list_images, read_image
 from csrnet.protocol.matlab import rgb2ycbcr, to_uint8
 
@@ -110,7 +111,9 @@ def find_overlaps(train: list[Path], test: list[Path], progress: bool = False) -
     modification time, so repeated checks of unchanged folders cost nothing.
     """
     folders = [(f, True) for f in train] + [(f, False) for f in test]
-    paths = [(p, is_train) for folder, is_train in folders for p in list_images(folder)]
+    paths = [
+        (p, is_train) for folder, is_train in folders for p in list_images(require_folder(folder))
+    ]
     key = tuple((str(p), t, p.stat().st_size, p.stat().st_mtime_ns) for p, t in paths)
     if key not in _CACHE:
         _CACHE[key] = _find_overlaps(paths, progress)

@@ -24,6 +24,8 @@ from csrnet.errors import CsrnetError
 
 from conftest import data_dir, run_cli, sample_dir
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def mirror(tmp_path: Path) -> Path:
@@ -177,3 +179,32 @@ def test_fetch_then_evaluate_without_the_data(
         monkeypatch.setattr(module, "load_manifest", lambda: manifest)
     result = fetch_then_evaluate(mirror, tmp_path / "root", capsys)
     assert result["dataset"] == "Set5" and result["images"] == 2 and result["psnr"] > 20
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["evaluate", "tiny_sr", "--sets", "Set14", "--scale", "2"], "fetch Set14 --to"),
+        (["evaluate", "tiny_sr", "--scale", "2"], "fetch Set5 --to"),
+        (["baseline-table"], "fetch BSD100 Classic5 LIVE1 Set14 Set5 Urban100 --to"),
+        (["report", "--weights-dir", "WEIGHTS"], "fetch BSD100 BSD200_test BSD68"),
+        (["check-overlap", "--train", "T91", "--test", "Set5"], "fetch T91 --to"),
+        (["train", "configs/fast/sr_x2.yaml", "--dry-run"], "fetch T91 --to"),
+        (
+            ["train", "configs/div2k/sr_x4.yaml", "--dry-run"],
+            "DIV2K_train_HR.zip, then: csrnet data prepare DIV2K FILE --to",
+        ),
+    ],
+)
+def test_every_command_that_lacks_a_set_names_the_command_that_gets_it(
+    tmp_path: Path, capsys, weights_dir: Path, argv: list[str], needle: str
+) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    argv = [str(weights_dir) if a == "WEIGHTS" else a for a in argv]
+    if argv[0] == "train":
+        argv = [argv[0], str(ROOT / argv[1]), *argv[2:], "--set", f"data.root={root}"]
+    else:
+        argv += ["--data-root", str(root)]
+    code, err = run_cli(capsys, *argv)
+    assert code == 1 and err.count("\n") == 1 and needle in err and str(root) in err

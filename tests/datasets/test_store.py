@@ -3,6 +3,7 @@ the same patches, and the same training, as decoding its PNGs. The images are ma
 
 from __future__ import annotations
 
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -63,15 +64,21 @@ def test_the_store_gives_the_patches_of_the_pngs(
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
-def test_a_zip_gives_the_same_store_and_a_short_one_is_refused(pngs: Path, tmp_path: Path) -> None:
+def test_a_zip_or_tar_gives_the_same_store_and_a_short_one_is_refused(
+    pngs: Path, tmp_path: Path
+) -> None:
     archive = tmp_path / "DIV2K_train_HR.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for p in sorted(pngs.iterdir()):
             z.write(p, f"DIV2K_train_HR/{p.name}")
+    tar = tmp_path / "Flickr2K.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(pngs, "Flickr2K/Flickr2K_HR")
     a = prepare_store(TOY, pngs, tmp_path / "a", [2], progress=False)
-    b = prepare_store(TOY, archive, tmp_path / "b", [2], progress=False)
-    for name in ("clean.u8", "sr_x2.f32", "store.json"):
-        assert (a / name).read_bytes() == (b / name).read_bytes()
+    for source in (archive, tar):
+        b = prepare_store(TOY, source, tmp_path / source.suffix, [2], progress=False)
+        for name in ("clean.u8", "sr_x2.f32", "store.json"):
+            assert (a / name).read_bytes() == (b / name).read_bytes()
     (pngs / "0002.png").unlink()
     with pytest.raises(CsrnetError, match=r"2 of the 3 files of DIV2K .*missing 0002.png"):
         prepare_store(TOY, pngs, tmp_path / "c", [2], progress=False)

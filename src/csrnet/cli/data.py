@@ -74,7 +74,9 @@ def _add_prepare(sub: Commands) -> None:
         "train from without decoding.",
     )
     pr.add_argument("name", metavar="NAME", help="DIV2K, DIV2K_valid, Flickr2K or WaterlooED")
-    pr.add_argument("source", metavar="PATH", help="the set's zip archive or unpacked folder")
+    pr.add_argument(
+        "source", metavar="PATH", help="the set's zip or tar archive, or its unpacked folder"
+    )
     pr.add_argument("--to", metavar="DIR", help="the data root to write into (default: as fetch)")
     pr.add_argument(
         "--scales",

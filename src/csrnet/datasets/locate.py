@@ -43,8 +43,10 @@ def require_folder(folder: str | os.PathLike) -> Path:
     known = {n.lower(): n for n in [*manifest.sets, *manifest.large]}.get(path.name.lower())
     if known is None:
         raise CsrnetError(f"{path}: no such folder")
-    if known in manifest.large:
-        return_hint = f"download it and run: csrnet data prepare {known} PATH --to {path.parent}"
-        raise CsrnetError(f"{path}: no such folder; {return_hint}")
     to = "" if path.parent.resolve() == fetch_root().resolve() else f" --to {path.parent}"
+    if known in manifest.large:
+        url = manifest.large[known].archive
+        raise CsrnetError(
+            f"{path}: no such folder; download {url}, then: csrnet data prepare {known} FILE{to}"
+        )
     raise CsrnetError(f"{path}: no such folder; get the set with: csrnet data fetch {known}{to}")

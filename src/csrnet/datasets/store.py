@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,8 +91,8 @@ def _views(path: Path, dtype: type, shapes: list[tuple[int, ...]]) -> list[np.nd
 
 
 def _members(source: Path, large: LargeSet, scratch: Path) -> Iterator[tuple[str, Path]]:
-    """(name, path) of each file of ``large`` in a zip (extracted one at a time into
-    ``scratch``) or a folder, in order; an error naming what is missing."""
+    """(name, path) of each file of ``large`` in a zip or tar archive (extracted one at a
+    time into ``scratch``) or a folder, in order; an error naming what is missing."""
     names = large.names()
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
@@ -104,8 +105,19 @@ def _members(source: Path, large: LargeSet, scratch: Path) -> Iterator[tuple[str
                 yield name, path
                 path.unlink()
         return
+    if source.is_file() and tarfile.is_tarfile(source):
+        with tarfile.open(source) as archive:
+            wanted = set(names)
+            found = {Path(m.name).name: m for m in archive if Path(m.name).name in wanted}
+            _check_count(source, large, names, found)
+            for name in names:
+                path = scratch / name
+                path.write_bytes(archive.extractfile(found[name]).read())
+                yield name, path
+                path.unlink()
+        return
     if not source.is_dir():
-        raise CsrnetError(f"{source}: not a zip archive or a folder")
+        raise CsrnetError(f"{source}: not a zip or tar archive, or a folder")
     candidates = (source, source / large.folder, source / Path(large.folder).name)
     folder = next((f for f in candidates if (f / names[0]).is_file()), source)
     found = {n: str(folder / n) for n in names if (folder / n).is_file()}

@@ -298,6 +298,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             backend=args.backend,
             log=cache.for_weights(weights) if cache else None,
         )
+    from csrnet.parallel import is_main
+
+    if not is_main():  # under torchrun, rank 0 writes
+        return
     if args.record:
         from csrnet.evaluation.evaluate import record_results
 

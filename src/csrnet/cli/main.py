@@ -11,6 +11,8 @@ this package.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -67,14 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
 
 
+# The commands that split their images across the processes of a torchrun launch.
+SPLIT = ("restore", "evaluate", "report")
+
+
 def _run(args: argparse.Namespace) -> int:
+    prefix = "csrnet"
     try:
-        code = args.run(args)
+        with contextlib.ExitStack() as stack:
+            split = args.command in SPLIT and _start_split()
+            if split:
+                rank = int(os.environ.get("RANK", "0"))
+                prefix = f"csrnet (rank {rank})"
+                if rank:  # rank 0 prints the results; the others only their errors
+                    devnull = stack.enter_context(open(os.devnull, "w"))
+                    stack.enter_context(contextlib.redirect_stdout(devnull))
+            code = args.run(args)
+            if split:  # on an error, torchrun ends the other processes
+                _stop_split()
     except UsageError as exc:
-        print(f"csrnet: error: {exc}", file=sys.stderr)
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
         return 2
     except CsrnetError as exc:
-        print(f"csrnet: error: {exc}", file=sys.stderr)
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("csrnet: interrupted", file=sys.stderr)
@@ -82,3 +99,18 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return 1
     return code or 0
+
+
+def _start_split() -> bool:
+    """Join the torchrun launch this process is one of (``csrnet.parallel``); whether it is."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False  # not under torchrun: no torch import for it
+    from csrnet.parallel import start
+
+    return start()
+
+
+def _stop_split() -> None:
+    from csrnet.parallel import stop
+
+    stop()

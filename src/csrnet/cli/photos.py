@@ -123,6 +123,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from csrnet.inference.demo import demo_image, make_demo
     from csrnet.inference.files import expand_inputs, restore_files
     from csrnet.inference.photos import Photo
+    from csrnet.parallel import is_main
     from csrnet.protocol.images import write_atomic
 
     if args.threads:
@@ -156,7 +157,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     failures = restore_files(
         inputs, out, choose, deg, run, args.skip_existing, args.overwrite, not args.no_progress
     )
-    for failure in failures:
+    for failure in failures if is_main() else []:  # under torchrun, every rank has them all
         print(f"csrnet: failed: {failure}", file=sys.stderr)
     done = len(inputs) - len(failures)
     print(f"restored {done} of {len(inputs)} images into {out}")

@@ -71,17 +71,6 @@ class CachedBM3D:
             write_atomic(timing, lambda tmp: tmp.write_text(f"{seconds}\n"))
         return np.asarray(Image.open(png), dtype=np.float64)
 
-    def restore_fn(self, folder: Path, limit: int = 0, log=None):
-        """A restore function for ``evaluate_folder`` on ``folder`` (its
-        first ``limit`` images): it is handed the noisy images without their names, in the
-        folder's order, skipping those that ``log`` (a score log) already has."""
-        label = Degradation("denoise", self.sigma).label
-        paths = list_images(folder)[: limit or None]
-        names = iter(
-            p.name for p in paths if log is None or log.get(folder.name, label, p.name) is None
-        )
-        return lambda noisy: self(noisy, next(names))
-
     def seconds(self, name: str) -> float:
         """The seconds the result of ``name`` took when it was computed."""
         return float(self._files(name)[1].read_text())
@@ -181,7 +170,7 @@ def bm3d_run(
 
         fill_cache(folder, degradation, cache, rgb, jobs, progress=progress, scored=scored)
     return {
-        "restore": bm3d.restore_fn(folder, log=log),
+        "restore": bm3d,
         "method": bm3d.method,
         "log": log,
         "timing": bm3d.seconds,

@@ -7,6 +7,7 @@ and measure PSNR and SSIM on Y with the border of the setting cropped.
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.scores import ImageScore, SetScore
+from csrnet.parallel import active, everyone, from_main, is_main, shard
 from csrnet.protocol.degrade import Degradation, to_y
 from csrnet.protocol.images import list_images, read_image
 from csrnet.protocol.matlab import to_uint8
@@ -66,14 +68,18 @@ def evaluate_folder(
     Args:
         folder: a folder of clean 8-bit gray or RGB images.
         degradation: the task and setting.
-        restore: maps the degraded Y (float64, [0, 255]) to the restored Y, same shape.
+        restore: maps the degraded Y (float64, [0, 255]) to the restored Y, same shape; a
+            function with a ``name`` parameter is also given the image's file name.
         seed: noise seed (denoising); noise is drawn per image name, so it does not depend
             on the order or the subset of images.
         progress: show a progress bar on stderr when it is a terminal.
         limit: score only the first ``limit`` images (0: all).
         method: the name of ``restore`` in the results.
-        log: cached scores of this method (``csrnet.evaluation.scorecache``): images found there are
-            not scored again, and each image scored is appended to it.
+        log: cached scores of this method (``csrnet.evaluation.scorecache``): images found
+            there are not scored again, and each image scored is appended to it.
+
+    Under torchrun (after ``csrnet.parallel.start``), each process scores its slice of the
+    images, and every process returns the whole set's scores.
         timing: the seconds of an image by name, where ``restore`` returns a cached result
             and knows the time its computation took (BM3D).
         rgb: score on RGB instead of Y (colour models): degraded and restored in RGB, PSNR
@@ -81,32 +87,68 @@ def evaluate_folder(
     """
     paths = list_images(require_folder(folder))[: limit or None]
     result = SetScore(Path(folder).name, degradation, method)
+    label = degradation.label
+    # rank 0's cache decides for every rank (under torchrun; see csrnet.parallel)
+    cached = from_main(
+        {p.name: log.get(result.dataset, label, p.name) for p in paths} if log else {}
+    )
+    todo = [p for p in paths if cached.get(p.name) is None]
+    named = restore is not None and "name" in inspect.signature(restore).parameters
+    scored = {}
     for path in tqdm(
-        paths,
-        desc=f"{result.dataset} {degradation.label}",
-        disable=None if progress else True,
+        shard(todo),
+        desc=f"{result.dataset} {label}",
+        disable=None if progress and is_main() else True,
         unit="img",
     ):
-        cached = log.get(result.dataset, degradation.label, path.name) if log else None
-        if cached is not None:
-            result.images.append(cached)
-            continue
-        clean, degraded = degraded_pair(path, degradation, seed, rgb)
-        start = time.perf_counter()
-        restored = degraded if restore is None else restore(degraded)
-        seconds = 0.0 if restore is None else time.perf_counter() - start
-        seconds = timing(path.name) if timing else seconds
-        if restored.shape != clean.shape:
-            raise ValueError(f"restored image is {restored.shape}, expected {clean.shape}")
-        out = to_uint8(restored)
-        border = degradation.border
-        score = ImageScore(
-            path.name, *clean.shape[:2], psnr(out, clean, border), ssim(out, clean, border), seconds
-        )
-        result.images.append(score)
-        if log:
-            log.add(result.dataset, degradation.label, score)
+        score = _score_image(path, degradation, restore, named, seed, timing, rgb)
+        scored[path.name] = score
+        if log and not active():  # appended as scored: a run cut off resumes
+            log.add(result.dataset, label, score)
+    if active():
+        scored = _gather_scores(scored, todo, log, result.dataset, label)
+    result.images = [cached[p.name] if cached.get(p.name) else scored[p.name] for p in paths]
     return result
+
+
+def _score_image(
+    path: Path,
+    degradation: Degradation,
+    restore: RestoreFn | None,
+    named: bool,
+    seed: int,
+    timing: Callable[[str], float] | None,
+    rgb: bool,
+) -> ImageScore:
+    """One image degraded, restored (given its name when ``named``) and scored."""
+    clean, degraded = degraded_pair(path, degradation, seed, rgb)
+    start = time.perf_counter()
+    if restore is None:
+        restored = degraded
+    else:
+        restored = restore(degraded, name=path.name) if named else restore(degraded)
+    seconds = 0.0 if restore is None else time.perf_counter() - start
+    seconds = timing(path.name) if timing else seconds
+    if restored.shape != clean.shape:
+        raise ValueError(f"restored image is {restored.shape}, expected {clean.shape}")
+    out = to_uint8(restored)
+    border = degradation.border
+    return ImageScore(
+        path.name, *clean.shape[:2], psnr(out, clean, border), ssim(out, clean, border), seconds
+    )
+
+
+def _gather_scores(
+    scored: dict[str, ImageScore], todo: list[Path], log, dataset: str, label: str
+) -> dict[str, ImageScore]:
+    """Every rank's scores on every rank; rank 0 appends them to the score cache, in the
+    folder's order, while the others wait."""
+    merged = {name: score for part in everyone(scored) for name, score in part.items()}
+    if log and is_main():
+        for path in todo:
+            log.add(dataset, label, merged[path.name])
+    from_main(None)  # a barrier: no rank reads the cache before rank 0 has written it
+    return merged
 
 
 def degraded_pair(

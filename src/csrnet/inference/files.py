@@ -74,8 +74,11 @@ def restore_files(
 ) -> list[str]:
     """Restore each input into its output path (see :func:`output_paths`) with the model
     ``choose`` picks for it; a failing image does not stop the others. Returns the failures,
-    one line each."""
+    one line each. Under torchrun (after ``csrnet.parallel.start``), each process restores
+    its slice of the inputs and every process returns the failures of all."""
     from tqdm import tqdm
+
+    from csrnet.parallel import active, everyone, is_main, shard
 
     outputs = output_paths(inputs, out)
     if outputs[0].parent == out:
@@ -84,8 +87,8 @@ def restore_files(
         except OSError as exc:
             raise CsrnetError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     failures = []
-    pairs = list(zip(inputs, outputs, strict=True))
-    for src, dst in tqdm(pairs, unit="img", disable=None if progress else True):
+    pairs = shard(list(zip(inputs, outputs, strict=True)))
+    for src, dst in tqdm(pairs, unit="img", disable=None if progress and is_main() else True):
         try:
             if dst.resolve() == src.resolve() and not overwrite:
                 raise CsrnetError(f"{dst}: would overwrite the input; pass --overwrite")
@@ -97,7 +100,7 @@ def restore_files(
             save_photo(restore_photo(photo, choose(photo)[0], deg, **run), dst)
         except CsrnetError as exc:
             failures.append(str(exc))
-    return failures
+    return [f for part in everyone(failures) for f in part] if active() else failures
 
 
 def save_photo(photo: Photo, path: Path) -> None:

@@ -30,6 +30,7 @@ from csrnet.evaluation.evaluate import COLOUR_SETS, DEFAULT_SETS
 from csrnet.evaluation.scorecache import ScoreCache
 from csrnet.evaluation.scores import SetScore
 from csrnet.inference.tiles import restore_fn
+from csrnet.parallel import is_main
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import write_atomic
 from csrnet.report.figures import make_figures
@@ -128,6 +129,8 @@ def build_report(
     ]
     sections.append(speed_table(score.here, score_cache.device))
     scores = score.scores
+    if not is_main():  # under torchrun, rank 0 writes the report
+        return scores
     if figures:
         sections.append(
             make_figures(

@@ -110,8 +110,7 @@ def bm3d_cell(
     log = score.cache.log(bm3d.label)
     if not measure:
         return score.cached(folder, deg, bm3d.method, log)
-    restore = bm3d.restore_fn(folder, score.limit, log)
-    return score(folder, deg, restore, bm3d.method, log, bm3d.seconds, rgb=rgb)
+    return score(folder, deg, bm3d, bm3d.method, log, bm3d.seconds, rgb=rgb)
 
 
 class Scorer:

@@ -22,31 +22,36 @@ import torch.distributed as dist
 __all__ = ["active", "everyone", "from_main", "is_main", "shard", "start", "stop"]
 
 T = TypeVar("T")
+_started = False  # by start(): a process group of training's own does not split images
 
 
 def start() -> bool:
     """Join the torchrun process group if launched under one; whether several processes
     split the work."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    global _started
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or _started:
         return active()
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")
     else:
         dist.init_process_group("gloo")
+    _started = True
     return True
 
 
 def stop() -> None:
     """Leave the process group (after a barrier, so no rank leaves while others still send)."""
+    global _started
     if active():
         dist.barrier()
         dist.destroy_process_group()
+    _started = False
 
 
 def active() -> bool:
-    """Whether this process is one of several splitting the work."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """Whether this process is one of several splitting the work (after :func:`start`)."""
+    return _started and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def is_main() -> bool:

@@ -30,10 +30,38 @@ def add_data_root_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_level_options(parser: argparse.ArgumentParser) -> None:
+AUTO = "auto"
+
+
+def _or_auto(kind: type):
+    """An argparse type: ``kind``, or the word auto."""
+
+    def parse(text: str):
+        return AUTO if text == AUTO else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def add_level_options(parser: argparse.ArgumentParser, auto: bool = False) -> None:
+    """``--scale``, ``--sigma``, ``--quality``; with ``auto``, the last two may be read from
+    each photo."""
     parser.add_argument("--scale", type=int, help="SR scale factor (2-16)")
-    parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
-    parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
+    if not auto:
+        parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
+        parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
+        return
+    parser.add_argument(
+        "--sigma",
+        type=_or_auto(float),
+        help="noise sigma on the [0, 255] scale, or auto: estimated from each photo",
+    )
+    parser.add_argument(
+        "--quality",
+        type=_or_auto(int),
+        help="JPEG quality (1-100), or auto (the default for --task jpeg): read from each "
+        "JPEG file's quantization tables",
+    )
 
 
 BACKENDS = ["auto", "torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8"]
@@ -57,7 +85,8 @@ LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
 
 def degradation_from_args(args: argparse.Namespace, task: str | None = None):
     """The Degradation of ``task`` (default ``args.task``) and exactly one matching level
-    option. With ``task="infer"`` the task follows the one level option given, if any."""
+    option (or "auto", where the option allows it). With ``task="infer"`` the task follows
+    the one level option given, if any."""
     from csrnet.protocol.degrade import Degradation
 
     task = task or args.task
@@ -75,6 +104,8 @@ def degradation_from_args(args: argparse.Namespace, task: str | None = None):
             raise UsageError(f"{task} needs --{option}")
         if option != wanted and given:
             raise UsageError(f"--{option} does not apply to {task}")
+    if getattr(args, wanted) == AUTO:
+        return AUTO  # read from each photo (csrnet.inference.levels)
     try:
         return Degradation(task, getattr(args, wanted), clip=getattr(args, "clip", False))
     except CsrnetError as exc:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from csrnet.cli.options import (
+    AUTO,
     BACKENDS,
     Commands,
     UsageError,
@@ -47,7 +48,7 @@ def _add_restore(commands: Commands) -> None:
     rs.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders or globs")
     rs.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     rs.add_argument("--task", choices=["sr", "denoise", "jpeg"], required=True)
-    add_level_options(rs)
+    add_level_options(rs, auto=True)
     rs.add_argument("--weights", help="weights file or name (default: best installed)")
     rs.add_argument(
         "--channels",
@@ -107,7 +108,11 @@ def _add_serve(commands: Commands) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    if args.task == "jpeg" and args.quality is None and not args.demo:
+        args.quality = AUTO  # a JPEG file says its quality
     deg = degradation_from_args(args)  # options first: torch takes seconds to import
+    if deg == AUTO and args.demo:
+        raise UsageError("--demo degrades its sample itself: give the level, not auto")
     check_tile_options(args.tile, args.overlap)
     if args.threads < 0:
         raise UsageError("--threads must be >= 0")
@@ -119,9 +124,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     import torch
 
     from csrnet.devices import resolve_device
-    from csrnet.inference.choice import ModelChoice
+    from csrnet.inference.choice import ModelChoices
     from csrnet.inference.demo import demo_image, make_demo
     from csrnet.inference.files import expand_inputs, restore_files
+    from csrnet.inference.levels import LevelReader
     from csrnet.inference.photos import Photo
     from csrnet.parallel import is_main
     from csrnet.protocol.images import write_atomic
@@ -129,7 +135,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
-    choose = ModelChoice(deg, args.weights, device, args.channels, args.backend)
+    first = None if deg == AUTO else deg
+    choices = ModelChoices(args.weights, device, args.channels, args.backend, first)
     run = {
         "device": device,
         "tile": args.tile,
@@ -142,7 +149,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         check_output_folder(str(out))
         if out.exists() and not args.overwrite:
             raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
-        model, meta = choose(Photo(demo_image(deg)[1]))  # the sample photo is colour
+        model, meta = choices(deg)(Photo(demo_image(deg)[1]))  # the sample photo is colour
         sheet, before, after, space = make_demo(model, deg, **run)
         write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))
         print(
@@ -154,13 +161,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.inputs)
     out = Path(args.output)
-    failures = restore_files(
-        inputs, out, choose, deg, run, args.skip_existing, args.overwrite, not args.no_progress
+    task = args.task
+    levels = LevelReader(task, AUTO if deg == AUTO else deg.level)
+    result = restore_files(
+        inputs, out, choices, levels, run, args.skip_existing, args.overwrite, not args.no_progress
     )
+    failures = result.failures
     for failure in failures if is_main() else []:  # under torchrun, every rank has them all
         print(f"csrnet: failed: {failure}", file=sys.stderr)
     done = len(inputs) - len(failures)
-    print(f"restored {done} of {len(inputs)} images into {out}")
+    read = ""
+    if deg == AUTO and result.settings:
+        what = "the JPEG tables" if task == "jpeg" else "the noise estimate"
+        counts = ", ".join(f"{label} x{n}" for label, n in sorted(result.settings.items()))
+        read = f" (levels from {what}: {counts})"
+    print(f"restored {done} of {len(inputs)} images into {out}{read}")
     if failures:
         raise CsrnetError(f"{len(failures)} of {len(inputs)} images failed (listed above)")
     return 0

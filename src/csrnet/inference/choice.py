@@ -17,7 +17,7 @@ from csrnet.weights import available_weights, find_weights, load_model, warn_if_
 if TYPE_CHECKING:
     from csrnet.inference.photos import Photo
 
-__all__ = ["CHANNELS", "ModelChoice", "model_for"]
+__all__ = ["CHANNELS", "ModelChoice", "ModelChoices", "model_for"]
 
 
 CHANNELS = ("auto", "y", "rgb")
@@ -84,3 +84,28 @@ class ModelChoice:
         if self.has[3] and (photo.pixels.ndim == 3 or not self.has[1]):  # RGB does gray too
             return self._load(3)
         return self._load(1)
+
+
+class ModelChoices:
+    """A :class:`ModelChoice` per setting, made when a photo first needs it (with
+    ``--quality auto`` the photos of one command may need several); ``first``, when given,
+    is made at once, so that missing weights are refused before any photo."""
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        device: str = "cpu",
+        channels: str = "auto",
+        backend: str = "torch",
+        first: Degradation | None = None,
+    ) -> None:
+        self.options = (weights, device, channels, backend)
+        self.made: dict[tuple[str, float], ModelChoice] = {}
+        if first is not None:
+            self(first)
+
+    def __call__(self, deg: Degradation) -> ModelChoice:
+        key = (deg.task, deg.level)
+        if key not in self.made:
+            self.made[key] = ModelChoice(deg, *self.options)
+        return self.made[key]

@@ -3,17 +3,19 @@ a failing image reported without stopping the others (``csrnet restore``)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from csrnet.errors import CsrnetError
-from csrnet.inference.choice import ModelChoice
+from csrnet.inference.choice import ModelChoices
+from csrnet.inference.levels import LevelReader
 from csrnet.inference.photos import Photo, open_photo, photo_to_pil, restore_photo
-from csrnet.protocol.degrade import Degradation
 
-__all__ = ["expand_inputs", "output_paths", "restore_files", "save_photo"]
+__all__ = ["Restored", "expand_inputs", "output_paths", "restore_files", "save_photo"]
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -62,20 +64,29 @@ def output_paths(inputs: list[Path], out: Path) -> list[Path]:
     return [out / f"{name}.png" for name in names]
 
 
+@dataclass
+class Restored:
+    """What :func:`restore_files` did: the failures, one line each, and how many photos it
+    restored at each setting (by label, e.g. "q10")."""
+
+    failures: list[str] = field(default_factory=list)
+    settings: Counter = field(default_factory=Counter)
+
+
 def restore_files(
     inputs: list[Path],
     out: Path,
-    choose: ModelChoice,
-    deg: Degradation,
+    choices: ModelChoices,
+    levels: LevelReader,
     run: dict[str, Any],
     skip_existing: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-) -> list[str]:
-    """Restore each input into its output path (see :func:`output_paths`) with the model
-    ``choose`` picks for it; a failing image does not stop the others. Returns the failures,
-    one line each. Under torchrun (after ``csrnet.parallel.start``), each process restores
-    its slice of the inputs and every process returns the failures of all."""
+) -> Restored:
+    """Restore each input into its output path (see :func:`output_paths`) at the setting
+    ``levels`` gives it, with the model ``choices`` picks for it; a failing image does not
+    stop the others. Under torchrun (after ``csrnet.parallel.start``), each process restores
+    its slice of the inputs and every process returns what all of them did."""
     from tqdm import tqdm
 
     from csrnet.parallel import active, everyone, is_main, shard
@@ -86,7 +97,7 @@ def restore_files(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CsrnetError(f"{out}: cannot create the output folder ({exc.strerror})") from None
-    failures = []
+    done = Restored()
     pairs = shard(list(zip(inputs, outputs, strict=True)))
     for src, dst in tqdm(pairs, unit="img", disable=None if progress and is_main() else True):
         try:
@@ -97,10 +108,18 @@ def restore_files(
             if dst.exists() and not overwrite:
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
-            save_photo(restore_photo(photo, choose(photo)[0], deg, **run), dst)
-        except CsrnetError as exc:
-            failures.append(str(exc))
-    return [f for part in everyone(failures) for f in part] if active() else failures
+            deg = levels(photo, str(src))
+            save_photo(restore_photo(photo, choices(deg)(photo)[0], deg, **run), dst)
+            done.settings[deg.label] += 1
+        except CsrnetError as exc:  # each line names its file
+            line = str(exc)
+            done.failures.append(line if str(src) in line or str(dst) in line else f"{src}: {line}")
+    if not active():
+        return done
+    parts = everyone(done)
+    return Restored(
+        [f for part in parts for f in part.failures], sum((p.settings for p in parts), Counter())
+    )
 
 
 def save_photo(photo: Photo, path: Path) -> None:

@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.choice import ModelChoice
+from csrnet.inference.levels import jpeg_quality_of
 from csrnet.inference.tiles import Model, restore_fn
 from csrnet.inference.tiling import DEFAULT_OVERLAP, MIN_CORE
 from csrnet.protocol.degrade import Degradation
@@ -44,16 +45,18 @@ ROWS_PER_CHUNK = 256  # colour conversion in row blocks bounds its float64 tempo
 @dataclass
 class Photo:
     """A decoded photo: uint8 ``pixels`` (H, W) or (H, W, 3), optional uint8 ``alpha``,
-    and the ICC profile to write back."""
+    the ICC profile to write back, and, for a JPEG file, the IJG quality its tables say."""
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
     icc_profile: bytes | None = None
+    jpeg_quality: int | None = None
 
 
 def photo_from_pil(img: Image.Image, name: str = "image") -> Photo:
     """Convert a PIL image (any 8-bit mode) into a Photo, applying EXIF orientation."""
     icc = img.info.get("icc_profile")
+    quality = jpeg_quality_of(img, name)
     img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         raise CsrnetError(
@@ -74,7 +77,7 @@ def photo_from_pil(img: Image.Image, name: str = "image") -> Photo:
     if img.mode not in ("L", "RGB"):
         raise CsrnetError(f"{name}: unsupported image mode {img.mode}")
     pixels = np.array(img, dtype=np.uint8)
-    return Photo(pixels, alpha, icc)
+    return Photo(pixels, alpha, icc, quality)
 
 
 def open_photo(path: str | os.PathLike) -> Photo:

@@ -9,7 +9,8 @@ denoising runs on the photo itself; SR x2 enlarges a photo of half the size (so
 it takes seconds.
 
 Accuracy (``--accuracy``): the PSNR change against PyTorch fp32 on Set5 x2, BSD68 sigma 25
-and Classic5 q10, with the weights ``csrnet restore`` picks for each.
+and Classic5 q10 with the gray/Y weights, and on CBSD68 sigma 25 and LIVE1 q10 on RGB with
+the colour weights, those ``csrnet restore`` picks for each.
 
     python benchmarks/inference.py [--sizes 256,1024,4000x3000] [--tasks denoise,sr]
         [--backends torch,openvino,...] [--batches 1,4] [--accuracy]
@@ -36,8 +37,14 @@ from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
 
 SETTINGS = {"denoise": Degradation("denoise", 25), "sr": Degradation("sr", 2)}
-ACCURACY_SETS = [("Set5", Degradation("sr", 2)), ("BSD68", Degradation("denoise", 25)),
-                 ("Classic5", Degradation("jpeg", 10))]  # fmt: skip
+# (set, setting, image channels of the model): the Y models on Y, the RGB models on RGB
+ACCURACY_SETS = [
+    ("Set5", Degradation("sr", 2), 1),
+    ("BSD68", Degradation("denoise", 25), 1),
+    ("Classic5", Degradation("jpeg", 10), 1),
+    ("CBSD68", Degradation("denoise", 25), 3),
+    ("LIVE1", Degradation("jpeg", 10), 3),
+]
 DEFAULT = ("torch", 1)  # today's default: PyTorch fp32, one tile per call
 
 
@@ -135,19 +142,20 @@ def accuracy_table(backends: list[str]) -> None:
     from csrnet.weights import find_weights
 
     root = Path(data_root())
-    print("\n| back end | " + " | ".join(f"{s} {d.label} dB" for s, d in ACCURACY_SETS) + " |")
+    heads = [f"{s} {d.label}{' RGB' if c == 3 else ''} dB" for s, d, c in ACCURACY_SETS]
+    print("\n| back end | " + " | ".join(heads) + " |")
     print("|---|" + "---:|" * len(ACCURACY_SETS))
     reference: dict[str, float] = {}
     for backend in backends:
         cells = []
-        for name, deg in ACCURACY_SETS:
-            weights = find_weights(deg, 1)
+        for name, deg, channels in ACCURACY_SETS:
+            weights = find_weights(deg, channels)
             score = evaluate_weights(weights, [root / name], override=deg, backend=backend)[0]
             if backend == "torch":
-                reference[name] = score.psnr
+                reference[name, channels] = score.psnr
                 cells.append(f"{score.psnr:.3f} ({weights.stem})")
             else:
-                cells.append(f"{score.psnr - reference[name]:+.3f}")
+                cells.append(f"{score.psnr - reference[name, channels]:+.3f}")
         print(f"| {backend} | " + " | ".join(cells) + " |", flush=True)
 
 

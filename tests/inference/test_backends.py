@@ -31,9 +31,10 @@ INT8_MIN_PSNR = {"openvino-int8": 45.0, "onnxruntime-int8": 45.0}
 @pytest.fixture
 def denoiser(tmp_path: Path, monkeypatch) -> tuple[torch.nn.Module, dict]:
     """A small real-data denoiser (trained weights are not needed to compare runtimes), its
-    training set recorded as Train400, and an empty cache."""
+    training set recorded as Train400, the sample crops as the data root, and an empty
+    cache."""
     monkeypatch.setenv("CSRNET_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CSRNET_DATA", str(sample_dir("Train400").parent))
+    monkeypatch.setenv("CSRNET_DATA", str(sample_dir("T91").parent))
     path = tiny_weights(tmp_path, "tiny_denoise", "denoise", [25], [0, 55])
     model, meta = load_weights(path)
     meta["train_data"] = ["Train400"]
@@ -66,7 +67,8 @@ def test_each_backend_gives_the_fp32_result_within_its_tolerance(denoiser, backe
     mse = (got.clamp(0, 1) - expected.clamp(0, 1)).pow(2).mean().item()
     assert 10 * np.log10(1 / mse) >= INT8_MIN_PSNR[backend]
     notes = [str(w.message) for w in caught if w.category is CsrnetWarning]
-    assert any("patches of Train400" in n for n in notes), notes
+    # the sample T91 crops (72x72) are smaller than a calibration patch: the sample photos
+    assert any("patches of scikit-image sample photos" in n for n in notes), notes
 
 
 def test_int8_models_are_made_once_and_kept(denoiser) -> None:
@@ -104,13 +106,16 @@ def test_openvino_int8_keeps_the_sensitive_layers_fp32(denoiser) -> None:
     assert body and all(body)  # the 3x3 convolutions of the residual blocks run int8
 
 
-def test_calibration_uses_training_patches_else_sample_photos(denoiser, monkeypatch) -> None:
+def test_calibration_uses_the_sr_training_sets_else_sample_photos(
+    denoiser, tmp_path: Path
+) -> None:
+    """Never Train400 (crops of BSD200_test), even for a model trained on it."""
     _, meta = denoiser
     inputs, source = calibration_inputs(meta, count=8, side=48)
     assert inputs.shape == (8, 1, 48, 48) and inputs.dtype == np.float32
-    assert source == "Train400" and 0 <= inputs.mean() <= 1
-    rgb = dict(meta, model=dict(meta["model"], image_channels=3), train_data=["Nowhere"])
-    inputs, source = calibration_inputs(rgb, count=4, side=48)
+    assert source == "T91" and 0 <= inputs.mean() <= 1  # the samples hold no BSD200_train
+    rgb = dict(meta, model=dict(meta["model"], image_channels=3))
+    inputs, source = calibration_inputs(rgb, data_root=tmp_path, count=4, side=48)
     assert inputs.shape == (4, 3, 48, 48) and source == "scikit-image sample photos"
 
 

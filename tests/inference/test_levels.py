@@ -104,7 +104,9 @@ def test_restore_reads_each_jpeg_quality_by_default(
         == 0
     )
     out = capsys.readouterr().out
-    assert out.strip().endswith("(levels from the JPEG tables: q10 x2, q37 x1)")
+    assert out.strip().endswith(
+        "with tiny_jpeg_blind on torch (levels from the JPEG tables: q10 x2, q37 x1)"
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
     # a PNG has no tables: its line says what to give, the others go on
     (photos / "d.png").write_bytes((sample_dir("Set5") / "baby.png").read_bytes())

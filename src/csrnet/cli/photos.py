@@ -175,7 +175,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
         what = "the JPEG tables" if task == "jpeg" else "the noise estimate"
         counts = ", ".join(f"{label} x{n}" for label, n in sorted(result.settings.items()))
         read = f" (levels from {what}: {counts})"
-    print(f"restored {done} of {len(inputs)} images into {out}{read}")
+    models = ", ".join(
+        name if len(result.models) == 1 else f"{name} x{n}" for name, n in result.models.items()
+    )
+    used = f" with {models}" if models else ""
+    print(f"restored {done} of {len(inputs)} images into {out}{used}{read}")
     if failures:
         raise CsrnetError(f"{len(failures)} of {len(inputs)} images failed (listed above)")
     return 0

@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ FP32_ORDER = ("openvino", "torch")
 # skip) stay fp32 too.
 KEEP_FP32 = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*", ".*/fuse_(in|out)(_\\d+)?/.*")
 KEEP_FP32_TYPES = ("Add",)
-CACHE_VERSION = 3  # bump when the conversion or the calibration changes
+CACHE_VERSION = 4  # bump when the conversion or the calibration changes
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -178,9 +179,11 @@ def _openvino(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> 
     if int8:
 
         def make(path: Path) -> None:
+            start = time.perf_counter()
             inputs = _calibration(meta, "openvino-int8")
             quantized = quantize_openvino(core.read_model(onnx_path), inputs, meta["task"]["task"])
             ov.save_model(quantized, str(path), compress_to_fp16=False)
+            warn(f"openvino-int8: ready in {time.perf_counter() - start:.0f} s")
 
         xml = _cached(f"{onnx_path.stem}-openvino-int8", make, (".xml", ".bin"))
         ov_model = core.read_model(xml)

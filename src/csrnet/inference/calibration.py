@@ -1,8 +1,11 @@
 """Calibration inputs for the int8 back ends: degraded patches drawn as in training.
 
-The patches come from the training sets named in the weights (``train_data``) when they are
-found under the data root, and otherwise from scikit-image's sample photos (none of them is
-in a test set). Test images are never used: calibrating on them would flatter the int8 scores.
+The patches come from T91 and BSD200_train, the SR training sets, for every model (as Y for
+the gray models), when they are found under the data root, and otherwise from scikit-image's
+sample photos. Test images are never used: calibrating on them would flatter the int8
+scores. So not Train400 either, the denoisers' training set: its images are crops of BSDS
+photos, half of them of BSD200_test (``csrnet check-overlap``), while T91 and BSD200_train
+share no pixels with any test set.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = ["CALIBRATION_PATCHES", "CALIBRATION_SIDE", "calibration_inputs"]
 CALIBRATION_PATCHES = 64  # NNCF's and ONNX Runtime's statistics settle well before this
 CALIBRATION_SIDE = 96  # ground-truth pixels; a multiple of every SR scale and of 4
 MAX_IMAGES = 16  # images the patches are spread over
+CALIBRATION_SETS = ("T91", "BSD200_train")
 SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
@@ -38,7 +42,7 @@ def calibration_inputs(
     data_root = data_root or default_data_root()
     channels = int(meta["model"].get("image_channels", 1))
     task = meta["task"]
-    images, source = _training_images(meta, Path(data_root), side)
+    images, source = _training_images(Path(data_root), side)
     if not images:
         images, source = _sample_photos(), "scikit-image sample photos"
     images = [img if channels == 3 else to_y(img) for img in images]
@@ -53,11 +57,11 @@ def calibration_inputs(
     return inputs.numpy(), source
 
 
-def _training_images(meta: dict[str, Any], root: Path, side: int) -> tuple[list[np.ndarray], str]:
-    """Up to MAX_IMAGES decoded images spread over the weights' training sets, if present."""
-    names = list(meta.get("train_data") or [])
+def _training_images(root: Path, side: int) -> tuple[list[np.ndarray], str]:
+    """Up to MAX_IMAGES decoded images spread over the CALIBRATION_SETS present."""
+    names = [name for name in CALIBRATION_SETS if (root / name).is_dir()]
     folders = [root / name for name in names]
-    if not folders or not all(folder.is_dir() for folder in folders):
+    if not folders:
         return [], ""
     paths, _ = training_paths(folders)
     step = max(1, len(paths) // MAX_IMAGES)

@@ -12,7 +12,13 @@ from csrnet.inference.backends import choose_backend, compile_model
 from csrnet.inference.tiles import Model
 from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
-from csrnet.weights import available_weights, find_weights, load_model, warn_if_untrained_level
+from csrnet.weights import (
+    available_weights,
+    find_weights,
+    load_weights,
+    resolve_weights,
+    warn_if_untrained_level,
+)
 
 if TYPE_CHECKING:
     from csrnet.inference.photos import Photo
@@ -32,7 +38,9 @@ def model_for(
 ) -> tuple[CSRnet, dict[str, Any]]:
     """The given weights (file or name), else the best installed for ``deg`` and ``channels``
     (among ``found``, if listed already); refused if trained for another task."""
-    model, meta = load_model(weights or find_weights(deg, channels, found=found), device)
+    path = resolve_weights(weights) if weights else find_weights(deg, channels, found=found)
+    model, meta = load_weights(path, device)
+    meta = {**meta, "weights_file": Path(path).stem}  # named in restore's summary
     if meta["task"]["task"] != deg.task:
         raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {deg.task}")
     warn_if_untrained_level(weights or meta.get("recipe", "weights"), meta, deg)

@@ -67,10 +67,12 @@ def output_paths(inputs: list[Path], out: Path) -> list[Path]:
 @dataclass
 class Restored:
     """What :func:`restore_files` did: the failures, one line each, and how many photos it
-    restored at each setting (by label, e.g. "q10")."""
+    restored at each setting (by label, e.g. "q10") and with each model ("weights on back
+    end")."""
 
     failures: list[str] = field(default_factory=list)
     settings: Counter = field(default_factory=Counter)
+    models: Counter = field(default_factory=Counter)
 
 
 def restore_files(
@@ -109,8 +111,12 @@ def restore_files(
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
             deg = levels(photo, str(src))
-            save_photo(restore_photo(photo, choices(deg)(photo)[0], deg, **run), dst)
+            model, meta = choices(deg)(photo)
+            save_photo(restore_photo(photo, model, deg, **run), dst)
             done.settings[deg.label] += 1
+            done.models[
+                f"{meta.get('weights_file', '?')} on {getattr(model, 'backend', 'torch')}"
+            ] += 1
         except CsrnetError as exc:  # each line names its file
             line = str(exc)
             done.failures.append(line if str(src) in line or str(dst) in line else f"{src}: {line}")
@@ -118,7 +124,9 @@ def restore_files(
         return done
     parts = everyone(done)
     return Restored(
-        [f for part in parts for f in part.failures], sum((p.settings for p in parts), Counter())
+        [f for part in parts for f in part.failures],
+        sum((p.settings for p in parts), Counter()),
+        sum((p.models for p in parts), Counter()),
     )
 
 

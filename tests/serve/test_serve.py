@@ -387,3 +387,25 @@ def test_a_page_closed_mid_queue_frees_its_place(weights_dir: Path, monkeypatch)
             assert len(leftovers(jobs)) == 2  # the first and the new one: no files of the left
     finally:
         jobs.close()
+
+
+def test_auto_reads_the_quality_of_a_jpeg_upload(client, weights_dir: Path) -> None:
+    from conftest import tiny_weights
+
+    tiny_weights(weights_dir, "tiny_jpeg", "jpeg", [], level_range=[5, 60])
+    buffer = io.BytesIO()
+    Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 48, 40)).save(
+        buffer, format="JPEG", quality=30
+    )
+    files = {"image": ("photo.jpg", buffer.getvalue(), "image/jpeg")}
+    answer = client.post("/api/jobs", files=files, data={"task": "jpeg", "level": "auto"})
+    assert answer.status_code == 202, answer.text
+    status = wait(client, answer.json()["id"])
+    assert status["state"] == "done", status
+    assert status["setting"] == "q30" and status["read_from"] == "the JPEG tables"
+    assert status["weights"] == "tiny_jpeg"
+    png = submit(client, png_bytes(), "jpeg", "auto")
+    assert png.status_code == 400 and "not a JPEG file" in png.json()["error"]
+    demo = submit(client, png_bytes(), "jpeg", "auto", demo="1")
+    assert demo.status_code == 400 and "give a level here" in demo.json()["error"]
+    assert client.get("/api/options").json()["tasks"]["jpeg"]["auto"] == "the JPEG tables"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from csrnet.errors import CsrnetError
+from csrnet.inference.levels import AUTO, LevelReader
 from csrnet.protocol.degrade import Degradation, to_y
 
 __all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
@@ -25,8 +26,8 @@ __all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number
 
 LEVELS = {  # what the page offers: (default, choices or [low, high])
     "sr": {"option": "scale", "default": 2, "choices": [2, 3, 4, 8]},
-    "denoise": {"option": "sigma", "default": 25, "range": [1, 75]},
-    "jpeg": {"option": "quality", "default": 10, "range": [1, 100]},
+    "denoise": {"option": "sigma", "default": 25, "range": [1, 75], "auto": "the noise estimate"},
+    "jpeg": {"option": "quality", "default": 10, "range": [1, 100], "auto": "the JPEG tables"},
 }
 
 
@@ -42,6 +43,7 @@ class Job:
     client: str = ""  # the address it came from: the per-client cap
     state: str = "queued"  # queued, running, done, error
     cancelled: bool = False  # by its page (DELETE): a running job stops at its next tile
+    read_from: bool = False  # its level read from the photo ("auto")
     tiles_done: int = 0
     tiles_total: int = 0
     error: str = ""
@@ -100,14 +102,15 @@ class Jobs:
         self,
         data: bytes,
         task: str,
-        level: float,
+        level: float | str,
         demo: bool,
         channels: str = "auto",
         client: str = "",
     ) -> Job:
         """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
         (nothing is left behind then): QueueFull past ``max_queued`` waiting or running jobs
-        in all, or ``max_per_client`` of ``client``'s."""
+        in all, or ``max_per_client`` of ``client``'s. ``level`` "auto" reads it from the
+        photo (``csrnet.inference.levels``)."""
         from csrnet.inference.photos import open_photo
 
         self._check_room(client)  # before the upload is decoded: a full queue costs nothing
@@ -118,7 +121,9 @@ class Jobs:
             )
         if self.disk_use() + len(data) > self.max_disk_bytes:
             raise QueueFull("the server's space for images is full; try again in a minute")
-        deg = degradation_of(task, level)
+        deg = None if level == AUTO else degradation_of(task, level)
+        if level == AUTO and (demo or task not in ("denoise", "jpeg")):
+            raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
         if channels not in ("auto", "y", "rgb"):
             raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
         job_id, folder = secrets.token_urlsafe(12), self.root / secrets.token_hex(8)
@@ -136,6 +141,8 @@ class Jobs:
                 )
             if min(photo.pixels.shape[:2]) < (2 * int(level) if demo and task == "sr" else 2):
                 raise CsrnetError("the image is too small for this setting")
+            if deg is None:
+                job.deg, job.read_from = LevelReader(task, AUTO)(photo, "the upload"), True
         except CsrnetError as exc:  # the message names the upload, not the server's path
             shutil.rmtree(job.folder, ignore_errors=True)
             raise type(exc)(str(exc).replace(str(upload), "the upload")) from None
@@ -297,7 +304,9 @@ class Jobs:
         height, width = restored.pixels.shape[:2]
         info = {
             "seconds": round(seconds, 2),
-            "weights": meta.get("recipe", "?"),
+            "weights": meta.get("weights_file", meta.get("recipe", "?")),
+            "setting": job.deg.label,
+            "read_from": LEVELS[job.deg.task].get("auto", "") if job.read_from else "",
             "channels": "RGB" if model.config.image_channels == 3 else "Y",
             "megapixels": round(height * width / 1e6, 3),
             "width": width,
@@ -385,7 +394,10 @@ def options() -> dict[str, Any]:
     return {"tasks": LEVELS, "weights": installed}
 
 
-def level_number(value: Any) -> float:
+def level_number(value: Any) -> float | str:
+    """A level of the form: a number, or "auto"."""
+    if str(value) == AUTO:
+        return AUTO
     try:
         return float(str(value))
     except ValueError:

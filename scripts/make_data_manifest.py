@@ -165,6 +165,16 @@ def describe(folder: Path, conversion: str) -> list[dict]:
     return files
 
 
+def dump(manifest: dict) -> str:
+    """The manifest as JSON with one line per file (readable diffs when a set changes)."""
+    text = json.dumps(manifest, indent=1)
+    for info in manifest["sets"].values():
+        for entry in info["files"]:
+            spread = json.dumps(entry, indent=1).replace("\n", "\n" + " " * 4)
+            text = text.replace("    " + spread, "    " + json.dumps(entry), 1)
+    return text + "\n"
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
     sets = {}
@@ -190,7 +200,7 @@ def main() -> None:
         }
         for name, (tasks, url, folder, first, count, digits, ext, terms) in LARGE.items()
     }
-    MANIFEST_PATH.write_text(json.dumps({"sets": sets, "large": large}, indent=1) + "\n")
+    MANIFEST_PATH.write_text(dump({"sets": sets, "large": large}))
     count = sum(len(s["files"]) for s in sets.values())
     print(f"{MANIFEST_PATH}: {len(sets)} sets, {count} files")
 

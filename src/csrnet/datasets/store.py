@@ -96,41 +96,42 @@ def _members(source: Path, large: LargeSet, scratch: Path) -> Iterator[tuple[str
     names = large.names()
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
-            wanted = set(names)
-            found = {Path(m).name: m for m in archive.namelist() if Path(m).name in wanted}
-            _check_count(source, large, names, found)
-            for name in names:
-                path = scratch / name
-                path.write_bytes(archive.read(found[name]))
-                yield name, path
-                path.unlink()
+            found = {Path(m).name: m for m in archive.namelist()}
+            yield from _extracted(source, large, found, archive.read, scratch)
         return
     if source.is_file() and tarfile.is_tarfile(source):
         with tarfile.open(source) as archive:
-            wanted = set(names)
-            found = {Path(m.name).name: m for m in archive if Path(m.name).name in wanted}
-            _check_count(source, large, names, found)
-            for name in names:
-                path = scratch / name
-                path.write_bytes(archive.extractfile(found[name]).read())
-                yield name, path
-                path.unlink()
+            found = {Path(m.name).name: m for m in archive if m.isfile()}
+            yield from _extracted(
+                source, large, found, lambda m: archive.extractfile(m).read(), scratch
+            )
         return
     if not source.is_dir():
         raise CsrnetError(f"{source}: not a zip or tar archive, or a folder")
     candidates = (source, source / large.folder, source / Path(large.folder).name)
     folder = next((f for f in candidates if (f / names[0]).is_file()), source)
-    found = {n: str(folder / n) for n in names if (folder / n).is_file()}
+    found = {n: folder / n for n in names if (folder / n).is_file()}
     _check_count(source, large, names, found)
+    yield from ((name, found[name]) for name in names)
+
+
+def _extracted(source: Path, large: LargeSet, members: dict, read, scratch: Path):
+    """Each file of ``large`` among an archive's ``members`` (by file name), written to
+    ``scratch`` by ``read(member)`` while it is used."""
+    names = large.names()
+    _check_count(source, large, names, members)
     for name in names:
-        yield name, Path(found[name])
+        path = scratch / name
+        path.write_bytes(read(members[name]))
+        yield name, path
+        path.unlink()
 
 
 def _check_count(source: Path, large: LargeSet, names: list[str], found: dict) -> None:
     missing = [n for n in names if n not in found]
     if missing:
         raise CsrnetError(
-            f"{source}: {len(found)} of the {large.count} files of {large.name} "
+            f"{source}: {large.count - len(missing)} of the {large.count} files of {large.name} "
             f"({names[0]} .. {names[-1]}); missing {', '.join(missing[:3])}"
             + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         )

@@ -1,7 +1,9 @@
 """CPU restore speed of every back end side by side, with BM3D, and their accuracy.
 
-Speed: for each image size and back end, the seconds ``csrnet.inference.photos.restore_photo`` takes
-for one gray photo (tiles and memory cap as ``csrnet restore`` chooses them), megapixels per
+Speed: for each image size and back end, the seconds ``csrnet.inference.photos.restore_photo``
+takes for one gray photo (with ``--colour``, an RGB one, which goes to the task's RGB model
+where one is installed, as in ``csrnet restore``; tiles and memory cap as ``csrnet restore``
+chooses them), megapixels per
 second, the speed as a multiple of today's default (PyTorch fp32, one tile per call), and the
 peak resident memory of a fresh process that ran only that case. Sizes are of the result:
 denoising runs on the photo itself; SR x2 enlarges a photo of half the size (so
@@ -12,8 +14,8 @@ Accuracy (``--accuracy``): the PSNR change against PyTorch fp32 on Set5 x2, BSD6
 and Classic5 q10 with the gray/Y weights, and on CBSD68 sigma 25 and LIVE1 q10 on RGB with
 the colour weights, those ``csrnet restore`` picks for each.
 
-    python benchmarks/inference.py [--sizes 256,1024,4000x3000] [--tasks denoise,sr]
-        [--backends torch,openvino,...] [--batches 1,4] [--accuracy]
+    python benchmarks/inference.py [--sizes 256,1024,4000x3000] [--tasks denoise,sr,jpeg]
+        [--backends torch,openvino,...] [--batches 1,4] [--colour] [--accuracy]
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ from csrnet.inference.backends import BACKENDS, installed
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
 
-SETTINGS = {"denoise": Degradation("denoise", 25), "sr": Degradation("sr", 2)}
+SETTINGS = {
+    "denoise": Degradation("denoise", 25),
+    "sr": Degradation("sr", 2),
+    "jpeg": Degradation("jpeg", 10),
+}
 # (set, setting, image channels of the model): the Y models on Y, the RGB models on RGB
 ACCURACY_SETS = [
     ("Set5", Degradation("sr", 2), 1),
@@ -54,8 +60,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return (int(h or w), int(w))
 
 
-def run_case(case: str, task: str, size: tuple[int, int], batch: int) -> dict:
-    """One timed restore in this process, after a warm-up on a small photo."""
+def run_case(case: str, task: str, size: tuple[int, int], batch: int, colour: bool) -> dict:
+    """One timed restore in this process, after a warm-up on a small photo (gray, or with
+    ``colour`` RGB: the RGB model of the task where one is installed, as restore picks)."""
     from csrnet.inference.choice import ModelChoice
     from csrnet.inference.photos import Photo, restore_photo
 
@@ -71,13 +78,15 @@ def run_case(case: str, task: str, size: tuple[int, int], batch: int) -> dict:
     deg = SETTINGS[task]
     scale = int(deg.level) if task == "sr" else 1
     choose = ModelChoice(deg, backend=case)
-    photo = Photo(rng.integers(0, 256, (h // scale, w // scale), dtype=np.uint8))
+    shape = (h // scale, w // scale, 3) if colour else (h // scale, w // scale)
+    photo = Photo(rng.integers(0, 256, shape, dtype=np.uint8))
     model, _ = choose(photo)
     # warm-up (compile for the shape): a 384-pixel crop runs whole, or as the big tiles
     restore_photo(Photo(photo.pixels[:384, :384]), model, deg, batch=batch)
+    weights = model.config.image_channels == 3 and "RGB" or "Y"
     start = time.perf_counter()
     restore_photo(photo, model, deg, batch=batch)
-    return {"seconds": time.perf_counter() - start}
+    return {"seconds": time.perf_counter() - start, "model": weights}
 
 
 def peak_mib() -> float:
@@ -92,24 +101,24 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(case: str, task: str, size: str, batch: int) -> dict | str:
+def measure(case: str, task: str, size: str, batch: int, colour: bool) -> dict | str:
     """Run one case in a fresh process: its result, or the last line of its error."""
-    cmd = [sys.executable, __file__, "--case", case, task, size, str(batch)]
+    cmd = [sys.executable, __file__, "--case", case, task, size, str(batch), str(int(colour))]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         return (done.stderr.strip().splitlines() or ["failed"])[-1]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(backends: list[str], tasks: list[str]) -> None:
+def prepare(backends: list[str], tasks: list[str], colour: bool) -> None:
     """Quantize and convert once, outside the timed runs (the cache keeps the results)."""
     from csrnet.inference.choice import ModelChoice
     from csrnet.inference.photos import Photo
 
-    gray = Photo(np.zeros((8, 8), np.uint8))
+    photo = Photo(np.zeros((8, 8, 3) if colour else (8, 8), np.uint8))
     for task in tasks:
         for backend in backends:
-            ModelChoice(SETTINGS[task], backend=backend)(gray)
+            ModelChoice(SETTINGS[task], backend=backend)(photo)
 
 
 def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
@@ -121,17 +130,18 @@ def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
             h, w = parse_size(size)
             base = None
             cases = [(b, n) for b in backends for n in (batches if b != "torch" else [1])]
-            if task == "denoise" and max(h, w) <= args.bm3d_max:
+            if task == "denoise" and max(h, w) <= args.bm3d_max and not args.colour:
                 cases.append(("bm3d", 1))
             for case, batch in cases:
-                r = measure(case, task, size, batch)
+                r = measure(case, task, size, batch, args.colour)
                 if isinstance(r, str):
                     print(f"| {task} | {w}x{h} | {case} | {batch} | failed: {r} |||||", flush=True)
                     continue
                 base = r["seconds"] if (case, batch) == DEFAULT else base
                 ratio = f"{base / r['seconds']:.2f}x" if base else "-"
+                name = f"{case} ({r['model']} model)" if args.colour and "model" in r else case
                 print(
-                    f"| {task} | {w}x{h} | {case} | {batch} | {r['seconds']:.2f} | "
+                    f"| {task} | {w}x{h} | {name} | {batch} | {r['seconds']:.2f} | "
                     f"{h * w / 1e6 / r['seconds']:.3f} | {ratio} | {r['peak_mib']:.0f} |",
                     flush=True,
                 )
@@ -168,12 +178,15 @@ def main() -> None:
     parser.add_argument("--bm3d-max", type=int, default=1024, help="skip BM3D above this side")
     parser.add_argument("--accuracy", action="store_true", help="also the PSNR table")
     parser.add_argument("--no-speed", action="store_true", help="only the PSNR table")
-    parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--colour", action="store_true", help="RGB photos (the RGB models where installed)"
+    )
+    parser.add_argument("--case", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.simplefilter("ignore", CsrnetWarning)
     if args.case:  # child process: one case, then report its own peak memory
-        case, task, size, batch = args.case
-        result = run_case(case, task, parse_size(size), int(batch))
+        case, task, size, batch, colour = args.case
+        result = run_case(case, task, parse_size(size), int(batch), colour == "1")
         result["peak_mib"] = peak_mib()
         print(json.dumps(result))
         return
@@ -181,9 +194,10 @@ def main() -> None:
     skipped = sorted(set(args.backends.split(",")) - set(backends))
     print(
         f"{device_label('cpu')}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{'colour' if args.colour else 'gray'} photos; "
         f"back ends not installed: {', '.join(skipped) or 'none'}"
     )
-    prepare(backends, args.tasks.split(","))
+    prepare(backends, args.tasks.split(","), args.colour)
     if not args.no_speed:
         speed_table(args, backends)
     if args.accuracy:

@@ -63,8 +63,12 @@ def origins(names: list[str], source: str | None, raw_base: str = GITHUB_RAW) ->
     result = []
     for name in names:
         per_set = len(names) > 1 or (not remote and (Path(source) / name).is_dir())
-        mirror = f"{source.rstrip('/')}/{name}" if per_set and remote else source
-        result.append(Origin(str(Path(source) / name) if per_set and not remote else mirror))
+        if not per_set:
+            result.append(Origin(source))
+        elif remote:
+            result.append(Origin(f"{source.rstrip('/')}/{name}"))
+        else:
+            result.append(Origin(str(Path(source) / name)))
     return result
 
 

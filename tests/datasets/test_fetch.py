@@ -17,7 +17,7 @@ from csrnet.cli import main
 from csrnet.datasets import fetch as fetch_module
 from csrnet.datasets import locate as locate_module
 from csrnet.datasets import manifest as manifest_module
-from csrnet.datasets.fetch import Origin, fetch_set
+from csrnet.datasets.fetch import Origin, fetch_set, origins
 from csrnet.datasets.manifest import Manifest, load_manifest
 from csrnet.datasets.verify import verify_folder
 from csrnet.errors import CsrnetError
@@ -208,3 +208,17 @@ def test_every_command_that_lacks_a_set_names_the_command_that_gets_it(
         argv += ["--data-root", str(root)]
     code, err = run_cli(capsys, *argv)
     assert code == 1 and err.count("\n") == 1 and needle in err and str(root) in err
+
+
+def test_from_names_the_set_folder_or_the_folder_of_sets(mirror: Path) -> None:
+    url = "http://127.0.0.1:9/mirror/"
+    assert [o.mirror for o in origins(["Set5"], url + "Set5/")] == [url + "Set5/"]
+    assert [o.mirror for o in origins(["Set5", "Classic5"], url)] == [
+        url + "Set5",
+        url + "Classic5",
+    ]
+    assert [o.mirror for o in origins(["Set5"], str(mirror))] == [str(mirror / "Set5")]
+    assert [o.mirror for o in origins(["Set5"], str(mirror / "Set5"))] == [str(mirror / "Set5")]
+    assert origins(["Set5"], None)[0].mirror == ""  # upstream
+    with pytest.raises(CsrnetError, match="no such folder"):
+        origins(["Set5"], str(mirror / "nowhere"))

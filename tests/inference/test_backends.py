@@ -153,7 +153,9 @@ def test_auto_takes_int8_only_where_it_kept_the_fp32_psnr(monkeypatch) -> None:
     assert choose_backend("auto", "cpu", meta("denoise")) == "openvino-int8"
     assert choose_backend("auto", "cpu", meta("jpeg")) == "openvino-int8"
     assert choose_backend("auto", "cpu", meta("sr")) == "openvino-int8"
-    assert choose_backend("auto", "cpu", meta("denoise", 3)) == "openvino"  # not measured
+    assert choose_backend("auto", "cpu", meta("denoise", 3)) == "openvino-int8"  # RGB models
+    assert choose_backend("auto", "cpu", meta("jpeg", 3)) == "openvino-int8"
+    assert choose_backend("auto", "cpu") == "openvino"  # no weights named: the fp32 choice
     assert choose_backend("auto", "cuda", meta("denoise")) == "torch"
     monkeypatch.setattr(backends, "installed", lambda name: name in ("torch", "onnxruntime"))
     assert choose_backend("auto", "cpu", meta("denoise")) == "torch"  # fp32 ORT is no faster

@@ -52,9 +52,16 @@ NEEDS = {
 }
 # `auto`: the first installed of these, per (task, image channels): the fastest first among
 # the back ends that keep PSNR within 0.02 dB of PyTorch fp32 on Set5 x2, BSD68 sigma 25 and
-# Classic5 q10 (docs/SPEED.md). RGB models were not measured in int8, so they stay fp32.
+# Classic5 q10 (the Y models), and CBSD68 sigma 25 and LIVE1 q10 on RGB (the RGB models):
+# docs/SPEED.md, `python benchmarks/inference.py --no-speed --accuracy`.
 INT8_ORDER = ("openvino-int8", "openvino", "torch")
-AUTO_ORDER = {("sr", 1): INT8_ORDER, ("denoise", 1): INT8_ORDER, ("jpeg", 1): INT8_ORDER}
+AUTO_ORDER = {
+    ("sr", 1): INT8_ORDER,
+    ("denoise", 1): INT8_ORDER,
+    ("jpeg", 1): INT8_ORDER,
+    ("denoise", 3): INT8_ORDER,
+    ("jpeg", 3): INT8_ORDER,
+}
 FP32_ORDER = ("openvino", "torch")
 # Kept fp32 by openvino-int8, from a sensitivity sweep on SR x2 (scored on BSD200_train, never
 # on test images): 8-bit activations, not weights, cost the PSNR, and most of the loss sat in

@@ -115,6 +115,7 @@ def test_calibration_uses_the_sr_training_sets_else_sample_photos(
     assert inputs.shape == (8, 1, 48, 48) and inputs.dtype == np.float32
     assert source == "T91" and 0 <= inputs.mean() <= 1  # the samples hold no BSD200_train
     rgb = dict(meta, model=dict(meta["model"], image_channels=3))
+    rgb["task"] = {"task": "denoise", "level_range": [0, 55]}  # a file that lists no levels
     inputs, source = calibration_inputs(rgb, data_root=tmp_path, count=4, side=48)
     assert inputs.shape == (4, 3, 48, 48) and source == "scikit-image sample photos"
 

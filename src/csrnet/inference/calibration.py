@@ -48,11 +48,12 @@ def calibration_inputs(
     images = [img if channels == 3 else to_y(img) for img in images]
     if channels == 3:
         images = [img for img in images if img.ndim == 3]
-    scales = task["levels"] if task["task"] == "sr" else []
+    levels = list(task.get("levels") or [])
+    scales = levels if task["task"] == "sr" else []
     pool = TrainingImages.from_arrays(
         images, [str(i) for i in range(len(images))], task["task"], scales
     )
-    recipe = PatchRecipe(task["task"], task["levels"], task.get("level_range"), side, seed=0)
+    recipe = PatchRecipe(task["task"], levels, task.get("level_range"), side, seed=0)
     inputs, _ = make_batch(pool, recipe, step=0, indices=range(count))
     return inputs.numpy(), source
 

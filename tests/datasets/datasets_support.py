@@ -59,11 +59,20 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().do_GET()
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A server whose handler threads say nothing when a client has gone (a timed-out fetch
+    leaves a slow answer to a closed socket, after its test)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def serve(root: Path, mode: str = "", delay: float = 2.0, drop_once: bool = False) -> Iterator:
     """A server on 127.0.0.1 for the life of the block; yields it (``.url``, ``.requests``)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), Handler)
     server.root, server.mode, server.delay = root, mode, delay
     server.drop_once, server.dropped, server.requests = drop_once, set(), []
     server.url = f"http://127.0.0.1:{server.server_address[1]}"

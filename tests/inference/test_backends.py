@@ -106,9 +106,7 @@ def test_openvino_int8_keeps_the_sensitive_layers_fp32(denoiser) -> None:
     assert body and all(body)  # the 3x3 convolutions of the residual blocks run int8
 
 
-def test_calibration_uses_the_sr_training_sets_else_sample_photos(
-    denoiser, tmp_path: Path
-) -> None:
+def test_calibration_uses_the_sr_training_sets_else_sample_photos(denoiser, tmp_path: Path) -> None:
     """Never Train400 (crops of BSD200_test), even for a model trained on it."""
     _, meta = denoiser
     inputs, source = calibration_inputs(meta, count=8, side=48)

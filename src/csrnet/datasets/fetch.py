@@ -22,13 +22,12 @@ from tqdm import tqdm
 from csrnet.datasets.manifest import GITHUB_RAW, FileEntry, Manifest, SetInfo, load_manifest
 from csrnet.datasets.verify import check_file, verify_folder, write_checksums
 from csrnet.errors import CsrnetError
+from csrnet.protocol.images import FILE_MODE
 
 __all__ = ["Origin", "fetch_set", "fetch_sets", "origins"]
 
 INCOMING = ".incoming"
 pooch.get_logger().setLevel("WARNING")  # not a line per file
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def _fetch_file(
     if reason:
         got.unlink(missing_ok=True)
         raise CsrnetError(f"{info.name}/{entry.name} from {where}: {_as_fetched(reason)}; not kept")
-    os.chmod(got, 0o666 & ~_UMASK)  # pooch's temporary files are private
+    os.chmod(got, FILE_MODE)  # pooch's temporary files are private
     os.replace(got, target)
 
 

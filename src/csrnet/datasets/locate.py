@@ -18,6 +18,11 @@ def fetch_root() -> Path:
     return Path(os.environ.get("CSRNET_DATA") or user_data_root())
 
 
+def _to(root: Path) -> str:
+    """The ``--to`` option a fetch into ``root`` needs (none for the default place)."""
+    return "" if root.resolve() == fetch_root().resolve() else f" --to {root}"
+
+
 def require_sets(root: str | os.PathLike, names: list[str]) -> None:
     """An error naming the sets of ``names`` missing under ``root`` and the command that gets
     those the manifest knows."""
@@ -26,8 +31,7 @@ def require_sets(root: str | os.PathLike, names: list[str]) -> None:
     if not missing:
         return
     known = [n for n in missing if n in load_manifest().sets]
-    to = "" if root.resolve() == fetch_root().resolve() else f" --to {root}"
-    hint = f"; get them with: csrnet data fetch {' '.join(known)}{to}" if known else ""
+    hint = f"; get them with: csrnet data fetch {' '.join(known)}{_to(root)}" if known else ""
     raise CsrnetError(f"{root}: missing sets {', '.join(missing)}{hint} (or set --data-root)")
 
 
@@ -43,7 +47,7 @@ def require_folder(folder: str | os.PathLike) -> Path:
     known = {n.lower(): n for n in [*manifest.sets, *manifest.large]}.get(path.name.lower())
     if known is None:
         raise CsrnetError(f"{path}: no such folder")
-    to = "" if path.parent.resolve() == fetch_root().resolve() else f" --to {path.parent}"
+    to = _to(path.parent)
     if known in manifest.large:
         url = manifest.large[known].archive
         raise CsrnetError(

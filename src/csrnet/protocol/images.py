@@ -59,6 +59,7 @@ def data_root() -> str:
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what a new file gets (temporary files are made private)
 
 IMAGE_EXTENSIONS = (
     ".png",
@@ -217,7 +218,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     tmp = Path(tmp_name)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

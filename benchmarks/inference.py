@@ -3,12 +3,13 @@
 Speed: for each image size and back end, the seconds ``csrnet.inference.photos.restore_photo``
 takes for one gray photo (with ``--colour``, an RGB one, which goes to the task's RGB model
 where one is installed, as in ``csrnet restore``; tiles and memory cap as ``csrnet restore``
-chooses them), megapixels per
-second, the speed as a multiple of today's default (PyTorch fp32, one tile per call), and the
-peak resident memory of a fresh process that ran only that case. Sizes are of the result:
-denoising runs on the photo itself; SR x2 enlarges a photo of half the size (so
-``4000x3000`` SR is 2000x1500 -> 4000x3000). BM3D (sigma 25) runs beside the denoiser where
-it takes seconds.
+chooses them), megapixels per second, the speed as a multiple of PyTorch fp32 (one tile per
+call; the row of the back end ``--backend auto`` picks is marked), and the peak resident
+memory of a fresh process that ran only that case. Before them, what preparing each model
+took (run with an empty ``$CSRNET_CACHE`` to time the conversion and quantization). Sizes
+are of the result: denoising runs on the photo itself; SR x2 enlarges a photo of half the
+size (so ``4000x3000`` SR is 2000x1500 -> 4000x3000). BM3D (sigma 25) runs beside the
+denoiser where it takes seconds.
 
 Accuracy (``--accuracy``): the PSNR change against PyTorch fp32 on Set5 x2, BSD68 sigma 25
 and Classic5 q10 with the gray/Y weights, and on CBSD68 sigma 25 and LIVE1 q10 on RGB with
@@ -51,7 +52,7 @@ ACCURACY_SETS = [
     ("CBSD68", Degradation("denoise", 25), 3),
     ("LIVE1", Degradation("jpeg", 10), 3),
 ]
-DEFAULT = ("torch", 1)  # today's default: PyTorch fp32, one tile per call
+BASELINE = ("torch", 1)  # PyTorch fp32, one tile per call: what the ratios are against
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -110,20 +111,33 @@ def measure(case: str, task: str, size: str, batch: int, colour: bool) -> dict |
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(backends: list[str], tasks: list[str], colour: bool) -> None:
-    """Quantize and convert once, outside the timed runs (the cache keeps the results)."""
+def prepare(backends: list[str], tasks: list[str], colour: bool) -> dict[str, str]:
+    """Convert and quantize once, outside the timed runs (the cache keeps the results), and
+    print what each took: the preparation a first use pays (run with an empty
+    ``$CSRNET_CACHE`` to time it; with the models cached it is the time to load them).
+    Returns the back end ``--backend auto`` picks for each task."""
+    from csrnet.inference.backends import choose_backend
     from csrnet.inference.choice import ModelChoice
     from csrnet.inference.photos import Photo
 
     photo = Photo(np.zeros((8, 8, 3) if colour else (8, 8), np.uint8))
+    print("| task | back end | weights | preparation s |")
+    print("|---|---|---|---:|")
+    auto = {}
     for task in tasks:
         for backend in backends:
-            ModelChoice(SETTINGS[task], backend=backend)(photo)
+            start = time.perf_counter()
+            _, meta = ModelChoice(SETTINGS[task], backend=backend)(photo)
+            seconds = time.perf_counter() - start
+            print(f"| {task} | {backend} | {meta.get('weights_file', '?')} | {seconds:.1f} |")
+        auto[task] = choose_backend("auto", "cpu", meta)
+    print()
+    return auto
 
 
-def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
+def speed_table(args: argparse.Namespace, backends: list[str], auto: dict[str, str]) -> None:
     batches = [int(b) for b in args.batches.split(",")]
-    print("| task | size | back end | batch | s / image | Mpx/s | vs default | peak MiB |")
+    print("| task | size | back end | batch | s / image | Mpx/s | vs torch | peak MiB |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for task in args.tasks.split(","):
         for size in args.sizes.split(","):
@@ -137,9 +151,10 @@ def speed_table(args: argparse.Namespace, backends: list[str]) -> None:
                 if isinstance(r, str):
                     print(f"| {task} | {w}x{h} | {case} | {batch} | failed: {r} |||||", flush=True)
                     continue
-                base = r["seconds"] if (case, batch) == DEFAULT else base
+                base = r["seconds"] if (case, batch) == BASELINE else base
                 ratio = f"{base / r['seconds']:.2f}x" if base else "-"
                 name = f"{case} ({r['model']} model)" if args.colour and "model" in r else case
+                name += " (auto)" if case == auto.get(task) else ""
                 print(
                     f"| {task} | {w}x{h} | {name} | {batch} | {r['seconds']:.2f} | "
                     f"{h * w / 1e6 / r['seconds']:.3f} | {ratio} | {r['peak_mib']:.0f} |",
@@ -197,9 +212,9 @@ def main() -> None:
         f"{'colour' if args.colour else 'gray'} photos; "
         f"back ends not installed: {', '.join(skipped) or 'none'}"
     )
-    prepare(backends, args.tasks.split(","), args.colour)
+    auto = prepare(backends, args.tasks.split(","), args.colour)
     if not args.no_speed:
-        speed_table(args, backends)
+        speed_table(args, backends, auto)
     if args.accuracy:
         accuracy_table(backends)
 

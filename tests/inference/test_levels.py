@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+import csrnet
 from csrnet import weights
 from csrnet.cli import main
+from csrnet.errors import CsrnetError
 from csrnet.inference.levels import estimate_noise_sigma, ijg_quality
 from csrnet.inference.photos import open_photo
 from csrnet.protocol.degrade import add_gaussian_noise, image_rng
@@ -55,16 +58,29 @@ def test_the_noise_estimate_of_a_smooth_photo(tmp_path: Path) -> None:
 
 @pytest.mark.data
 def test_the_noise_estimate_on_cbsd68() -> None:
-    """Photos as files hold noise clipped to [0, 255]: at sigma 50 that hides some of it."""
+    """Photos as files hold noise clipped to [0, 255]; the estimate leaves out where that
+    hides it (the plain wavelet estimate was 44.3 at sigma 50)."""
     paths = list_images(data_dir("CBSD68"))
-    for sigma, tolerance in ((15, 1.0), (25, 1.0), (50, 6.5)):
+    for sigma in (15, 25, 50):
         estimates = []
         for path in paths:
             noisy = add_gaussian_noise(read_image(path), sigma, image_rng(path.name))
             estimates.append(
                 estimate_noise_sigma(np.clip(np.round(noisy), 0, 255).astype(np.uint8))
             )
-        assert abs(np.mean(estimates) - sigma) < tolerance, (sigma, np.mean(estimates))
+        errors = np.abs(np.array(estimates) - sigma)
+        assert abs(np.mean(estimates) - sigma) < 1.5, (sigma, np.mean(estimates))
+        assert errors.mean() < 1.5, (sigma, errors.mean())
+
+
+def test_clipped_heavy_noise_is_not_underestimated() -> None:
+    """A dark and a bright half: sigma 50 clipped to 8 bits hides a third of the noise there,
+    and the estimate counts the middle only."""
+    y, x = np.mgrid[0:256, 0:384]
+    clean = np.select([x < 128, x < 256], [20.0, 128.0 + 20 * np.sin(y / 9.0)], 235.0)
+    noisy = add_gaussian_noise(clean, 50, np.random.default_rng(0))
+    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+    assert abs(estimate_noise_sigma(photo) - 50) < 2.0
 
 
 @pytest.fixture
@@ -164,3 +180,52 @@ def test_restore_estimates_sigma_when_asked(tmp_path: Path, capsys, blind_weight
         str(tmp_path / "demo.png"),
     )
     assert code == 2 and "give the level, not auto" in err
+
+
+def other_tiny_weights(folder: Path, name: str, task: str, **levels) -> Path:
+    """Tiny weights unlike ``tiny_weights``'s, so that which file restored a photo shows."""
+    path = tiny_weights(folder, name, task, levels.get("levels", []), levels.get("level_range"))
+    model, meta = weights.load_weights(path)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05)
+    weights.save_weights(path, model, meta)
+    return path
+
+
+def test_the_python_api_reads_levels_from_the_photo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    tiny_weights(folder, "tiny_jpeg_q10", "jpeg", [10])
+    other_tiny_weights(folder, "tiny_jpeg_q37", "jpeg", levels=[37])
+    tiny_weights(folder, "tiny_denoise_low", "denoise", [], level_range=[0, 35])
+    other_tiny_weights(folder, "tiny_denoise_high", "denoise", level_range=[35, 55])
+    monkeypatch.setenv("CSRNET_WEIGHTS", str(folder))
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS", tmp_path / "no_package_weights")
+    monarch = Image.open(sample_dir("LIVE1") / "monarch.png").convert("RGB")
+    jpeg = jpeg_bytes(monarch, quality=37)
+    restored = np.asarray(csrnet.restore(jpeg, task="jpeg", backend="torch"))  # quality: auto
+    assert np.array_equal(
+        restored, np.asarray(csrnet.restore(jpeg, task="jpeg", quality=37, backend="torch"))
+    )
+    assert not np.array_equal(
+        restored, np.asarray(csrnet.restore(jpeg, task="jpeg", quality=10, backend="torch"))
+    )
+    with pytest.raises(CsrnetError, match="array: not a JPEG file.*give quality="):
+        csrnet.restore(np.asarray(jpeg), task="jpeg", backend="torch")
+
+    gray = np.asarray(monarch.convert("L"), dtype=np.float64)
+    noisy = np.clip(np.round(add_gaussian_noise(gray, 50, np.random.default_rng(0))), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    estimated = csrnet.restore(noisy, task="denoise", sigma="auto", backend="torch")
+    assert np.array_equal(
+        estimated, csrnet.restore(noisy, task="denoise", sigma=50, backend="torch")
+    )
+    assert not np.array_equal(
+        estimated, csrnet.restore(noisy, task="denoise", sigma=20, backend="torch")
+    )
+    for bad in ({"task": "denoise", "sigma": "loud"}, {"task": "sr", "scale": "auto"}):
+        with pytest.raises(CsrnetError):
+            csrnet.restore(noisy, backend="torch", **bad)

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.choice import ModelChoice
-from csrnet.inference.levels import jpeg_quality_of
+from csrnet.inference.levels import AUTO, LevelReader, jpeg_quality_of
 from csrnet.inference.tiles import Model, restore_fn
 from csrnet.inference.tiling import DEFAULT_OVERLAP, MIN_CORE
 from csrnet.protocol.degrade import Degradation
@@ -183,8 +183,8 @@ def restore(
     image: Image.Image | np.ndarray,
     task: str,
     scale: int | None = None,
-    sigma: float | None = None,
-    quality: int | None = None,
+    sigma: float | str | None = None,
+    quality: int | str | None = None,
     weights: str | os.PathLike | None = None,
     tile: int = 0,
     self_ensemble: bool = False,
@@ -197,6 +197,9 @@ def restore(
     Args:
         image: the degraded photo (for SR, the low-resolution one).
         task: "sr", "denoise" or "jpeg", with ``scale``, ``sigma`` or ``quality``.
+            ``sigma="auto"`` estimates the photo's noise; with ``quality`` left out (or
+            "auto"), a JPEG's quality is read from its quantization tables (those of a PIL
+            image opened from a JPEG file; an array has none).
         weights: a weights file or name (default: the best installed for the setting).
         tile: tile side in pixels (0: chosen from a 2 GiB memory cap).
         self_ensemble: average the 8 flips/rotations (8x slower, slightly better).
@@ -210,16 +213,18 @@ def restore(
     if option is None:
         raise CsrnetError(f"unknown task {task!r}; choose from sr, denoise, jpeg")
     level = {"scale": scale, "sigma": sigma, "quality": quality}[option]
-    if level is None:
+    if level is None and task == "jpeg":
+        level = AUTO  # a JPEG says its quality
+    if level is None or (level == AUTO and task == "sr"):
         raise CsrnetError(f"task {task} needs {option}")
-    deg = Degradation(task, level)
-    choose = ModelChoice(deg, weights, device, channels, backend)
+    name = "array" if isinstance(image, np.ndarray) else "image"
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
-        photo = photo_from_pil(Image.fromarray(image), "array")
-    else:
-        photo = photo_from_pil(image, "image")
+        image = Image.fromarray(image)
+    photo = photo_from_pil(image, name)
+    deg = LevelReader(task, level, ask=f"{option}=")(photo, name)
+    choose = ModelChoice(deg, weights, device, channels, backend)
     model, _ = choose(photo)
     restored = photo_to_pil(restore_photo(photo, model, deg, device, tile, self_ensemble))
-    return np.asarray(restored) if isinstance(image, np.ndarray) else restored
+    return np.asarray(restored) if name == "array" else restored

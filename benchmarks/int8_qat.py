@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from int8_sensitivity import best_time, score  # this folder's post-training sweep
 
 from csrnet.errors import CsrnetWarning
-from csrnet.evaluation.evaluate import evaluate_folder
 from csrnet.evaluation.scorecache import device_label
 from csrnet.inference.backends import (
     KEEP_FP32,
@@ -37,29 +37,12 @@ from csrnet.inference.backends import (
     quantize_openvino,
 )
 from csrnet.inference.calibration import CALIBRATION_SETS
-from csrnet.inference.tiles import restore_fn
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
 from csrnet.training.data import PatchRecipe, TrainingImages, make_batch
 from csrnet.weights import load_weights, resolve_weights
 
 RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}
-
-
-def score(model, deg: Degradation, folder: Path) -> float:
-    return evaluate_folder(folder, deg, restore_fn(model, "cpu")).psnr
-
-
-def best_time(run, channels: int, side: int = 512, repeats: int = 3) -> float:
-    """The fastest of ``repeats`` calls on a side x side image, after a warm-up call."""
-    x = np.random.default_rng(0).random((1, channels, side, side), np.float32)
-    run(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def qat_model(model, meta: dict, inputs: np.ndarray):

@@ -59,9 +59,9 @@ def score(model, deg: Degradation, folder: Path) -> float:
     return evaluate_folder(folder, deg, restore_fn(model, "cpu")).psnr
 
 
-def best_time(run, side: int = 512, repeats: int = 3) -> float:
+def best_time(run, channels: int = 1, side: int = 512, repeats: int = 3) -> float:
     """The fastest of ``repeats`` calls on a side x side image, after a warm-up call."""
-    x = np.random.default_rng(0).random((1, 1, side, side), np.float32)
+    x = np.random.default_rng(0).random((1, channels, side, side), np.float32)
     run(x)
     times = []
     for _ in range(repeats):

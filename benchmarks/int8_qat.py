@@ -40,9 +40,7 @@ from csrnet.inference.calibration import CALIBRATION_SETS
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
 from csrnet.training.data import PatchRecipe, TrainingImages, make_batch
-from csrnet.weights import load_weights, resolve_weights
-
-RANKING_SETS = {"sr": "Set5", "denoise": "BSD68", "jpeg": "Classic5"}
+from csrnet.weights import RANKING_SETS, load_weights, resolve_weights
 
 
 def qat_model(model, meta: dict, inputs: np.ndarray):

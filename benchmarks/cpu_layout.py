@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from csrnet.evaluation.scorecache import device_label
+from csrnet.devices import device_label
 from csrnet.model import make_model
 
 

@@ -1,6 +1,6 @@
 """CPU restore speed of every back end side by side, with BM3D, and their accuracy.
 
-Speed: for each image size and back end, the seconds ``csrnet.inference.photos.restore_photo``
+Speed: for each image size and back end, the seconds ``csrnet.inference.pipeline.restore_photo``
 takes for one gray photo (with ``--colour``, an RGB one, which goes to the task's RGB model
 where one is installed, as in ``csrnet restore``; tiles and memory cap as ``csrnet restore``
 chooses them), megapixels per second, the speed as a multiple of PyTorch fp32 (one tile per
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from csrnet.devices import device_label
 from csrnet.errors import CsrnetWarning
-from csrnet.evaluation.scorecache import device_label
 from csrnet.inference.backends import BACKENDS, installed
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
@@ -65,7 +65,9 @@ def run_case(case: str, task: str, size: tuple[int, int], batch: int, colour: bo
     """One timed restore in this process, after a warm-up on a small photo (gray, or with
     ``colour`` RGB: the RGB model of the task where one is installed, as restore picks)."""
     from csrnet.inference.choice import ModelChoice
-    from csrnet.inference.photos import Photo, restore_photo
+    from csrnet.inference.options import RunOptions
+    from csrnet.inference.photo import Photo
+    from csrnet.inference.pipeline import restore_photo
 
     h, w = size
     rng = np.random.default_rng(0)
@@ -83,10 +85,10 @@ def run_case(case: str, task: str, size: tuple[int, int], batch: int, colour: bo
     photo = Photo(rng.integers(0, 256, shape, dtype=np.uint8))
     model, _ = choose(photo)
     # warm-up (compile for the shape): a 384-pixel crop runs whole, or as the big tiles
-    restore_photo(Photo(photo.pixels[:384, :384]), model, deg, batch=batch)
+    restore_photo(Photo(photo.pixels[:384, :384]), model, deg, RunOptions(batch=batch))
     weights = model.config.image_channels == 3 and "RGB" or "Y"
     start = time.perf_counter()
-    restore_photo(photo, model, deg, batch=batch)
+    restore_photo(photo, model, deg, RunOptions(batch=batch))
     return {"seconds": time.perf_counter() - start, "model": weights}
 
 
@@ -118,7 +120,7 @@ def prepare(backends: list[str], tasks: list[str], colour: bool) -> dict[str, st
     Returns the back end ``--backend auto`` picks for each task."""
     from csrnet.inference.backends import choose_backend
     from csrnet.inference.choice import ModelChoice
-    from csrnet.inference.photos import Photo
+    from csrnet.inference.photo import Photo
 
     photo = Photo(np.zeros((8, 8, 3) if colour else (8, 8), np.uint8))
     print("| task | back end | weights | preparation s |")
@@ -127,10 +129,10 @@ def prepare(backends: list[str], tasks: list[str], colour: bool) -> dict[str, st
     for task in tasks:
         for backend in backends:
             start = time.perf_counter()
-            _, meta = ModelChoice(SETTINGS[task], backend=backend)(photo)
+            _, info = ModelChoice(SETTINGS[task], backend=backend)(photo)
             seconds = time.perf_counter() - start
-            print(f"| {task} | {backend} | {meta.get('weights_file', '?')} | {seconds:.1f} |")
-        auto[task] = choose_backend("auto", "cpu", meta)
+            print(f"| {task} | {backend} | {info.name} | {seconds:.1f} |")
+        auto[task] = choose_backend("auto", "cpu", info)
     print()
     return auto
 

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from int8_sensitivity import best_time, score  # this folder's post-training sweep
 
+from csrnet.datasets.patches import PatchRecipe, TrainingImages, make_batch
+from csrnet.devices import device_label
 from csrnet.errors import CsrnetWarning
-from csrnet.evaluation.scorecache import device_label
 from csrnet.inference.backends import (
     KEEP_FP32,
     KEEP_FP32_TYPES,
@@ -39,11 +40,10 @@ from csrnet.inference.backends import (
 from csrnet.inference.calibration import CALIBRATION_SETS
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
-from csrnet.training.data import PatchRecipe, TrainingImages, make_batch
-from csrnet.weights import RANKING_SETS, load_weights, resolve_weights
+from csrnet.weights import RANKING_SETS, WeightsInfo, load_weights, resolve_weights
 
 
-def qat_model(model, meta: dict, inputs: np.ndarray):
+def qat_model(model, info: WeightsInfo, inputs: np.ndarray):
     """NNCF's quantized PyTorch model of ``model``, int8 everywhere, initialised on the
     calibration ``inputs`` as ``openvino-int8`` is (min-max activation ranges for SR)."""
     import nncf
@@ -51,7 +51,7 @@ def qat_model(model, meta: dict, inputs: np.ndarray):
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     advanced = {}
-    if meta["task"]["task"] == "sr":
+    if info.task == "sr":
         advanced["activations_range_estimator_params"] = RangeEstimatorParametersSet.MINMAX
     batches = [torch.from_numpy(inputs[i : i + 1]) for i in range(len(inputs))]
     return nncf.quantize(
@@ -63,20 +63,17 @@ def qat_model(model, meta: dict, inputs: np.ndarray):
     )
 
 
-def fine_tune(quantized, meta: dict, args: argparse.Namespace) -> list[float]:
+def fine_tune(quantized, info: WeightsInfo, args: argparse.Namespace) -> list[float]:
     """``args.steps`` of L1 and AdamW on training patches; the mean loss of each 50 steps."""
-    task = meta["task"]
-    levels = list(task.get("levels") or [])
-    scales = levels if task["task"] == "sr" else []
+    scales = info.levels if info.task == "sr" else []
     folders = [Path(data_root()) / name for name in CALIBRATION_SETS]
-    channels = int(meta["model"].get("image_channels", 1))
-    images = TrainingImages.load(folders, task["task"], scales, args.patch, channels=channels)
-    recipe = PatchRecipe(task["task"], levels, task.get("level_range"), args.patch, seed=1)
+    images = TrainingImages.load(folders, info.task, scales, args.patch, channels=info.channels)
+    recipe = PatchRecipe(info.task, info.levels, info.level_range, args.patch, seed=1)
     optimizer = torch.optim.AdamW(quantized.parameters(), lr=args.lr, weight_decay=0.0)
     quantized.train()
     losses, curve = [], []
     for step in range(args.steps):
-        x, y = make_batch(images, recipe, step, range(args.batch))
+        x, y = map(torch.from_numpy, make_batch(images, recipe, step, range(args.batch)))
         loss = torch.nn.functional.l1_loss(quantized(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -104,17 +101,16 @@ def main() -> None:
     os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "900")
     import openvino as ov
 
-    model, meta = load_weights(resolve_weights(args.weights))
+    model, info = load_weights(resolve_weights(args.weights))
     model = model.to(memory_format=torch.contiguous_format)
-    task = meta["task"]
-    level = args.level or (task["levels"] or [None])[0]
+    level = args.level or (info.levels or [None])[0]
     if level is None:
         parser.error("these weights cover a range of levels: name one with --level")
-    deg = Degradation(task["task"], level)
-    folder = Path(data_root()) / (args.set or RANKING_SETS[task["task"]])
+    deg = Degradation(info.task, level)
+    folder = Path(data_root()) / (args.set or RANKING_SETS[info.task])
     channels = model.config.image_channels
     threads = torch.get_num_threads()
-    inputs = _calibration(meta, "openvino-int8")
+    inputs = _calibration(info, "openvino-int8")
     print(f"{device_label('cpu')}; {args.weights} at {deg.label}, scored on {folder.name}")
     onnx = _onnx_file(model)
     runners = {}
@@ -123,11 +119,11 @@ def main() -> None:
         ("post-training, everywhere", (), ()),
     ):
         ov_model = ov.Core().read_model(onnx)
-        quantized = quantize_openvino(ov_model, inputs, task["task"], keep, keep_types)
+        quantized = quantize_openvino(ov_model, inputs, info.task, keep, keep_types)
         runners[name] = openvino_runner(quantized, threads)
     start = time.perf_counter()
-    quantized = qat_model(model, meta, inputs)
-    curve = fine_tune(quantized, meta, args)
+    quantized = qat_model(model, info, inputs)
+    curve = fine_tune(quantized, info, args)
     minutes = (time.perf_counter() - start) / 60
     name = f"QAT, everywhere ({args.steps} steps, lr {args.lr:g}, {minutes:.0f} min)"
     runners[name] = openvino_runner(to_openvino(quantized, model), threads)

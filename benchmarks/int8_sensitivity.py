@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from csrnet.devices import device_label
 from csrnet.errors import CsrnetWarning
 from csrnet.evaluation.evaluate import evaluate_folder
-from csrnet.evaluation.scorecache import device_label
 from csrnet.inference.backends import (
     KEEP_FP32,
     KEEP_FP32_TYPES,
@@ -36,7 +36,7 @@ from csrnet.inference.backends import (
     openvino_runner,
     quantize_openvino,
 )
-from csrnet.inference.tiles import restore_fn
+from csrnet.inference.runner import restore_fn
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root, list_images
 from csrnet.weights import load_weights, resolve_weights
@@ -81,13 +81,12 @@ def main() -> None:
     warnings.simplefilter("ignore", CsrnetWarning)
     import openvino as ov
 
-    model, meta = load_weights(resolve_weights(args.weights))
-    task = meta["task"]
-    level = args.level or (task["levels"] or [None])[0]
+    model, info = load_weights(resolve_weights(args.weights))
+    level = args.level or (info.levels or [None])[0]
     if level is None:
         parser.error("these weights cover a range of levels: name one with --level")
-    deg = Degradation(task["task"], level)
-    inputs = _calibration(meta, "openvino-int8")
+    deg = Degradation(info.task, level)
+    inputs = _calibration(info, "openvino-int8")
     onnx = _onnx_file(model)
     threads = torch.get_num_threads()
     print(f"{device_label('cpu')}; {args.weights} at {deg.label}, scored on every")
@@ -101,7 +100,7 @@ def main() -> None:
         reference = score(model, deg, folder)
         for name, (keep, keep_types, bits) in VARIANTS.items():
             model_file = ov.Core().read_model(onnx)
-            quantized = quantize_openvino(model_file, inputs, task["task"], keep, keep_types, bits)
+            quantized = quantize_openvino(model_file, inputs, info.task, keep, keep_types, bits)
             run = openvino_runner(quantized, threads)
             seconds = best_time(run)
             psnr = score(CompiledModel(run, model.config, "openvino-int8"), deg, folder)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import torch
 
-from csrnet.evaluation.scorecache import device_label
+from csrnet.devices import device_label
+from csrnet.inference.options import LEVEL_OPTIONS
 from csrnet.protocol.images import data_root
-from csrnet.weights import read_metadata, resolve_weights, trained_levels
+from csrnet.weights import read_info, resolve_weights
 
 
 def run(argv: list[str], processes: int, threads: int) -> tuple[float, str]:
@@ -42,10 +43,9 @@ def run(argv: list[str], processes: int, threads: int) -> tuple[float, str]:
 
 def setting_options(weights: str) -> list[str]:
     """``--task T --LEVEL L`` for the first setting ``weights`` was trained for."""
-    meta = read_metadata(resolve_weights(weights))
-    task, level = meta["task"]["task"], trained_levels(meta)[0]
-    option = {"sr": "--scale", "denoise": "--sigma", "jpeg": "--quality"}[task]
-    return ["--task", task, option, f"{level:g}"]
+    info = read_info(resolve_weights(weights))
+    option = LEVEL_OPTIONS[info.task]
+    return ["--task", info.task, f"--{option}", f"{info.trained_levels[0]:g}"]
 
 
 def main() -> None:

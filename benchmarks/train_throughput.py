@@ -1,10 +1,12 @@
 """Training throughput of the D8R6 model: the training engines side by side, in one run.
 
 Each row times one training step as ``csrnet train`` runs it (``training.engine``): the model,
-the recipe's AdamW and clipping, channels_last, and bf16 autocast on the GPU. Engines:
+the recipe's AdamW and clipping, channels_last, in each of ``--precisions`` (fp32, or bf16
+autocast with fp32 master weights: ``training.precision``). Engines:
 
 - ``eager``: today's default, patches made on the host (``data.sampler: host``, in the
   training process: the worst case for data loading) and copied over;
+- ``eager-contiguous``: eager with the weights and patches in the default (NCHW) layout;
 - ``eager-device``: eager, patches drawn on the device (``data.sampler: device``);
 - ``eager-tuned``: eager-device with ``cudnn_benchmark`` (cuDNN times its algorithms per
   shape; ``configs/base/gpu.yaml`` turns it on);
@@ -40,6 +42,8 @@ launch-bound, so its wall time measures the host) and marks "(tf32)" where cuDNN
 the layer in an fp32 kernel, as it does for the half-scale weight gradients in the step.
 
     python benchmarks/train_throughput.py                      # CPU: eager at the recipes'
+    python benchmarks/train_throughput.py --engines eager-contiguous,eager \
+        --precisions fp32,bf16 --batches 10,16,32          # the CPU table of TRAINING.md
     python benchmarks/train_throughput.py --devices cuda --engines eager,graph,compile \
         --batches 16,32,64,128 --check-steps 200
     python benchmarks/train_throughput.py --devices cuda --engines eager --batches 32 \
@@ -51,24 +55,20 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from csrnet.datasets.patches import TrainingImages
+from csrnet.devices import device_label
 from csrnet.errors import CsrnetError, first_line
-from csrnet.evaluation.scorecache import device_label
 from csrnet.model import CSRnet, multiply_adds_per_pixel
+from csrnet.training.batches import make_batches, next_batch
 from csrnet.training.config import load_config
-from csrnet.training.data import TrainingImages
-from csrnet.training.engine import (
-    make_batches,
-    make_engine,
-    make_optimizer,
-    next_batch,
-    use_training_layout,
-)
+from csrnet.training.engine import engine_class
+from csrnet.training.optimizer import make_optimizer, use_training_layout
+from csrnet.training.precision import choose_precision, cpu_bf16_flags, native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -78,6 +78,7 @@ RECIPES = {
 }
 ENGINES = {  # label: (engine, sampler, cudnn_benchmark, half_scale_nchw)
     "eager": ("eager", "host", False, False),
+    "eager-contiguous": ("eager", "host", False, False),  # and NCHW throughout (Trainer)
     "eager-device": ("eager", "device", False, False),
     "eager-tuned": ("eager", "device", True, False),
     "eager-half-nchw": ("eager", "device", False, True),
@@ -88,7 +89,9 @@ ENGINES = {  # label: (engine, sampler, cudnn_benchmark, half_scale_nchw)
 }
 
 
-def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> object:
+def recipe(
+    task: str, label: str, patch: int, batch: int, device: str, args, precision: str = "auto"
+) -> object:
     engine, sampler, tuned, half_nchw = ENGINES[label]
     return load_config(
         ROOT / "configs" / RECIPES[task],
@@ -102,6 +105,7 @@ def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> 
             f"compile_mode={args.compile_mode}",
             f"cudnn_benchmark={str(tuned).lower()}",
             f"half_scale_nchw={str(half_nchw).lower()}",
+            f"precision={precision}",
             "schedule.warmup_steps=0",
             "data.workers=0",  # host batches made in the process: the worst case
         ],
@@ -111,18 +115,26 @@ def recipe(task: str, label: str, patch: int, batch: int, device: str, args) -> 
 class Trainer:
     """One engine's steps on one recipe, as ``csrnet train`` makes them."""
 
-    def __init__(self, cfg, images: TrainingImages, device: torch.device, seed: int = 0):
+    def __init__(
+        self, cfg, images: TrainingImages, device: torch.device, seed: int = 0, nchw: bool = False
+    ):
         torch.manual_seed(seed)
-        self.model = CSRnet(**asdict(cfg.model.build())).to(device)
-        self.device, self.cfg = device, cfg
+        self.model = CSRnet(cfg.model_config).to(device)
+        self.device, self.cfg, self.nchw = device, cfg, nchw
         self.optimizer = make_optimizer(cfg, self.model.parameters(), device)
-        use_training_layout(self.model, self.optimizer, cfg.half_scale_nchw)
+        if not nchw:
+            use_training_layout(self.model, self.optimizer, cfg.half_scale_nchw)
         self.host, batches = make_batches(cfg, images, device)
-        self.engine = make_engine(cfg, self.model, self.optimizer, device, batches)
+        shape = (cfg.data.batch_size, 1, cfg.data.patch_size, cfg.data.patch_size)
+        chosen = choose_precision(cfg.precision, device, cfg.model_config, shape, cfg.loss)
+        engine = engine_class(cfg, device)
+        self.engine = engine(cfg, self.model, self.optimizer, device, batches, chosen.bf16)
         self.step = 0
 
     def __call__(self) -> torch.Tensor:
         batch = next_batch(self.host, self.device) if self.host is not None else None
+        if batch is not None and self.nchw:
+            batch = (batch[0].contiguous(), batch[1])
         loss = self.engine(self.step, self.cfg.optim.lr, batch)
         self.step += 1
         return loss
@@ -340,6 +352,10 @@ def main() -> None:
     parser.add_argument("--tasks", default="sr")
     parser.add_argument("--engines", default="eager", help=f"of {', '.join(ENGINES)}")
     parser.add_argument("--batches", default="16", help="batch sizes, e.g. 16,32,64,128")
+    parser.add_argument(
+        "--precisions",
+        help="fp32 and/or bf16 (default: both where the device computes bf16 natively)",
+    )
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=3.0, help="timed per row")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
@@ -355,45 +371,51 @@ def main() -> None:
     names = args.devices or ("cuda" if torch.cuda.is_available() else "cpu")
     labels = args.engines.split(",")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    flags = ", ".join(cpu_bf16_flags()) or "no bf16 flags"
     print(
         f"torch {torch.__version__}, {device_label('cpu')} "
-        f"({os.cpu_count()} cores, {torch.get_num_threads()} threads), {gpu}"
+        f"({os.cpu_count()} cores, {torch.get_num_threads()} threads; {flags}), {gpu}"
     )
     macs = multiply_adds_per_pixel(CSRnet())
     for device in (torch.device(n) for n in names.split(",")):
         peak = bf16_peak_tflops(device) if device.type == "cuda" else float("nan")
         if device.type == "cuda":
             print(f"bf16 matrix rate, measured: {peak:.0f} TFLOP/s")
+        native = "fp32,bf16" if native_bf16(device) else "fp32"
+        precisions = (args.precisions or native).split(",")
         print(
-            "| device | task | engine | batch | patch | steps/s | s/step | vs eager "
-            "| patch px/s | TFLOP/s | of bf16 peak | warm-up s |"
+            "| device | task | engine | precision | batch | patch | steps/s | s/step "
+            "| vs eager fp32 | patch px/s | TFLOP/s | of bf16 peak | warm-up s |"
         )
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for task in args.tasks.split(","):
             folder = "T91" if task == "sr" else "Train400"
             levels = [4.0] if task == "sr" else []
             images = TrainingImages.load([Path(args.data_root) / folder], task, levels, args.patch)
             for batch in (int(b) for b in args.batches.split(",")):
                 eager_s = float("nan")
-                for label in labels:
+                pairs = [(x, p) for p in precisions for x in labels]
+                pairs.sort(key=lambda pair: pair != ("eager", "fp32"))  # the baseline first
+                for label, precision in pairs:
                     if label.startswith("graph") and device.type != "cuda":
                         continue
-                    cfg = recipe(task, label, args.patch, batch, device.type, args)
+                    row = f"| {device.type} | {task} | {label} | {precision} | {batch} |"
+                    cfg = recipe(task, label, args.patch, batch, device.type, args, precision)
                     try:  # a variant that fails is a row; the rest of the run still counts
-                        trainer = Trainer(cfg, images, device)
+                        trainer = Trainer(cfg, images, device, nchw=label.endswith("contiguous"))
                         per_step, warm = seconds_per_step(trainer, args.warmup, args.seconds)
                     except (RuntimeError, CsrnetError) as exc:
-                        row = f"| {device.type} | {task} | {label} | {batch} | {args.patch} |"
-                        print(f"{row} failed: {first_line(exc)} |", flush=True)
+                        print(f"{row} {args.patch} | failed: {first_line(exc)} |", flush=True)
                         continue
-                    eager_s = per_step if label == "eager" else eager_s
+                    if (label, precision) == ("eager", "fp32"):
+                        eager_s = per_step
                     pixels = batch * args.patch**2 / per_step
                     tflops = 6 * macs * pixels / 1e12
                     share = f"{tflops / peak:.1%}" if device.type == "cuda" else "-"
                     print(
-                        f"| {device.type} | {task} | {label} | {batch} | {args.patch} | "
-                        f"{1 / per_step:.1f} | {per_step:.4f} | {eager_s / per_step:.2f}x | "
-                        f"{pixels / 1e6:.3f} M | {tflops:.1f} | {share} | {warm:.1f} |",
+                        f"{row} {args.patch} | {1 / per_step:.2f} | {per_step:.4f} | "
+                        f"{eager_s / per_step:.2f}x | {pixels / 1e6:.3f} M | {tflops:.2f} | "
+                        f"{share} | {warm:.1f} |",
                         flush=True,
                     )
             if args.check_steps:

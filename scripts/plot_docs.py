@@ -46,9 +46,9 @@ def best_shipped(task: str, level: int, dataset: str) -> tuple[str, float] | Non
     """The shipped (or installed) file with the best recorded mean at this cell."""
     key = f"{dataset} {LABEL[task].format(level)}"
     scores = [
-        (meta["benchmarks"][key]["psnr"], path.stem)
-        for path, meta in available_weights()
-        if meta["task"]["task"] == task and key in meta.get("benchmarks", {})
+        (info.benchmarks[key]["psnr"], info.name)
+        for info in available_weights()
+        if info.task == task and key in info.benchmarks
     ]
     return (max(scores)[1], max(scores)[0]) if scores else None
 

@@ -2,7 +2,7 @@
 
 The device tool carries the repository alone, not ../shared/data. This writes one folder
 (``--out``, default ``.device_data/campaign``) that every given recipe runs from: each
-training image that some recipe keeps (``csrnet.training.overlap`` leaves out those overlapping its
+training image that some recipe keeps (``csrnet.datasets.overlap`` leaves out those overlapping its
 test sets), each recipe's validation set and the ``--test-sets``, each image once, as the
 gray PNG of its Y channel (what every loader computes from it anyway: a gray image is its
 own Y; a third of the bytes of an RGB PNG) where that is smaller, else as the original file;
@@ -35,11 +35,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from csrnet.datasets.patches import training_paths
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import to_y
 from csrnet.protocol.images import data_root, list_images, read_image
 from csrnet.training.config import TrainConfig, load_config
-from csrnet.training.data import training_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORED = {"sr": ["Set5", "Set14"], "denoise": ["Set12", "BSD68"], "jpeg": ["Classic5", "LIVE1"]}

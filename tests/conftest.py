@@ -60,6 +60,7 @@ def tiny_config(tmp_path: Path, task: str = "jpeg", **overrides) -> Path:
         "ckpt_every": 0,
         "log_every": 10,
         "device": "cpu",
+        "precision": "fp32",  # the same arithmetic on every CPU: exact comparisons hold
     }
     for key, value in overrides.items():
         section, _, name = key.partition("__")

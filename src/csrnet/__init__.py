@@ -5,10 +5,11 @@ or a numpy array; ``csrnet.load_model(name_or_path)`` returns a model and its me
 input raises :class:`CsrnetError`; surprises that do not stop the work are
 :class:`CsrnetWarning` warnings.
 
-Layout: ``model`` (the network, eqs. 1-10), ``weights`` (the weights file format and the
-installed weights), ``devices``, ``errors``; and the subpackages ``protocol`` (the paper's
-MATLAB-exact evaluation protocol, no torch), ``inference`` (restoring images and photos, back
-ends), ``training``, ``evaluation``, ``report``, ``serve`` (the web page) and ``cli``.
+Layout (docs/DEVELOPING.md has the layers): ``model`` (the network, eqs. 1-10), ``weights``
+(the weights file format and the installed weights), ``devices``, ``errors``; and the
+subpackages ``protocol`` (the paper's MATLAB-exact evaluation protocol, no torch),
+``datasets``, ``inference`` (restoring images and photos, back ends), ``evaluation``,
+``training``, ``report``, ``serve`` (the web page) and ``cli``.
 """
 
 from csrnet.errors import CsrnetError, CsrnetWarning
@@ -20,7 +21,7 @@ __all__ = ["CsrnetError", "CsrnetWarning", "load_model", "restore"]
 def __getattr__(name: str):
     # Imported on first use, so that commands which need no torch start fast.
     if name == "restore":
-        from csrnet.inference.photos import restore
+        from csrnet.inference.api import restore
 
         return restore
     if name == "load_model":

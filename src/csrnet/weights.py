@@ -4,8 +4,9 @@ Metadata keys (all strings; JSON where structured): ``format`` ("csrnet-weights"
 ``model`` (ModelConfig arguments), ``task`` (task, levels, level_range, val_levels),
 ``steps``, ``total_steps`` (``steps`` plus the ``init_from`` weights' own total, when they
 can be read), ``train_data``, ``recipe`` (config name), ``validation`` (best validation
-record), ``config`` (the whole training config), and ``benchmarks`` (means measured by
-``csrnet evaluate --record``).
+record), ``config`` (the whole training config), ``precision`` (what each part of the run
+computed in: ``csrnet.training.precision``) and ``benchmarks`` (means measured by ``csrnet
+evaluate --record``). The package reads them through one record, :class:`WeightsInfo`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +31,17 @@ if TYPE_CHECKING:
 from csrnet.protocol.images import write_atomic
 
 __all__ = [
-    "covers",
-    "describe_levels",
+    "WeightsInfo",
+    "available_weights",
+    "find_weights",
+    "load_model",
     "load_weights",
     "metadata_problem",
+    "read_info",
     "read_metadata",
     "record_benchmarks",
+    "resolve_weights",
     "save_weights",
-    "trained_levels",
-    "warn_if_untrained_level",
 ]
 
 FORMAT = "csrnet-weights"
@@ -46,12 +50,6 @@ FORMAT = "csrnet-weights"
 def _encode(metadata: dict[str, Any]) -> dict[str, str]:
     """safetensors metadata is str -> str: structured values as JSON."""
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-
-
-def trained_levels(meta: dict[str, Any]) -> list[float]:
-    """The settings a weights file was trained for: its fixed levels, or the levels it was
-    validated at when it drew them from a range."""
-    return meta["task"].get("levels") or meta["task"].get("val_levels") or []
 
 
 def save_weights(path: str | os.PathLike, model: CSRnet, metadata: dict[str, Any]) -> None:
@@ -71,10 +69,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
     except FileNotFoundError:
-        shipped = PACKAGE_WEIGHTS / path.name
-        moved = f"; the shipped files moved: {shipped} (or the name {path.stem})"
-        hint = moved if path.parent.name == "weights" and shipped.is_file() else ""
-        raise CsrnetError(f"{path}: no such weights file{hint}") from None
+        raise CsrnetError(f"{path}: no such weights file") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CsrnetError(f"{path}: not a readable safetensors file ({exc})") from None
     if raw.get("format") != FORMAT:
@@ -123,44 +118,125 @@ def metadata_problem(meta: dict[str, Any]) -> str | None:
     for key in ("validation", "config", "benchmarks"):
         if key in meta and not isinstance(meta[key], dict):
             return f"{key!r} is not a table"
+    if "precision" in meta and not isinstance(meta["precision"], list):
+        return "'precision' is not a list"
     for name, score in meta.get("benchmarks", {}).items():
         if not isinstance(score, dict) or not _numbers([score.get("psnr")]):
             return f"benchmark {name!r} has no PSNR number"
     return None
 
 
-def covers(task: dict[str, Any], level: float) -> bool:
-    """Whether weights of this ``task`` metadata were trained for ``level``."""
-    span = task.get("level_range")
-    return level in (task.get("levels") or []) or (span is not None and span[0] <= level <= span[1])
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What a weights file's metadata says, read and checked once (:func:`read_info`): the
+    one record of a file that the rest of the package reads, by its fields."""
+
+    path: Path
+    metadata: dict[str, Any]  # decoded, as stored; checked by metadata_problem
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def task(self) -> str:
+        return self.metadata["task"]["task"]
+
+    @property
+    def levels(self) -> list[float]:
+        return list(self.metadata["task"].get("levels") or [])
+
+    @property
+    def level_range(self) -> list[float] | None:
+        return self.metadata["task"].get("level_range")
+
+    @property
+    def trained_levels(self) -> list[float]:
+        """Its fixed levels, or the levels it was validated at when it drew them from a
+        range."""
+        return self.levels or list(self.metadata["task"].get("val_levels") or [])
+
+    @property
+    def model_args(self) -> dict[str, Any]:
+        """The ModelConfig arguments of its architecture."""
+        return self.metadata["model"]
+
+    @property
+    def channels(self) -> int:
+        """1 for the paper's gray/Y models, 3 for RGB ones."""
+        return int(self.model_args.get("image_channels", 1))
+
+    @property
+    def steps(self) -> int:
+        return int(self.metadata.get("steps", 0))
+
+    @property
+    def total_steps(self) -> int | None:
+        """Its steps and those of the weights it was warm-started from; None when it was
+        warm-started from weights whose own total is unknown."""
+        if "total_steps" in self.metadata:
+            return int(self.metadata["total_steps"])
+        return None if self.config.get("init_from") else self.steps
+
+    @property
+    def recipe(self) -> str:
+        """The name of the recipe that trained it ("" if not recorded)."""
+        return str(self.metadata.get("recipe", ""))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The training recipe, resolved, as the run stored it ({} if none)."""
+        return self.metadata.get("config", {})
+
+    @property
+    def validation(self) -> dict[str, Any]:
+        return self.metadata.get("validation") or {}
+
+    @property
+    def benchmarks(self) -> dict[str, dict[str, float]]:
+        """Means measured by ``csrnet evaluate --record``, by "Set5 x2"."""
+        return self.metadata.get("benchmarks", {})
+
+    @property
+    def precision(self) -> list[dict[str, Any]]:
+        """What each part of its training run computed in (empty: not recorded)."""
+        return self.metadata.get("precision", [])
+
+    def covers(self, level: float) -> bool:
+        """Whether it was trained for ``level``."""
+        span = self.level_range
+        return level in self.levels or (span is not None and span[0] <= level <= span[1])
+
+    def describe_levels(self) -> str:
+        """Its levels as ``csrnet models`` prints them: "2, 4" or "0-55"."""
+        levels = ", ".join(f"{level:g}" for level in self.levels)
+        if not levels and self.level_range:
+            levels = "{:g}-{:g}".format(*self.level_range)
+        return levels
+
+    def warn_if_untrained(self, deg: Degradation, name: Any = None) -> None:
+        """Warn when it runs at a level it was not trained for."""
+        if not self.covers(deg.level):
+            warn(
+                f"{name or self.name}: trained for {deg.task} {self.describe_levels()}, not "
+                f"{deg.label}; the result may be poor"
+            )
 
 
-def warn_if_untrained_level(name: Any, meta: dict[str, Any], deg: Any) -> None:
-    """Warn when weights run at a level (``deg``, a Degradation) they were not trained for."""
-    if not covers(meta["task"], deg.level):
-        warn(
-            f"{name}: trained for {deg.task} {describe_levels(meta['task'])}, not "
-            f"{deg.label}; the result may be poor"
-        )
-
-
-def describe_levels(task: dict[str, Any]) -> str:
-    """The levels a file was trained for, as ``csrnet models`` prints them: "2, 4" or "0-55"."""
-    levels = ", ".join(f"{level:g}" for level in task.get("levels") or [])
-    if not levels and task.get("level_range"):
-        levels = "{:g}-{:g}".format(*task["level_range"])
-    return levels
+def read_info(path: str | os.PathLike) -> WeightsInfo:
+    """The metadata of a weights file as a :class:`WeightsInfo`."""
+    return WeightsInfo(Path(path), read_metadata(path))
 
 
 def load_weights(
     path: str | os.PathLike, device: str | torch.device = "cpu"
-) -> tuple[CSRnet, dict[str, Any]]:
+) -> tuple[CSRnet, WeightsInfo]:
     """Rebuild the model stored in a weights file (fp32, eval mode, channels_last) and
-    return its metadata."""
-    path = Path(path)
-    meta = read_metadata(path)
+    return what its metadata says."""
+    info = read_info(path)
+    path = info.path
     try:
-        model = CSRnet(**meta["model"])
+        model = CSRnet(**info.model_args)
         state = load_file(str(path))
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
@@ -168,7 +244,7 @@ def load_weights(
             f"{path}: weights do not match their model description ({first_line(exc)})"
         ) from None
     # channels_last: 1.5x faster than the default layout on the CPU (benchmarks/inference.py)
-    return model.to(device, memory_format=torch.channels_last).eval(), meta
+    return model.to(device, memory_format=torch.channels_last).eval(), info
 
 
 def record_benchmarks(path: str | os.PathLike, results: dict[str, dict[str, float]]) -> None:
@@ -192,28 +268,23 @@ def user_weights_dir() -> Path:
     return Path(os.environ.get("CSRNET_WEIGHTS", default))
 
 
-def available_weights() -> list[tuple[Path, dict[str, Any]]]:
-    """(path, metadata) of the shipped weights and those in the user weights folder."""
+def available_weights() -> list[WeightsInfo]:
+    """The shipped weights and those in the user weights folder."""
     found = []
     for folder in (PACKAGE_WEIGHTS, user_weights_dir()):
         for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
             try:
-                found.append((path, read_metadata(path)))
+                found.append(read_info(path))
             except CsrnetError as exc:  # a stray or broken file does not hide the others
                 warn(f"{exc} (skipped)")
     return found
-
-
-def channels_of(meta: dict[str, Any]) -> int:
-    """1 for the paper's gray/Y models, 3 for RGB ones."""
-    return int(meta["model"].get("image_channels", 1))
 
 
 def find_weights(
     deg: Degradation,
     channels: int = 1,
     required: bool = True,
-    found: list[tuple[Path, dict[str, Any]]] | None = None,
+    found: list[WeightsInfo] | None = None,
 ) -> Path | None:
     """The weights for this setting and channel count: among the files trained for it (a
     fixed level, else a range covering it), the best measured PSNR on the setting's ranking
@@ -224,22 +295,19 @@ def find_weights(
     ranking_set = RGB_RANKING_SETS[deg.task] if channels == 3 else RANKING_SETS[deg.task]
     ranking_key = f"{ranking_set} {deg.label}"
     candidates = []
-    for path, meta in available_weights() if found is None else found:
-        task = meta["task"]
-        if task["task"] != deg.task or channels_of(meta) != channels:
+    for info in available_weights() if found is None else found:
+        if info.task != deg.task or info.channels != channels or not info.covers(deg.level):
             continue
-        exact = deg.level in (task.get("levels") or [])
-        if covers(task, deg.level):
-            measured = meta.get("benchmarks", {}).get(ranking_key, {}).get("psnr")
-            candidates.append(
-                (
-                    measured is not None,
-                    measured if measured is not None else -math.inf,
-                    exact,
-                    meta.get("validation", {}).get("psnr", -math.inf),
-                    path,
-                )
+        measured = info.benchmarks.get(ranking_key, {}).get("psnr")
+        candidates.append(
+            (
+                measured is not None,
+                measured if measured is not None else -math.inf,
+                deg.level in info.levels,
+                info.validation.get("psnr", -math.inf),
+                info.path,
             )
+        )
     if not candidates and not required:
         return None
     if not candidates:
@@ -256,14 +324,16 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for candidate, _ in available_weights():
-        if candidate.stem == str(name_or_path):
-            return candidate
+    for info in available_weights():
+        if info.name == str(name_or_path):
+            return info.path
     return path  # load_weights reports that it does not exist
 
 
 def load_model(
     name_or_path: str | os.PathLike, device: str = "cpu"
 ) -> tuple[CSRnet, dict[str, Any]]:
-    """A model by file path, or by the name of a shipped or user weights file."""
-    return load_weights(resolve_weights(name_or_path), device)
+    """A model by file path, or by the name of a shipped or user weights file, and the
+    file's metadata (decoded JSON; see the module docstring)."""
+    model, info = load_weights(resolve_weights(name_or_path), device)
+    return model, info.metadata

@@ -290,7 +290,7 @@ def test_16_bit_per_channel_colour_images_are_refused(capsys, tmp_path: Path) ->
     assert code == 1
     one_line(err, "is a 16-bit-per-channel (RGB) image")
     with pytest.raises(CsrnetError, match="16-bit-per-channel"):
-        csrnet.inference.photos.open_photo(deep)
+        csrnet.inference.photo.open_photo(deep)
 
 
 def test_only_the_first_frame_of_an_animation_is_used_and_that_is_said(

@@ -12,7 +12,7 @@ import torch
 
 from csrnet.cli import main
 from csrnet.evaluation.evaluate import evaluate_folder, evaluate_weights
-from csrnet.inference.tiles import forward_tiled, restore_fn, self_ensemble
+from csrnet.inference.runner import forward_tiled, restore_fn, self_ensemble
 from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
 from csrnet.weights import save_weights
@@ -162,5 +162,5 @@ def test_record_stores_measured_means_in_the_weights(capsys, weights: Path, monk
     assert code == 0 and f"Set5 x2: PSNR {measured:.2f} dB" in listing
     from csrnet.weights import load_weights
 
-    model, meta = load_weights(weights)  # still loads, tensors untouched
-    assert meta["benchmarks"]["Set5 x2"]["images"] == 2
+    model, info = load_weights(weights)  # still loads, tensors untouched
+    assert info.benchmarks["Set5 x2"]["images"] == 2

@@ -11,7 +11,7 @@ import torch
 
 from csrnet.evaluation.evaluate import evaluate_folder
 from csrnet.evaluation.scorecache import PROTOCOL, ScoreCache, weights_label
-from csrnet.inference.tiles import restore_fn
+from csrnet.inference.runner import restore_fn
 from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
 from csrnet.weights import load_weights, record_benchmarks, save_weights

@@ -16,8 +16,9 @@ from csrnet.errors import CsrnetError, CsrnetWarning
 from csrnet.inference import backends
 from csrnet.inference.backends import choose_backend, compile_model
 from csrnet.inference.calibration import calibration_inputs
-from csrnet.inference.tiles import _spans, forward_tiled
-from csrnet.weights import load_weights
+from csrnet.inference.runner import forward_tiled
+from csrnet.inference.tiling import spans
+from csrnet.weights import WeightsInfo, load_weights
 
 from conftest import run_cli, sample_dir, tiny_weights
 
@@ -36,9 +37,9 @@ def denoiser(tmp_path: Path, monkeypatch) -> tuple[torch.nn.Module, dict]:
     monkeypatch.setenv("CSRNET_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CSRNET_DATA", str(sample_dir("T91").parent))
     path = tiny_weights(tmp_path, "tiny_denoise", "denoise", [25], [0, 55])
-    model, meta = load_weights(path)
-    meta["train_data"] = ["Train400"]
-    return model, meta
+    model, info = load_weights(path)
+    info.metadata["train_data"] = ["Train400"]
+    return model, info
 
 
 def noisy_crop(side: int = 96) -> torch.Tensor:
@@ -112,8 +113,9 @@ def test_calibration_uses_the_sr_training_sets_else_sample_photos(denoiser, tmp_
     inputs, source = calibration_inputs(meta, count=8, side=48)
     assert inputs.shape == (8, 1, 48, 48) and inputs.dtype == np.float32
     assert source == "T91" and 0 <= inputs.mean() <= 1  # the samples hold no BSD200_train
-    rgb = dict(meta, model=dict(meta["model"], image_channels=3))
+    rgb = dict(meta.metadata, model=dict(meta.model_args, image_channels=3))
     rgb["task"] = {"task": "denoise", "level_range": [0, 55]}  # a file that lists no levels
+    rgb = WeightsInfo(meta.path, rgb)
     inputs, source = calibration_inputs(rgb, data_root=tmp_path, count=4, side=48)
     assert inputs.shape == (4, 3, 48, 48) and source == "scikit-image sample photos"
 
@@ -146,8 +148,10 @@ def test_a_missing_backend_is_a_one_line_error_naming_its_extra(monkeypatch, cap
 def test_auto_takes_int8_only_where_it_kept_the_fp32_psnr(monkeypatch) -> None:
     monkeypatch.setattr(backends, "installed", lambda name: True)
 
-    def meta(task: str, channels: int = 1) -> dict:
-        return {"task": {"task": task}, "model": {"image_channels": channels}}
+    def meta(task: str, channels: int = 1) -> WeightsInfo:
+        return WeightsInfo(
+            Path("w"), {"task": {"task": task}, "model": {"image_channels": channels}}
+        )
 
     assert choose_backend("auto", "cpu", meta("denoise")) == "openvino-int8"
     assert choose_backend("auto", "cpu", meta("jpeg")) == "openvino-int8"
@@ -171,9 +175,14 @@ def test_an_unwritable_cache_is_a_one_line_error(denoiser, tmp_path, monkeypatch
 
 
 def test_the_command_line_offers_every_backend() -> None:
-    from csrnet.cli import options
+    from csrnet.cli.main import build_parser
+    from csrnet.inference.options import BACKENDS
 
-    assert ["auto", *backends.BACKENDS] == options.BACKENDS  # cli lists them without torch
+    assert set(backends.NEEDS) == set(BACKENDS)  # each named back end is one it can run
+    (commands,) = build_parser()._subparsers._group_actions
+    for command in ("restore", "evaluate", "serve"):
+        (backend,) = [a for a in commands.choices[command]._actions if a.dest == "backend"]
+        assert list(backend.choices) == ["auto", *BACKENDS], command
 
 
 def test_evaluate_record_refuses_an_approximate_backend(capsys) -> None:
@@ -215,7 +224,7 @@ def test_restore_runs_on_a_backend_end_to_end(weights_dir: Path, tmp_path: Path,
 def test_tiles_cover_each_pixel_once_with_their_margins() -> None:
     for size in (97, 128, 300, 385):
         covered = np.zeros(size, int)
-        for start, end, tile_start, tile_end in _spans(size, 128, 32):
+        for start, end, tile_start, tile_end in spans(size, 128, 32):
             covered[start:end] += 1
             assert tile_start == max(start - 32, 0) and tile_end == min(end + 32, size)
             assert start % 64 == 0  # the coarse branches' grid, as for the whole image
@@ -226,7 +235,7 @@ def test_batched_tiles_give_the_unbatched_result() -> None:
     torch.manual_seed(0)
     model = torch.nn.Conv2d(1, 1, 5, padding=2)  # a small receptive field: tiles are exact
     x = torch.rand(1, 1, 300, 420)
-    tiles = len(_spans(300, 96, 16)) * len(_spans(420, 96, 16))
+    tiles = len(spans(300, 96, 16)) * len(spans(420, 96, 16))
     for batch in (1, 4):
         calls: list[int] = []
 

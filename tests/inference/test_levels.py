@@ -16,7 +16,7 @@ from csrnet import weights
 from csrnet.cli import main
 from csrnet.errors import CsrnetError
 from csrnet.inference.levels import estimate_noise_sigma, ijg_quality
-from csrnet.inference.photos import open_photo
+from csrnet.inference.photo import open_photo
 from csrnet.protocol.degrade import add_gaussian_noise, image_rng
 from csrnet.protocol.images import list_images, read_image
 
@@ -185,11 +185,11 @@ def test_restore_estimates_sigma_when_asked(tmp_path: Path, capsys, blind_weight
 def other_tiny_weights(folder: Path, name: str, task: str, **levels) -> Path:
     """Tiny weights unlike ``tiny_weights``'s, so that which file restored a photo shows."""
     path = tiny_weights(folder, name, task, levels.get("levels", []), levels.get("level_range"))
-    model, meta = weights.load_weights(path)
+    model, info = weights.load_weights(path)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.05)
-    weights.save_weights(path, model, meta)
+    weights.save_weights(path, model, info.metadata)
     return path
 
 

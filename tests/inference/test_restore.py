@@ -10,7 +10,10 @@ from PIL import Image, ImageCms
 
 from csrnet.cli import main
 from csrnet.errors import CsrnetError
-from csrnet.inference.photos import Photo, restore, restore_photo
+from csrnet.inference.api import restore
+from csrnet.inference.options import RunOptions
+from csrnet.inference.photo import Photo
+from csrnet.inference.pipeline import restore_photo
 from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.matlab import rgb2ycbcr
@@ -76,8 +79,8 @@ def test_tiles_match_the_whole_image(weights_dir: Path) -> None:
     deg = Degradation("sr", 2)
     clean = np.asarray(Image.open(sample_dir("Set5") / "baby.png"))
     low = np.asarray(Image.fromarray(clean).resize((64, 64), Image.BICUBIC))
-    whole = restore_photo(Photo(low), model, deg, tile=2048).pixels
-    tiled = restore_photo(Photo(low), model, deg, tile=96).pixels
+    whole = restore_photo(Photo(low), model, deg, RunOptions(tile=2048)).pixels
+    tiled = restore_photo(Photo(low), model, deg, RunOptions(tile=96)).pixels
     y = rgb2ycbcr(clean, only_y=True)
     assert (
         abs(psnr(rgb2ycbcr(whole, only_y=True), y, 2) - psnr(rgb2ycbcr(tiled, only_y=True), y, 2))

@@ -105,8 +105,7 @@ def test_jobs_run_on_the_chosen_backend(weights_dir: Path) -> None:
         with TestClient(make_app(jobs), base_url=LOCAL) as client:
             status = wait(client, submit(client, png_bytes((40, 32))).json()["id"])
         assert status["state"] == "done" and (status["width"], status["height"]) == (80, 64)
-        (choice,) = jobs.models.values()
-        (model, _), *_ = choice.loaded.values()
+        ((model, _),) = jobs._choices.cache.models.values()
         assert isinstance(model, CompiledModel) and model.backend == "openvino"
     finally:
         jobs.close()
@@ -248,15 +247,15 @@ def test_the_queue_is_bounded_in_all_and_per_client(weights_dir: Path, monkeypat
 
 def slow_tiles(monkeypatch, tiles: int = 2000, seconds: float = 0.01) -> None:
     """restore_photo as a long run of tiles (seconds each), calling back after each."""
-    from csrnet.inference import photos
+    from csrnet.inference import pipeline
 
-    def restore_photo(photo, model, deg, device="cpu", on_tile=None, **_):
+    def restore_photo(photo, model, deg, run=None, on_tile=None):
         for done in range(1, tiles + 1):
             time.sleep(seconds)
             on_tile(done, tiles)
         return photo
 
-    monkeypatch.setattr(photos, "restore_photo", restore_photo)
+    monkeypatch.setattr(pipeline, "restore_photo", restore_photo)
 
 
 def running(client, job_id: str) -> None:

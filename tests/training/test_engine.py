@@ -12,8 +12,9 @@ import torch
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet
 from csrnet.training.config import load_config
-from csrnet.training.engine import LossLog, make_optimizer, use_lr_kind, use_training_layout
+from csrnet.training.engine import LossLog
 from csrnet.training.loop import train
+from csrnet.training.optimizer import make_optimizer, use_lr_kind, use_training_layout
 
 from conftest import final_weights, tiny_config
 

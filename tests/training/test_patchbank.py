@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from csrnet.datasets.patches import PatchRecipe, TrainingImages
 from csrnet.protocol.degrade import jpeg_compress
-from csrnet.training.data import PatchRecipe, TrainingImages
 from csrnet.training.patchbank import COLUMN, IMAGE, LEVEL, ROW, TRANSFORM, PatchBank, hash32
 
 from conftest import sample_dir

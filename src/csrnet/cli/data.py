@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from csrnet.cli.options import Commands, UsageError, add_data_root_option
+from csrnet.cli.options import (
+    Commands,
+    UsageError,
+    add_command,
+    add_data_root_option,
+    add_output_options,
+)
 
 
 def add_commands(commands: Commands) -> None:
@@ -18,34 +24,22 @@ def add_commands(commands: Commands) -> None:
         "whether a copy is right, and getting them.",
     )
     sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-    ls = sub.add_parser("list", help="every set: role, files, size, state under the data root")
+    ls = add_command(sub, cmd_list, "list")
     add_data_root_option(ls)
-    ls.set_defaults(run=cmd_list)
     _add_verify(sub)
     _add_fetch(sub)
     _add_prepare(sub)
 
 
 def _add_verify(sub: Commands) -> None:
-    ve = sub.add_parser(
-        "verify",
-        help="check folders of sets against the manifest",
-        description="Each missing, changed or extra image file is named on one line; exit "
-        "status 1 if any. Without an argument, every set present under the data root.",
-    )
+    ve = add_command(sub, cmd_verify, "verify")
     ve.add_argument("targets", nargs="*", metavar="DIR|NAME", help="a set's folder, or its name")
     ve.add_argument("--set", dest="as_set", metavar="NAME", help="check DIR as this set")
     add_data_root_option(ve)
-    ve.set_defaults(run=cmd_verify)
 
 
 def _add_fetch(sub: Commands) -> None:
-    fe = sub.add_parser(
-        "fetch",
-        help="download sets from their pinned sources (or a mirror), checked file by file",
-        description="Each file is checked against the manifest before it is kept; the set's "
-        "folder appears once all of it checks. An interrupted fetch resumes.",
-    )
+    fe = add_command(sub, cmd_fetch, "fetch")
     fe.add_argument("names", nargs="+", metavar="NAME", help="sets (csrnet data list), or 'all'")
     fe.add_argument(
         "--to",
@@ -62,17 +56,10 @@ def _add_fetch(sub: Commands) -> None:
     fe.add_argument("--retries", type=int, default=3, help="tries after a failed download (3)")
     fe.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for data (30)")
     fe.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    fe.set_defaults(run=cmd_fetch)
 
 
 def _add_prepare(sub: Commands) -> None:
-    pr = sub.add_parser(
-        "prepare",
-        help="check a large training set you downloaded (DIV2K, ...) and store it for training",
-        description="Checks the file count and names, reads every image once, and writes "
-        "memory-mapped arrays (Y or RGB, and each scale's bicubic input) that recipes "
-        "train from without decoding.",
-    )
+    pr = add_command(sub, cmd_prepare, "prepare")
     pr.add_argument("name", metavar="NAME", help="DIV2K, DIV2K_valid, Flickr2K or WaterlooED")
     pr.add_argument(
         "source", metavar="PATH", help="the set's zip or tar archive, or its unpacked folder"
@@ -85,8 +72,7 @@ def _add_prepare(sub: Commands) -> None:
         "none for the others)",
     )
     pr.add_argument("--rgb", action="store_true", help="store RGB (colour models) instead of Y")
-    pr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    pr.set_defaults(run=cmd_prepare)
+    add_output_options(pr)
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -96,6 +82,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """every set: role, files, size, state under the data root"""
     from csrnet.datasets.manifest import load_manifest
     from csrnet.datasets.store import is_store
     from csrnet.datasets.verify import set_status
@@ -118,6 +105,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """check folders of sets against the manifest
+
+    Each missing, changed or extra image file is named on one line; exit status 1 if any.
+    Without an argument, every set present under the data root.
+    """
     from csrnet.datasets.manifest import load_manifest
     from csrnet.datasets.verify import verify_folder
 
@@ -143,6 +135,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    """download sets from their pinned sources (or a mirror), checked file by file
+
+    Each file is checked against the manifest before it is kept; the set's folder appears once
+    all of it checks. An interrupted fetch resumes.
+    """
     from csrnet.datasets.fetch import fetch_sets
     from csrnet.datasets.locate import fetch_root
     from csrnet.datasets.manifest import load_manifest
@@ -159,6 +156,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    """check a large training set you downloaded (DIV2K, ...) and store it for training
+
+    Checks the file count and names, reads every image once, and writes memory-mapped arrays (Y
+    or RGB, and each scale's bicubic input) that recipes train from without decoding.
+    """
     from csrnet.datasets.locate import fetch_root
     from csrnet.datasets.manifest import load_manifest
     from csrnet.datasets.store import prepare_store

@@ -12,9 +12,11 @@ from csrnet import __version__
 from csrnet.cli.options import (
     Commands,
     UsageError,
+    add_command,
     add_data_root_option,
     add_level_options,
     add_model_run_options,
+    add_output_options,
     check_output_folder,
     check_tile_options,
     degradation_from_args,
@@ -29,18 +31,13 @@ def add_commands(commands: Commands) -> None:
     _add_baseline(commands)
     _add_baseline_table(commands)
     _add_report(commands)
-    info = commands.add_parser("info", help="versions, device, and the size of the model presets")
+    info = add_command(commands, cmd_info, "info")
     info.add_argument("--preset", default="all", help="a preset name, or 'all' (default)")
-    info.set_defaults(run=cmd_info)
 
 
 def _add_baseline(commands: Commands) -> None:
     """`csrnet baseline`: the degraded input (or BM3D) scored by the protocol."""
-    base = commands.add_parser(
-        "baseline",
-        help="score the degraded input itself (bicubic / noisy / JPEG) on a folder of images",
-        description="Score the degraded input against the clean images by the paper's protocol.",
-    )
+    base = add_command(commands, cmd_baseline, "baseline")
     base.add_argument("task", choices=["sr", "denoise", "jpeg"])
     base.add_argument("dataset", metavar="DATASET_DIR", help="folder of clean images")
     add_level_options(base)
@@ -65,35 +62,20 @@ def _add_baseline(commands: Commands) -> None:
         metavar="DIR",
         help="BM3D: keep per-image rows in the score cache DIR, as csrnet report does",
     )
-    base.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    base.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
-    base.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    base.set_defaults(run=cmd_baseline)
+    add_output_options(base, json="print one JSON object on stdout", csv=True)
 
 
 def _add_baseline_table(commands: Commands) -> None:
     """`csrnet baseline-table`: the paper's Bicubic and JPEG rows."""
-    table = commands.add_parser(
-        "baseline-table",
-        help="reproduce every baseline row of the paper's Tables II and IV",
-        description="Score Bicubic (Table II) and JPEG (Table IV) on the paper's test sets "
-        "and print them beside the paper's numbers as Markdown.",
-    )
+    table = add_command(commands, cmd_baseline_table, "baseline-table")
     add_data_root_option(table)
     table.add_argument("-o", "--output", metavar="FILE", help="also write the Markdown to FILE")
-    table.add_argument("--json", action="store_true", help="print the rows as JSON instead")
-    table.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    table.set_defaults(run=cmd_baseline_table)
+    add_output_options(table, json="print the rows as JSON instead")
 
 
 def _add_evaluate(commands: Commands) -> None:
     """`csrnet evaluate`: weights scored on test sets."""
-    ev = commands.add_parser(
-        "evaluate",
-        help="score weights on the paper's test sets by the protocol",
-        description="Score weights files on test sets at the settings stored in each file "
-        "(or the one given), with per-image rows in --csv.",
-    )
+    ev = add_command(commands, cmd_evaluate, "evaluate")
     ev.add_argument(
         "weights",
         nargs="+",
@@ -110,31 +92,23 @@ def _add_evaluate(commands: Commands) -> None:
     add_model_run_options(ev, backend="torch")
     ev.add_argument("--tile", type=int, default=0, help="run on tiles of N pixels (0: whole)")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (denoise; default 0)")
-    ev.add_argument("--json", action="store_true", help="print the results as JSON")
-    ev.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
     ev.add_argument(
         "--scores",
         metavar="DIR",
         help="keep per-image scores in DIR, csrnet report's cache (one file per weights "
         "file, named by a hash of its tensors): images found there are not scored again",
     )
-    ev.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_output_options(ev, json="print the results as JSON", csv=True)
     ev.add_argument(
         "--record",
         action="store_true",
         help="store the measured means in each weights file (shown by `csrnet models`)",
     )
-    ev.set_defaults(run=cmd_evaluate)
 
 
 def _add_report(commands: Commands) -> None:
     """`csrnet report`: the paper's tables for folders of weights."""
-    rp = commands.add_parser(
-        "report",
-        help="the paper's Tables I-V for folders of weights, as Markdown",
-        description="Evaluate every .safetensors of each --weights-dir on the paper's test sets "
-        "and write Tables I-V beside the paper's numbers, a per-image CSV, and figures.",
-    )
+    rp = add_command(commands, cmd_report, "report")
     rp.add_argument(
         "--weights-dir",
         action="append",
@@ -164,11 +138,11 @@ def _add_report(commands: Commands) -> None:
         help="score nothing: write the tables from --scores as they are, leaving out (and "
         "listing) each set whose images are not all there",
     )
-    rp.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    rp.set_defaults(run=cmd_report)
+    add_output_options(rp)
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    """versions, device, and the size of the model presets"""
     import torch
 
     from csrnet.model import PRESETS, make_model, multiply_adds_per_pixel
@@ -194,6 +168,10 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_baseline(args: argparse.Namespace) -> None:
+    """score the degraded input itself (bicubic / noisy / JPEG) on a folder of images
+
+    Score the degraded input against the clean images by the paper's protocol.
+    """
     from csrnet.evaluation.evaluate import evaluate_folder
 
     degradation = degradation_from_args(args)
@@ -230,6 +208,11 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
 
 def cmd_baseline_table(args: argparse.Namespace) -> None:
+    """reproduce every baseline row of the paper's Tables II and IV
+
+    Score Bicubic (Table II) and JPEG (Table IV) on the paper's test sets and print them beside
+    the paper's numbers as Markdown.
+    """
     from csrnet.evaluation.evaluate import evaluate_folder
     from csrnet.evaluation.paper import baseline_markdown, baseline_rows
     from csrnet.protocol.degrade import Degradation
@@ -255,6 +238,11 @@ def cmd_baseline_table(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    """score weights on the paper's test sets by the protocol
+
+    Score weights files on test sets at the settings stored in each file (or the one given),
+    with per-image rows in --csv.
+    """
     check_tile_options(args.tile)
     override = degradation_from_args(args, task="infer")
     if args.record and args.backend != "torch":
@@ -267,7 +255,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     from csrnet.devices import resolve_device
     from csrnet.evaluation.evaluate import evaluate_weights
-    from csrnet.protocol.images import write_atomic
     from csrnet.weights import resolve_weights
 
     args.weights = [resolve_weights(w) for w in args.weights]
@@ -283,30 +270,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         from csrnet.evaluation.scorecache import ScoreCache
 
         cache = ScoreCache(args.scores, device)
+    run = {"ensemble": args.self_ensemble, "tile": args.tile, "device": device, "seed": args.seed}
+    run.update(progress=not args.no_progress, backend=args.backend)
     results = []
     for weights in args.weights:
-        results += evaluate_weights(
-            weights,
-            folders,
-            root,
-            override,
-            args.self_ensemble,
-            args.tile,
-            device,
-            args.seed,
-            progress=not args.no_progress,
-            backend=args.backend,
-            log=cache.for_weights(weights) if cache else None,
-        )
+        log = cache.for_weights(weights) if cache else None
+        results += evaluate_weights(weights, folders, root, override, log=log, **run)
+    _report_evaluation(args, results)
+
+
+def _report_evaluation(args: argparse.Namespace, results: list) -> None:
+    """Record the means (``--record``), write the per-image CSV, print the results."""
+    from csrnet.evaluation.evaluate import record_results
     from csrnet.parallel import is_main
+    from csrnet.protocol.images import write_atomic
 
     if not is_main():  # under torchrun, rank 0 writes
         return
-    if args.record:
-        from csrnet.evaluation.evaluate import record_results
-
-        for weights in args.weights:
-            record_results(weights, results, args.self_ensemble)
+    for weights in args.weights if args.record else []:
+        record_results(weights, results, args.self_ensemble)
     if args.csv:
         text = "".join(r.csv_text(header=i == 0) for i, r in enumerate(results))
         write_atomic(args.csv, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -322,6 +304,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    """the paper's Tables I-V for folders of weights, as Markdown
+
+    Evaluate every .safetensors of each --weights-dir on the paper's test sets and write Tables
+    I-V beside the paper's numbers, a per-image CSV, and figures.
+    """
     from csrnet.devices import resolve_device
     from csrnet.report.build import build_report
 

@@ -1,8 +1,9 @@
 """The ``csrnet`` command line: a thin layer over the package's functions.
 
-The commands come in four groups, one module each: restoring photos (``cli.photos``),
-training (``cli.training``), measuring (``cli.evaluation``) and the data sets
-(``cli.data``); ``cli.options`` holds the options they share. Every user error ends with
+The commands come in groups, one module each: restoring photos (``cli.restore``), the
+installed weights (``cli.models``), the web page (``cli.serve``), training
+(``cli.training``), measuring (``cli.evaluation``) and the data sets (``cli.data``);
+``cli.options`` holds the options they share. Every user error ends with
 one line on stderr (``csrnet: error: ...``) and a non-zero exit status: 2 for bad options,
 1 for bad data. Nothing is written unless the command succeeds. No library module imports
 this package.
@@ -20,8 +21,10 @@ from collections.abc import Sequence
 from csrnet import __version__
 from csrnet.cli.data import add_commands as add_data_commands
 from csrnet.cli.evaluation import add_commands as add_evaluation_commands
+from csrnet.cli.models import add_commands as add_models_commands
 from csrnet.cli.options import Parser, UsageError
-from csrnet.cli.photos import add_commands as add_photo_commands
+from csrnet.cli.restore import add_commands as add_restore_commands
+from csrnet.cli.serve import add_commands as add_serve_commands
 from csrnet.cli.training import add_commands as add_training_commands
 from csrnet.errors import CsrnetError, CsrnetWarning
 
@@ -36,7 +39,9 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"csrnet {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_commands in (
-        add_photo_commands,
+        add_restore_commands,
+        add_models_commands,
+        add_serve_commands,
         add_training_commands,
         add_evaluation_commands,
         add_data_commands,

@@ -4,9 +4,11 @@ model-run options, and the checks that turn bad options into usage errors (exit 
 from __future__ import annotations
 
 import argparse
+import inspect
 from typing import NoReturn
 
 from csrnet.errors import CsrnetError
+from csrnet.inference.options import AUTO, BACKENDS, LEVEL_OPTIONS
 from csrnet.protocol.images import DATA_ROOT_ORDER
 
 
@@ -20,6 +22,25 @@ class Parser(argparse.ArgumentParser):
 Commands = argparse._SubParsersAction  # what add_subparsers returns: one parser a command
 
 
+def add_command(commands: Commands, run, name: str) -> argparse.ArgumentParser:
+    """The parser of command ``name``, which runs ``run(args)``: its help is the first line of
+    ``run``'s docstring, its description the paragraph after it, if any."""
+    help_line, _, description = inspect.getdoc(run).partition("\n\n")
+    parser = commands.add_parser(name, help=help_line, description=description or None)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser, json: str = "", csv: bool = False) -> None:
+    """What a command prints or writes besides its result: ``--json`` (with ``json`` as its
+    help), ``--csv FILE`` (per-image scores) and ``--no-progress``."""
+    if json:
+        parser.add_argument("--json", action="store_true", help=json)
+    if csv:
+        parser.add_argument("--csv", metavar="FILE", help="write per-image scores to FILE")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def add_data_root_option(parser: argparse.ArgumentParser) -> None:
     """``--data-root``: the folder holding the sets, read when the command runs."""
     parser.add_argument(
@@ -28,9 +49,6 @@ def add_data_root_option(parser: argparse.ArgumentParser) -> None:
         help=f"folder holding Set5, Set14, ... (default: {DATA_ROOT_ORDER}; "
         "`csrnet data list` shows which)",
     )
-
-
-AUTO = "auto"
 
 
 def _or_auto(kind: type):
@@ -64,23 +82,25 @@ def add_level_options(parser: argparse.ArgumentParser, auto: bool = False) -> No
     )
 
 
-BACKENDS = ["auto", "torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8"]
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=[AUTO, "cpu", "cuda"], default=AUTO)
 
 
-def add_model_run_options(parser: argparse.ArgumentParser, backend: str) -> None:
-    """How a model runs: shared by evaluate and restore."""
-    parser.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+def add_backend_option(parser: argparse.ArgumentParser, backend: str = AUTO) -> None:
     parser.add_argument(
         "--backend",
-        choices=BACKENDS,
+        choices=[AUTO, *BACKENDS],
         default=backend,
         help=f"CPU runtime (default {backend}; auto: the fastest installed that keeps fp32's "
         "PSNR; -int8: quantized, see docs/SPEED.md)",
     )
 
 
-LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}
+def add_model_run_options(parser: argparse.ArgumentParser, backend: str) -> None:
+    """How a model runs: shared by evaluate and restore."""
+    parser.add_argument("--self-ensemble", action="store_true", help="x8 flip/rotation ensemble")
+    add_device_option(parser)
+    add_backend_option(parser, backend)
 
 
 def degradation_from_args(args: argparse.Namespace, task: str | None = None):

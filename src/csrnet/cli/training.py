@@ -8,29 +8,30 @@ import json
 import sys
 from pathlib import Path
 
-from csrnet.cli.options import Commands, UsageError, add_data_root_option, check_output_folder
+from csrnet.cli.options import (
+    Commands,
+    UsageError,
+    add_command,
+    add_data_root_option,
+    add_output_options,
+    check_output_folder,
+)
 from csrnet.protocol.images import data_root
 
 
 def add_commands(commands: Commands) -> None:
     """Register the training commands."""
     _add_train(commands)
-    ex = commands.add_parser("export", help="write a run's weights as fp16 safetensors")
+    ex = add_command(commands, cmd_export, "export")
     ex.add_argument("run_dir", metavar="RUN_DIR")
     ex.add_argument("-o", "--output", required=True, metavar="NAME.safetensors")
     ex.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    ex.set_defaults(run=cmd_export)
     _add_check_overlap(commands)
 
 
 def _add_train(commands: Commands) -> None:
     """`csrnet train`: a run from a YAML recipe."""
-    tr = commands.add_parser(
-        "train",
-        help="train a model from a recipe in configs/",
-        description="Train from a YAML recipe. Several GPUs: torchrun --nproc_per_node=N "
-        "-m csrnet.training CONFIG [options].",
-    )
+    tr = add_command(commands, cmd_train, "train")
     tr.add_argument("config", metavar="CONFIG", help="a recipe, e.g. configs/fast/sr_x2.yaml")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     tr.add_argument(
@@ -45,26 +46,24 @@ def _add_train(commands: Commands) -> None:
     tr.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], help="override the config's device"
     )
-    tr.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    tr.set_defaults(run=cmd_train)
+    add_output_options(tr)
 
 
 def _add_check_overlap(commands: Commands) -> None:
     """`csrnet check-overlap`: training images that share pixels with test images."""
-    ov = commands.add_parser(
-        "check-overlap",
-        help="list training images that share pixels with test images (crops included)",
-        description="Exit status 0: no overlap; 1: overlaps found (listed on stdout).",
-    )
+    ov = add_command(commands, cmd_check_overlap, "check-overlap")
     ov.add_argument("--train", required=True, help="comma-separated training folders")
     ov.add_argument("--test", required=True, help="comma-separated test folders")
     add_data_root_option(ov)
-    ov.add_argument("--json", action="store_true", help="print the overlaps as JSON")
-    ov.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    ov.set_defaults(run=cmd_check_overlap)
+    add_output_options(ov, json="print the overlaps as JSON")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """train a model from a recipe in configs/
+
+    Train from a YAML recipe. Several GPUs: torchrun --nproc_per_node=N -m csrnet train CONFIG
+    [options].
+    """
     from csrnet.training.config import load_config
     from csrnet.training.loop import train
 
@@ -90,9 +89,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_check_overlap(args: argparse.Namespace) -> int:
+    """list training images that share pixels with test images (crops included)
+
+    Exit status 0: no overlap; 1: overlaps found (listed on stdout).
+    """
     from dataclasses import asdict
 
-    from csrnet.training.overlap import find_overlaps
+    from csrnet.datasets.overlap import find_overlaps
 
     root = Path(args.data_root or data_root())
 
@@ -112,12 +115,11 @@ def cmd_check_overlap(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    """write a run's weights as fp16 safetensors"""
     from csrnet.training.export import export_run
 
     if not args.output.endswith(".safetensors"):
         raise UsageError(f"{args.output}: the output must end in .safetensors")
     check_output_folder(args.output)
-    meta = export_run(args.run_dir, args.output, args.checkpoint)
-    print(
-        f"{args.output}: {meta['recipe']}, {meta['steps']} steps, validation {meta['validation']}"
-    )
+    info = export_run(args.run_dir, args.output, args.checkpoint)
+    print(f"{args.output}: {info.recipe}, {info.steps} steps, validation {info.validation}")

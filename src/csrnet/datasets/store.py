@@ -1,7 +1,7 @@
 """A large training set prepared once for fast training: memory-mapped arrays.
 
 Training holds its images in memory and, for SR, the bicubic input of each whole image
-(``csrnet.training.data``). For DIV2K-class sets (800 to 4,744 images of up to 2K) that is
+(``csrnet.datasets.patches``). For DIV2K-class sets (800 to 4,744 images of up to 2K) that is
 gigabytes of decoding per run and more RAM than a workstation has. ``prepare_store`` checks
 the user's copy of a set (the file count and names of the manifest, each file readable), then
 writes, in one pass, each image's Y (or RGB) and, per scale, its float32 bicubic input (the
@@ -55,10 +55,10 @@ class Store:
 
     @classmethod
     def open(cls, folder: Path) -> Store:
-        meta = json.loads((Path(folder) / STORE_FILE).read_text())
-        shapes = [tuple(s) for s in meta["shapes"]]
+        index = json.loads((Path(folder) / STORE_FILE).read_text())
+        shapes = [tuple(s) for s in index["shapes"]]
         return cls(
-            Path(folder), meta["name"], meta["names"], shapes, meta["channels"], meta["scales"]
+            Path(folder), index["name"], index["names"], shapes, index["channels"], index["scales"]
         )
 
     def clean(self) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
-from csrnet.evaluation.scores import ImageScore, SetScore
+from csrnet.evaluation.results import ImageScore, SetScore
 from csrnet.parallel import active, everyone, from_main, is_main, shard
 from csrnet.protocol.degrade import Degradation, to_y
 from csrnet.protocol.images import list_images, read_image
@@ -28,6 +28,7 @@ from csrnet.protocol.metrics import psnr, ssim
 
 if TYPE_CHECKING:
     from csrnet.evaluation.scorecache import ScoreLog
+    from csrnet.weights import WeightsInfo
 
 __all__ = [
     "COLOUR_SETS",
@@ -178,20 +179,17 @@ def _check_size(path: Path, clean: np.ndarray, degradation: Degradation) -> None
         )
 
 
-def weights_settings(meta: dict, path: Path, override: Degradation | None) -> list[Degradation]:
+def weights_settings(info: WeightsInfo, override: Degradation | None) -> list[Degradation]:
     """The settings to evaluate a weights file at: ``override``, else those it was trained
     for (its fixed levels, or its validation levels when it drew them from a range)."""
-    task = meta["task"]["task"]
     if override is not None:
-        if override.task != task:
-            raise CsrnetError(f"{path}: trained for {task}, cannot be evaluated on {override.task}")
-        from csrnet.weights import warn_if_untrained_level
-
-        warn_if_untrained_level(path, meta, override)
+        if override.task != info.task:
+            raise CsrnetError(
+                f"{info.path}: trained for {info.task}, cannot be evaluated on {override.task}"
+            )
+        info.warn_if_untrained(override, info.path)
         return [override]
-    from csrnet.weights import trained_levels
-
-    return [Degradation(task, level) for level in trained_levels(meta)]
+    return [Degradation(info.task, level) for level in info.trained_levels]
 
 
 def evaluate_weights(
@@ -212,18 +210,18 @@ def evaluate_weights(
     of its settings, run by ``backend`` (``inference.backends``); the method is named after the
     file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
     from csrnet.inference.backends import choose_backend, compile_model
-    from csrnet.inference.tiles import restore_fn
+    from csrnet.inference.runner import restore_fn
     from csrnet.weights import load_weights
 
     path = Path(path)
     choose_backend(backend, device)  # an unknown or missing one: refused before loading
-    model, meta = load_weights(path, device)
-    backend = choose_backend(backend, device, meta)
-    settings = weights_settings(meta, path, override)
-    rgb = model.config.image_channels == 3
-    sets = (COLOUR_SETS if rgb else DEFAULT_SETS)[meta["task"]["task"]]
+    model, info = load_weights(path, device)
+    backend = choose_backend(backend, device, info)
+    settings = weights_settings(info, override)
+    rgb = info.channels == 3
+    sets = (COLOUR_SETS if rgb else DEFAULT_SETS)[info.task]
     folders = folders or [data_root / name for name in sets]
-    run = compile_model(model, meta, backend)
+    run = compile_model(model, info, backend)
     restore = restore_fn(run, device, ensemble=ensemble, tile=tile)
     method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
     method += "" if backend == "torch" else f" ({backend})"

@@ -18,12 +18,11 @@ import hashlib
 import io
 import json
 import os
-import platform
 from pathlib import Path
 
-from csrnet.evaluation.scores import ImageScore, printable
+from csrnet.evaluation.results import ImageScore, printable
 
-__all__ = ["PROTOCOL", "ScoreCache", "ScoreLog", "device_label", "weights_label"]
+__all__ = ["PROTOCOL", "ScoreCache", "ScoreLog", "weights_label"]
 
 PROTOCOL = 1  # the evaluation protocol's version (docs/PROTOCOL.md)
 FIELDS = ["protocol", "dataset", "setting", *ImageScore.__annotations__, "device"]
@@ -33,9 +32,9 @@ def weights_label(path: str | os.PathLike) -> str:
     """``<stem>-<12 hex digits>``: the SHA-256 of the file's architecture and tensors."""
     from safetensors import safe_open
 
-    from csrnet.weights import read_metadata
+    from csrnet.weights import read_info
 
-    model = read_metadata(path).get("model", {})  # a missing or broken file: one line
+    model = read_info(path).model_args  # a missing or broken file: one line
     digest = hashlib.sha256()
     with safe_open(str(path), framework="numpy") as f:
         digest.update(json.dumps(model, sort_keys=True).encode())
@@ -44,21 +43,6 @@ def weights_label(path: str | os.PathLike) -> str:
             digest.update(f"{key} {tensor.dtype} {tensor.shape}".encode())
             digest.update(tensor.tobytes())
     return f"{Path(path).stem}-{digest.hexdigest()[:12]}"
-
-
-def device_label(device: str) -> str:
-    """Where a score's seconds were measured: ``cpu: <model>`` or ``cuda: <GPU>``."""
-    if device.startswith("cuda"):
-        import torch
-
-        return f"cuda: {torch.cuda.get_device_name(torch.device(device))}"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"cpu: {line.split(':', 1)[1].strip()}"
-    except OSError:
-        pass
-    return f"cpu: {platform.processor() or platform.machine()}"
 
 
 class ScoreLog:
@@ -126,6 +110,8 @@ class ScoreCache:
 
     def __init__(self, folder: str | os.PathLike, device: str = "cpu") -> None:
         self.folder = Path(folder)
+        from csrnet.devices import device_label  # torch: only where scores are written
+
         self.device = device_label(device)
 
     def log(self, label: str) -> ScoreLog:

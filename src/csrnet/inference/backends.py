@@ -27,12 +27,13 @@ import torch
 
 from csrnet.errors import CsrnetError, warn
 from csrnet.inference.onnx import write_onnx
+from csrnet.inference.options import AUTO, BACKENDS
 from csrnet.model import CSRnet, ModelConfig
+from csrnet.weights import WeightsInfo
 
 __all__ = [
     "AUTO_ORDER",
     "FP32_ORDER",
-    "BACKENDS",
     "CompiledModel",
     "choose_backend",
     "compile_model",
@@ -41,7 +42,6 @@ __all__ = [
     "quantize_openvino",
 ]
 
-BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
 # What each back end imports, and the extra that installs it.
 NEEDS = {
     "torch": ((), ""),
@@ -91,17 +91,17 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(name) for name in NEEDS[backend][0])
 
 
-def choose_backend(backend: str, device: str = "cpu", meta: dict[str, Any] | None = None) -> str:
+def choose_backend(backend: str, device: str = "cpu", info: WeightsInfo | None = None) -> str:
     """``backend`` itself (checked: known, installed, on the CPU), or for "auto" the first
-    installed of AUTO_ORDER for the task of the weights with metadata ``meta`` (torch on a
-    GPU; without ``meta``, the fp32 choice)."""
-    if backend == "auto":
+    installed of AUTO_ORDER for the task of the weights ``info`` describes (torch on a GPU;
+    without ``info``, the fp32 choice)."""
+    if backend == AUTO:
         if str(device).startswith("cuda"):
             return "torch"
-        kind = (meta["task"]["task"], meta["model"].get("image_channels", 1)) if meta else None
+        kind = (info.task, info.channels) if info else None
         return next(b for b in AUTO_ORDER.get(kind, FP32_ORDER) if installed(b))
     if backend not in NEEDS:
-        raise CsrnetError(f"backend {backend!r}: choose from auto, {', '.join(BACKENDS)}")
+        raise CsrnetError(f"backend {backend!r}: choose from {AUTO}, {', '.join(BACKENDS)}")
     if backend != "torch" and str(device).startswith("cuda"):
         raise CsrnetError(f"backend {backend} runs on the CPU; use --device cpu or torch")
     if not installed(backend):
@@ -111,18 +111,18 @@ def choose_backend(backend: str, device: str = "cpu", meta: dict[str, Any] | Non
 
 
 def compile_model(
-    model: CSRnet, meta: dict[str, Any], backend: str, threads: int = 0
+    model: CSRnet, info: WeightsInfo, backend: str, threads: int = 0
 ) -> CSRnet | CompiledModel:
     """``model`` run by ``backend`` (a name of BACKENDS or "auto"; torch returns the model
     itself) on ``threads`` CPU threads (0: torch's count)."""
-    backend = choose_backend(backend, str(next(model.parameters()).device), meta)
+    backend = choose_backend(backend, str(next(model.parameters()).device), info)
     if backend == "torch":
         return model
     threads = threads or torch.get_num_threads()  # choose_backend kept GPUs on torch
     if backend.startswith("openvino"):
-        run = _openvino(model, meta, backend.endswith("int8"), threads)
+        run = _openvino(model, info, backend.endswith("int8"), threads)
     else:
-        run = _onnxruntime(model, meta, backend.endswith("int8"), threads)
+        run = _onnxruntime(model, info, backend.endswith("int8"), threads)
     return CompiledModel(run, model.config, backend)
 
 
@@ -167,18 +167,18 @@ def _onnx_file(model: CSRnet) -> Path:
     )
 
 
-def _calibration(meta: dict[str, Any], backend: str) -> np.ndarray:
+def _calibration(info: WeightsInfo, backend: str) -> np.ndarray:
     from csrnet.inference.calibration import calibration_inputs
 
-    inputs, source = calibration_inputs(meta)
+    inputs, source = calibration_inputs(info)
     warn(
-        f"{backend}: quantizing {meta.get('recipe', 'the weights')} on {len(inputs)} patches "
+        f"{backend}: quantizing {info.recipe or 'the weights'} on {len(inputs)} patches "
         f"of {source} (once; kept in {cache_dir()})"
     )
     return inputs
 
 
-def _openvino(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> Runner:
+def _openvino(model: CSRnet, info: WeightsInfo, int8: bool, threads: int) -> Runner:
     import openvino as ov
 
     core = ov.Core()
@@ -187,8 +187,8 @@ def _openvino(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> 
 
         def make(path: Path) -> None:
             start = time.perf_counter()
-            inputs = _calibration(meta, "openvino-int8")
-            quantized = quantize_openvino(core.read_model(onnx_path), inputs, meta["task"]["task"])
+            inputs = _calibration(info, "openvino-int8")
+            quantized = quantize_openvino(core.read_model(onnx_path), inputs, info.task)
             ov.save_model(quantized, str(path), compress_to_fp16=False)
             warn(f"openvino-int8: ready in {time.perf_counter() - start:.0f} s")
 
@@ -255,13 +255,13 @@ def quantize_openvino(
     )
 
 
-def _onnxruntime(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) -> Runner:
+def _onnxruntime(model: CSRnet, info: WeightsInfo, int8: bool, threads: int) -> Runner:
     import onnxruntime as ort
 
     path = _onnx_file(model)
     if int8:
         path = _cached(
-            f"{path.stem}-onnxruntime-int8", lambda p: _quantize_onnx(path, meta, p), (".onnx",)
+            f"{path.stem}-onnxruntime-int8", lambda p: _quantize_onnx(path, info, p), (".onnx",)
         )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -270,7 +270,7 @@ def _onnxruntime(model: CSRnet, meta: dict[str, Any], int8: bool, threads: int) 
     return lambda x: session.run(None, {"y": x})[0]
 
 
-def _quantize_onnx(source: Path, meta: dict[str, Any], path: Path) -> None:
+def _quantize_onnx(source: Path, info: WeightsInfo, path: Path) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -279,7 +279,7 @@ def _quantize_onnx(source: Path, meta: dict[str, Any], path: Path) -> None:
         quantize_static,
     )
 
-    inputs = _calibration(meta, "onnxruntime-int8")
+    inputs = _calibration(info, "onnxruntime-int8")
 
     class Patches(CalibrationDataReader):
         def __init__(self) -> None:

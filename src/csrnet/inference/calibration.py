@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from csrnet.datasets.patches import PatchRecipe, TrainingImages, make_batch, training_paths
 from csrnet.protocol.degrade import to_y
 from csrnet.protocol.images import data_root as default_data_root
 from csrnet.protocol.images import read_image
-from csrnet.training.data import PatchRecipe, TrainingImages, make_batch, training_paths
+from csrnet.weights import WeightsInfo
 
 __all__ = ["CALIBRATION_PATCHES", "CALIBRATION_SIDE", "calibration_inputs"]
 
@@ -31,31 +31,28 @@ SAMPLE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
 
 def calibration_inputs(
-    meta: dict[str, Any],
+    info: WeightsInfo,
     data_root: str | os.PathLike | None = None,
     count: int = CALIBRATION_PATCHES,
     side: int = CALIBRATION_SIDE,
 ) -> tuple[np.ndarray, str]:
     """``count`` degraded patches, (count, C, side, side) float32 on [0, 1], for the task of
-    the weights with metadata ``meta``, and the name of their source. ``data_root``: where
+    the weights ``info`` describes, and the name of their source. ``data_root``: where
     the training sets are (default: $CSRNET_DATA, read now, or ../shared/data)."""
     data_root = data_root or default_data_root()
-    channels = int(meta["model"].get("image_channels", 1))
-    task = meta["task"]
+    channels = info.channels
     images, source = _training_images(Path(data_root), side)
     if not images:
         images, source = _sample_photos(), "scikit-image sample photos"
     images = [img if channels == 3 else to_y(img) for img in images]
     if channels == 3:
         images = [img for img in images if img.ndim == 3]
-    levels = list(task.get("levels") or [])
-    scales = levels if task["task"] == "sr" else []
-    pool = TrainingImages.from_arrays(
-        images, [str(i) for i in range(len(images))], task["task"], scales
-    )
-    recipe = PatchRecipe(task["task"], levels, task.get("level_range"), side, seed=0)
+    scales = info.levels if info.task == "sr" else []
+    names = [str(i) for i in range(len(images))]
+    pool = TrainingImages.from_arrays(images, names, info.task, scales)
+    recipe = PatchRecipe(info.task, info.levels, info.level_range, side, seed=0)
     inputs, _ = make_batch(pool, recipe, step=0, indices=range(count))
-    return inputs.numpy(), source
+    return inputs, source
 
 
 def _training_images(root: Path, side: int) -> tuple[list[np.ndarray], str]:

@@ -1,92 +1,103 @@
 """Which weights restore a photo: the given file, or the best installed for the setting and
-the photo's colours, compiled for the chosen back end."""
+the photo's colours, compiled for the chosen back end; each file loaded and compiled once
+however many settings pick it (``--sigma auto`` over a folder, the web page's jobs)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.backends import choose_backend, compile_model
-from csrnet.inference.tiles import Model
-from csrnet.model import CSRnet
+from csrnet.inference.options import AUTO, check_channels
+from csrnet.inference.photo import Photo
+from csrnet.inference.runner import Model
 from csrnet.protocol.degrade import Degradation
 from csrnet.weights import (
+    WeightsInfo,
     available_weights,
     find_weights,
     load_weights,
+    read_info,
     resolve_weights,
-    warn_if_untrained_level,
 )
 
-if TYPE_CHECKING:
-    from csrnet.inference.photos import Photo
-
-__all__ = ["CHANNELS", "ModelChoice", "ModelChoices", "model_for"]
+__all__ = ["ModelCache", "ModelChoice", "ModelChoices"]
 
 
-CHANNELS = ("auto", "y", "rgb")
+class ModelCache:
+    """Models loaded on ``device`` and compiled for ``backend``, one per weights file, and
+    the installed weights, listed (and their problems warned about) once."""
 
+    def __init__(self, device: str = "cpu", backend: str = "torch") -> None:
+        self.device, self.backend = device, backend
+        choose_backend(backend, device)  # refuse an unknown or missing one before any work
+        self.models: dict[Path, tuple[Model, WeightsInfo]] = {}
+        self._installed: list[WeightsInfo] | None = None
 
-def model_for(
-    deg: Degradation,
-    weights: str | os.PathLike | None = None,
-    device: str = "cpu",
-    channels: int = 1,
-    found: list[tuple[Path, dict[str, Any]]] | None = None,
-) -> tuple[CSRnet, dict[str, Any]]:
-    """The given weights (file or name), else the best installed for ``deg`` and ``channels``
-    (among ``found``, if listed already); refused if trained for another task."""
-    path = resolve_weights(weights) if weights else find_weights(deg, channels, found=found)
-    model, meta = load_weights(path, device)
-    meta = {**meta, "weights_file": Path(path).stem}  # named in restore's summary
-    if meta["task"]["task"] != deg.task:
-        raise CsrnetError(f"{weights}: trained for {meta['task']['task']}, not {deg.task}")
-    warn_if_untrained_level(weights or meta.get("recipe", "weights"), meta, deg)
-    return model, meta
+    @property
+    def installed(self) -> list[WeightsInfo]:
+        if self._installed is None:
+            self._installed = available_weights()
+        return self._installed
+
+    def path_for(self, deg: Degradation, weights: str | os.PathLike | None, channels: int) -> Path:
+        """The given weights (file or name), else the best installed for ``deg`` and
+        ``channels``; refused if trained for another task, warned if not at this level."""
+        if weights:
+            path = resolve_weights(weights)
+        else:
+            path = find_weights(deg, channels, True, self.installed)
+        info = read_info(path)
+        if info.task != deg.task:
+            raise CsrnetError(f"{weights}: trained for {info.task}, not {deg.task}")
+        info.warn_if_untrained(deg, weights or info.recipe or "weights")
+        return Path(path)
+
+    def __call__(self, path: Path) -> tuple[Model, WeightsInfo]:
+        if path not in self.models:
+            model, info = load_weights(path, self.device)
+            self.models[path] = compile_model(model, info, self.backend), info
+        return self.models[path]
 
 
 class ModelChoice:
-    """Which model restores each photo: the given weights for all; else, with ``channels``
-    "auto", a colour photo gets the best RGB model installed for the setting (the Y model
-    when there is none) and a gray photo the Y model; "y" and "rgb" force one kind. Each
-    model runs on ``backend`` (``csrnet.inference.backends``; "auto": the fastest installed)."""
+    """Which model restores each photo at setting ``deg``: the given weights for all; else,
+    with ``channels`` "auto", a colour photo gets the best RGB model installed for the
+    setting (the Y model when there is none) and a gray photo the Y model; "y" and "rgb"
+    force one kind. Models come from ``cache`` (made from ``device`` and ``backend`` when not
+    given; ``csrnet.inference.backends``, "auto": the fastest installed)."""
 
     def __init__(
         self,
         deg: Degradation,
         weights: str | os.PathLike | None = None,
         device: str = "cpu",
-        channels: str = "auto",
+        channels: str = AUTO,
         backend: str = "torch",
+        cache: ModelCache | None = None,
     ) -> None:
-        if channels not in CHANNELS:
-            raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
-        self.deg, self.weights, self.device = deg, weights, device
-        self.backend = backend
-        choose_backend(backend, device)  # refuse an unknown or missing one before any work
-        self.loaded: dict[int, tuple[Model, dict[str, Any]]] = {}
-        self.found = None if weights else available_weights()  # listed (and warned) once
-        self.has = {c: self._installed(c) for c in (1, 3)}
+        check_channels(channels)
+        self.deg, self.weights = deg, weights
+        self.cache = cache or ModelCache(device, backend)
+        self.paths: dict[int, Path] = {}
+        self.has = {c: not weights and self._installed(c) for c in (1, 3)}
         self.fixed = None
-        if weights or channels != "auto":  # one model for every photo: load it now
+        if weights or channels != AUTO:  # one model for every photo: load it now
             self.fixed = self._load(3 if channels == "rgb" else 1)
         elif not any(self.has.values()):
             self._load(1)  # no weights at all: the usual one-line error, before any photo
 
     def _installed(self, channels: int) -> bool:
-        if self.found is None:
-            return False
-        return find_weights(self.deg, channels, required=False, found=self.found) is not None
+        found = find_weights(self.deg, channels, required=False, found=self.cache.installed)
+        return found is not None
 
-    def _load(self, channels: int) -> tuple[Model, dict[str, Any]]:
-        if channels not in self.loaded:
-            model, meta = model_for(self.deg, self.weights, self.device, channels, self.found)
-            self.loaded[channels] = compile_model(model, meta, self.backend), meta
-        return self.loaded[channels]
+    def _load(self, channels: int) -> tuple[Model, WeightsInfo]:
+        if channels not in self.paths:
+            self.paths[channels] = self.cache.path_for(self.deg, self.weights, channels)
+        return self.cache(self.paths[channels])
 
-    def __call__(self, photo: Photo) -> tuple[Model, dict[str, Any]]:
+    def __call__(self, photo: Photo) -> tuple[Model, WeightsInfo]:
         if self.fixed is not None:
             return self.fixed
         if self.has[3] and (photo.pixels.ndim == 3 or not self.has[1]):  # RGB does gray too
@@ -95,25 +106,27 @@ class ModelChoice:
 
 
 class ModelChoices:
-    """A :class:`ModelChoice` per setting, made when a photo first needs it (with
-    ``--quality auto`` the photos of one command may need several); ``first``, when given,
-    is made at once, so that missing weights are refused before any photo."""
+    """A :class:`ModelChoice` per setting and channel option, made when a photo first needs
+    it (with ``auto`` levels the photos of one command may need several), all drawing on
+    ``cache``; ``first``, when given, is made at once, so that missing weights are refused
+    before any photo."""
 
     def __init__(
         self,
-        weights: str | os.PathLike | None = None,
-        device: str = "cpu",
-        channels: str = "auto",
-        backend: str = "torch",
+        cache: ModelCache,
+        weights=None,
+        channels: str = AUTO,
         first: Degradation | None = None,
     ) -> None:
-        self.options = (weights, device, channels, backend)
-        self.made: dict[tuple[str, float], ModelChoice] = {}
+        check_channels(channels)
+        self.cache, self.weights, self.channels = cache, weights, channels
+        self.made: dict[tuple[str, float, str], ModelChoice] = {}
         if first is not None:
             self(first)
 
-    def __call__(self, deg: Degradation) -> ModelChoice:
-        key = (deg.task, deg.level)
+    def __call__(self, deg: Degradation, channels: str | None = None) -> ModelChoice:
+        channels = channels or self.channels
+        key = (deg.task, deg.level, channels)
         if key not in self.made:
-            self.made[key] = ModelChoice(deg, *self.options)
+            self.made[key] = ModelChoice(deg, self.weights, channels=channels, cache=self.cache)
         return self.made[key]

@@ -1,18 +1,20 @@
-"""The demonstration: a sample photo degraded, restored and shown beside the original
-(``csrnet restore --demo``)."""
+"""The demonstration: a sample photo degraded, restored and shown beside the original, with
+the PSNR of each (``csrnet restore --demo``, and the web page's demo mode)."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from csrnet.inference.photos import Photo, restore_photo
-from csrnet.inference.tiles import Model
-from csrnet.inference.tiling import DEFAULT_OVERLAP
-from csrnet.protocol.degrade import Degradation
+from csrnet.inference.options import DEFAULT_RUN, RunOptions
+from csrnet.inference.photo import Photo
+from csrnet.inference.pipeline import restore_photo
+from csrnet.inference.runner import Model
+from csrnet.protocol.degrade import Degradation, to_y
 from csrnet.protocol.matlab import imresize, to_uint8
+from csrnet.protocol.metrics import psnr, ssim
 
-__all__ = ["demo_image", "make_demo"]
+__all__ = ["as_compared", "degrade_photo", "demo_image", "make_demo", "similarity"]
 
 
 def degrade_photo(clean: np.ndarray, deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
@@ -55,32 +57,37 @@ def side_by_side(panels: list[tuple[str, np.ndarray]]) -> Image.Image:
     return sheet
 
 
+def as_compared(degraded: np.ndarray, deg: Degradation) -> np.ndarray:
+    """The degraded input as it is shown and scored beside the result: for SR, its MATLAB
+    bicubic enlargement."""
+    if deg.task != "sr":
+        return degraded
+    return to_uint8(imresize(degraded.astype(np.float64), deg.level))
+
+
+def similarity(
+    image: np.ndarray, clean: np.ndarray, deg: Degradation, space: str = "Y"
+) -> tuple[float, float]:
+    """PSNR and SSIM of ``image`` against ``clean`` with the setting's border: on Y (the
+    paper's protocol) or on RGB (``space="RGB"``: the colour literature's convention)."""
+    plane = (lambda x: x) if space == "RGB" else to_y
+    a, b = plane(image), plane(clean)
+    return psnr(a, b, deg.border), ssim(a, b, deg.border)
+
+
 def make_demo(
-    model: Model,
-    deg: Degradation,
-    device: str = "cpu",
-    tile: int = 0,
-    ensemble: bool = False,
-    overlap: int = DEFAULT_OVERLAP,
+    model: Model, deg: Degradation, run: RunOptions = DEFAULT_RUN
 ) -> tuple[Image.Image, float, float, str]:
     """Degrade the sample photo, restore it, and lay out degraded / restored / original;
     also returns the PSNR of the degraded and of the restored image, and where it was
     measured: on Y (the paper's models), or on RGB for an RGB model (the colour literature's
     convention, as ``csrnet evaluate``)."""
-    from csrnet.protocol.degrade import to_y
-    from csrnet.protocol.metrics import psnr
-
     clean, degraded = demo_image(deg)
-    restored = restore_photo(
-        Photo(degraded), model, deg, device, tile, ensemble, overlap=overlap
-    ).pixels
-    shown, caption = degraded, f"input ({deg.label})"
-    if deg.task == "sr":  # the low-resolution input, enlarged by MATLAB bicubic
-        shown = to_uint8(imresize(degraded.astype(np.float64), deg.level))
-        caption = f"bicubic ({deg.label})"
+    restored = restore_photo(Photo(degraded), model, deg, run).pixels
+    shown = as_compared(degraded, deg)
+    caption = f"{'bicubic' if deg.task == 'sr' else 'input'} ({deg.label})"
     space = "RGB" if model.config.image_channels == 3 else "Y"
-    plane = (lambda x: x) if space == "RGB" else to_y
-    before, after = (psnr(plane(x), plane(clean), deg.border) for x in (shown, restored))
+    before, after = (similarity(x, clean, deg, space)[0] for x in (shown, restored))
     sheet = side_by_side(
         [
             (f"{caption}: {before:.2f} dB", shown),

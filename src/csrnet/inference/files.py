@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from PIL import Image
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.choice import ModelChoices
 from csrnet.inference.levels import LevelReader
-from csrnet.inference.photos import Photo, open_photo, photo_to_pil, restore_photo
+from csrnet.inference.options import RunOptions
+from csrnet.inference.photo import open_photo, save_photo
+from csrnet.inference.pipeline import restore_photo
 
-__all__ = ["Restored", "expand_inputs", "output_paths", "restore_files", "save_photo"]
+__all__ = ["Restored", "expand_inputs", "output_paths", "restore_files"]
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -80,7 +79,7 @@ def restore_files(
     out: Path,
     choices: ModelChoices,
     levels: LevelReader,
-    run: dict[str, Any],
+    run: RunOptions,
     skip_existing: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -111,12 +110,10 @@ def restore_files(
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
             deg = levels(photo, str(src))
-            model, meta = choices(deg)(photo)
-            save_photo(restore_photo(photo, model, deg, **run), dst)
+            model, weights = choices(deg)(photo)
+            save_photo(restore_photo(photo, model, deg, run), dst)
             done.settings[deg.label] += 1
-            done.models[
-                f"{meta.get('weights_file', '?')} on {getattr(model, 'backend', 'torch')}"
-            ] += 1
+            done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
         except CsrnetError as exc:  # each line names its file
             line = str(exc)
             done.failures.append(line if str(src) in line or str(dst) in line else f"{src}: {line}")
@@ -128,19 +125,3 @@ def restore_files(
         sum((p.settings for p in parts), Counter()),
         sum((p.models for p in parts), Counter()),
     )
-
-
-def save_photo(photo: Photo, path: Path) -> None:
-    """Write atomically; the format follows the suffix (JPEG drops the alpha channel)."""
-    from csrnet.protocol.images import write_atomic
-
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise CsrnetError(f"{path}: unknown image file extension")
-    img = photo_to_pil(photo)
-    if fmt == "JPEG" and img.mode == "RGBA":
-        img = img.convert("RGB")
-    options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
-    if fmt == "JPEG":
-        options["quality"] = 95
-    write_atomic(path, lambda tmp: img.save(tmp, format=fmt, **options))

@@ -10,11 +10,10 @@ import numpy as np
 from PIL import Image
 
 from csrnet.errors import CsrnetError, warn
+from csrnet.inference.options import AUTO
 from csrnet.protocol.degrade import Degradation
 
-__all__ = ["AUTO", "LevelReader", "estimate_noise_sigma", "ijg_quality"]
-
-AUTO = "auto"
+__all__ = ["LevelReader", "estimate_noise_sigma", "ijg_quality", "jpeg_quality_of"]
 
 
 @functools.cache

@@ -28,8 +28,8 @@ OPSET = 17
 
 def export_onnx(weights: str | os.PathLike, output: str | os.PathLike) -> None:
     """Write ``weights`` as an ONNX model to ``output`` (atomically), with its metadata."""
-    model, meta = load_weights(weights)
-    write_atomic(output, lambda tmp: write_onnx(model, tmp, meta))
+    model, info = load_weights(weights)
+    write_atomic(output, lambda tmp: write_onnx(model, tmp, info.metadata))
 
 
 def write_onnx(model: CSRnet, path: Path, meta: dict[str, Any] | None = None) -> None:

@@ -27,20 +27,20 @@ import torch
 from csrnet.datasets.locate import require_sets
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.evaluate import COLOUR_SETS, DEFAULT_SETS
+from csrnet.evaluation.results import SetScore
 from csrnet.evaluation.scorecache import ScoreCache
-from csrnet.evaluation.scores import SetScore
-from csrnet.inference.tiles import restore_fn
+from csrnet.inference.runner import restore_fn
 from csrnet.parallel import is_main
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import write_atomic
-from csrnet.report.figures import make_figures
-from csrnet.report.scoring import (
+from csrnet.report.cells import (
     Scorer,
     bm3d_cell,
     list_weights,
     y_only_fn,
     y_path_weights,
 )
+from csrnet.report.figures import make_figures
 from csrnet.report.settings import (
     BM3D_SETS,
     CBM3D_SETS,
@@ -89,7 +89,7 @@ def build_report(
     ``cached_only``: score nothing, and write the tables from the cache as it is, a cell
     whose images are not all there left out ("-") and listed under the header.
     Returns every SetScore behind the tables."""
-    output, root = Path(output), Path(data_root)
+    output, root, bm3d_cache = Path(output), Path(data_root), Path(cache) if with_bm3d else None
     if not output.parent.is_dir():
         raise CsrnetError(f"{output}: folder {output.parent} does not exist")
     weights = list_weights([Path(d) for d in weights_dirs])
@@ -97,62 +97,65 @@ def build_report(
     colour = [w for w in weights if w.channels == 3 and w.task in COLOUR_SETS]
     tasks = sorted({w.task for w in released}, key=list(PAPER_TABLES).index)
     colour_tasks = sorted({w.task for w in colour}, key=list(COLOUR_SETS).index)
-    needed = {s for t in tasks for s in DEFAULT_SETS[t]}
-    needed.update(s for t in colour_tasks for s in COLOUR_SETS[t])
-    if any(w.study for w in weights):  # Tables I and V: the SR sets
-        needed.update(DEFAULT_SETS["sr"])
-    require_sets(root, sorted(needed))
+    require_sets(root, _sets_needed(weights, tasks, colour_tasks))
     models = {w.name: load_weights(w.path, device)[0] for w in weights}
     score_cache = ScoreCache(scores_dir or output.parent / "scores", device)
     logs = {w.name: score_cache.for_weights(w.path) for w in weights}
     score = Scorer(score_cache, limit, progress, cached_only)
-
-    bm3d_cache = Path(cache) if with_bm3d else None
     sections = []
     for task in tasks:
         ours = [w for w in released if w.task == task]
         fns = {w.name: restore_fn(models[w.name], device) for w in ours}
         sections += _paper_sections(task, ours, fns, logs, root, score, bm3d_cache, limit)
     y_paths = {task: y_path_weights(task, released) for task in colour_tasks}
+    place = (models, logs, root, score, bm3d_cache, device)
     for task in colour_tasks:
-        ours = [w for w in colour if w.task == task]
-        fns = {w.name: restore_fn(models[w.name], device) for w in ours}
-        y_path = y_paths[task]
-        y_fns = {
-            lv: y_only_fn(models[y.name], Degradation(task, lv), device) for lv, y in y_path.items()
-        }
-        rows = _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score, bm3d_cache)
-        sections.append(colour_table(task, rows, ours, y_path, with_bm3d, limit))
+        sections.append(_colour_section(task, colour, y_paths[task], place, with_bm3d, limit))
     study_limit = limit if study_limit is None else study_limit
-    sections += study_tables(weights, models, logs, root, study_limit, device, score) or [
-        no_study_note(output)
-    ]
+    studies = study_tables(weights, models, logs, root, study_limit, device, score)
+    sections += studies or [no_study_note(output)]
     sections.append(speed_table(score.here, score_cache.device))
-    scores = score.scores
     if not is_main():  # under torchrun, rank 0 writes the report
-        return scores
+        return score.scores
     if figures:
-        sections.append(
-            make_figures(
-                weights,
-                models,
-                root,
-                output.parent / "figures",
-                device,
-                with_bm3d,
-                Path(cache),
-                y_paths,
-            )
-        )
-
+        figure_args = (output.parent / "figures", device, with_bm3d, Path(cache), y_paths)
+        sections.append(make_figures(weights, models, root, *figure_args))
     header = _header(weights, logs, score_cache, output, limit, study_limit)
     if cached_only:
         header += unscored(score.missing)
+    _write_report(output, header + sections, score.scores)
+    return score.scores
+
+
+def _sets_needed(weights: list, tasks: list[str], colour_tasks: list[str]) -> list[str]:
+    """The test sets the report's tables score."""
+    needed = {s for t in tasks for s in DEFAULT_SETS[t]}
+    needed.update(s for t in colour_tasks for s in COLOUR_SETS[t])
+    if any(w.study for w in weights):  # Tables I and V: the SR sets
+        needed.update(DEFAULT_SETS["sr"])
+    return sorted(needed)
+
+
+def _write_report(output: Path, lines: list[str], scores: list[SetScore]) -> None:
+    """The Markdown report and its per-image CSV, each written atomically."""
     csv_text = "".join(s.csv_text(header=i == 0) for i, s in enumerate(scores))
     write_atomic(output.with_suffix(".csv"), lambda tmp: tmp.write_text(csv_text, encoding="utf-8"))
-    text = "\n".join(header + sections)
+    text = "\n".join(lines)
     write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return scores
+
+
+def _colour_section(task, colour, y_path, place, with_bm3d: bool, limit: int) -> str:
+    """The colour table of ``task``: its RGB models among ``colour`` and the Y path's models
+    (Y restored, Cb and Cr kept), each at every colour setting; ``place`` holds the models,
+    score logs, data root, scorer, BM3D cache and device."""
+    models, logs, root, score, bm3d_cache, device = place
+    ours = [w for w in colour if w.task == task]
+    fns = {w.name: restore_fn(models[w.name], device) for w in ours}
+    y_fns = {
+        lv: y_only_fn(models[y.name], Degradation(task, lv), device) for lv, y in y_path.items()
+    }
+    rows = _colour_rows(task, ours, y_path, fns, y_fns, logs, root, score, bm3d_cache)
+    return colour_table(task, rows, ours, y_path, with_bm3d, limit)
 
 
 def _paper_sections(task, ours, fns, logs, root, score: Scorer, bm3d_cache, limit) -> list:

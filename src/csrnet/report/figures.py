@@ -10,7 +10,7 @@ from PIL import Image
 
 from csrnet.evaluation.bm3d import CachedBM3D
 from csrnet.evaluation.evaluate import COLOUR_SETS, DEFAULT_SETS
-from csrnet.inference.tiles import restore_fn
+from csrnet.inference.runner import restore_fn
 from csrnet.protocol.degrade import Degradation, to_y
 from csrnet.protocol.images import list_images, read_image, write_atomic
 from csrnet.protocol.matlab import to_uint8
@@ -65,7 +65,9 @@ def colour_figure(w, model, y_model, root: Path, folder: Path, device: str, cach
     ``COLOUR_FIGURE_LEVEL``): clean / degraded / CBM3D (denoising, with ``cache``) / the Y
     path's model on Y alone (when given) / the RGB model, PSNR on RGB under each. Returns
     the PNG's name."""
-    from csrnet.inference.photos import Photo, restore_photo
+    from csrnet.inference.options import RunOptions
+    from csrnet.inference.photo import Photo
+    from csrnet.inference.pipeline import restore_photo
 
     deg = Degradation(w.task, COLOUR_FIGURE_LEVEL[w.task])
     dataset = COLOUR_SETS[w.task][0]
@@ -79,7 +81,7 @@ def colour_figure(w, model, y_model, root: Path, folder: Path, device: str, cach
         panels.append(("CBM3D", to_uint8(cbm3d)))
     for label, net in (("Y model (Y only)", y_model), (w.name, model)):
         if net is not None:
-            out = restore_photo(Photo(degraded), net, deg, device).pixels
+            out = restore_photo(Photo(degraded), net, deg, RunOptions(device)).pixels
             panels.append((label, out))
     name = f"{w.name}_{deg.label}_{path.stem}.png"
     save_panels(panels, deg.border, folder / name)

@@ -6,11 +6,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from csrnet.evaluation import paper
-from csrnet.evaluation.scores import SetScore
-from csrnet.inference.tiles import restore_fn
+from csrnet.evaluation.results import SetScore
+from csrnet.inference.runner import restore_fn
 from csrnet.model import PRESETS
 from csrnet.protocol.degrade import Degradation
-from csrnet.report.scoring import (
+from csrnet.report.cells import (
     Scorer,
     Weights,
 )

@@ -8,7 +8,7 @@ import numpy as np
 from csrnet.evaluation import paper
 from csrnet.evaluation import published as anchors
 from csrnet.evaluation.evaluate import COLOUR_SETS
-from csrnet.evaluation.scores import SetScore
+from csrnet.evaluation.results import SetScore
 from csrnet.protocol.degrade import Degradation
 from csrnet.report.settings import (
     COLOUR_TITLES,

@@ -3,7 +3,7 @@
 A small Starlette app with one HTML page (``static/serve.html``: no script or style from the
 internet) and a JSON API under ``/api``. Uploads are decoded by the same guarded reader as
 the CLI (decompression bombs, truncated and non-image files refused) and restored by the
-same code as ``csrnet restore`` (``csrnet.inference.photos``), in-process, one job at a time in a
+same code as ``csrnet restore`` (``csrnet.inference.pipeline``), in-process, one job at a time in a
 worker thread; others wait in a queue whose position the page shows. Files live in a private
 temporary folder (mode 0700), named by the server, never by the client: a job is found by a
 random id, and its files are removed after the download or after ``keep_seconds``.

@@ -15,19 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from csrnet.errors import CsrnetError
-from csrnet.inference.levels import AUTO, LevelReader
-from csrnet.protocol.degrade import Degradation, to_y
+from csrnet.inference.levels import LevelReader
+from csrnet.inference.options import AUTO, AUTO_SOURCES, LEVEL_OPTIONS, check_channels
+from csrnet.protocol.degrade import Degradation
 
 __all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
 
 
-LEVELS = {  # what the page offers: (default, choices or [low, high])
-    "sr": {"option": "scale", "default": 2, "choices": [2, 3, 4, 8]},
-    "denoise": {"option": "sigma", "default": 25, "range": [1, 75], "auto": "the noise estimate"},
-    "jpeg": {"option": "quality", "default": 10, "range": [1, 100], "auto": "the JPEG tables"},
+OFFERED = {  # what the page offers of each task's level: a default, and choices or a range
+    "sr": {"default": 2, "choices": [2, 3, 4, 8]},
+    "denoise": {"default": 25, "range": [1, 75]},
+    "jpeg": {"default": 10, "range": [1, 100]},
+}
+LEVELS = {  # the page's form: each task's level option, what it offers, what auto reads
+    task: {"option": LEVEL_OPTIONS[task], **offered}
+    | ({"auto": AUTO_SOURCES[task]} if task in AUTO_SOURCES else {})
+    for task, offered in OFFERED.items()
 }
 
 
@@ -92,7 +96,7 @@ class Jobs:
         self.jobs: dict[str, Job] = {}
         self.waiting: queue.Queue[str | None] = queue.Queue()
         self.lock = threading.Lock()
-        self.models: dict[tuple[str, float, str], Any] = {}
+        self._choices = None  # csrnet.inference.choice.ModelChoices, made on the first job
         self.worker = threading.Thread(target=self._work, name="csrnet-serve", daemon=True)
         self.worker.start()
 
@@ -111,7 +115,7 @@ class Jobs:
         (nothing is left behind then): QueueFull past ``max_queued`` waiting or running jobs
         in all, or ``max_per_client`` of ``client``'s. ``level`` "auto" reads it from the
         photo (``csrnet.inference.levels``)."""
-        from csrnet.inference.photos import open_photo
+        from csrnet.inference.photo import open_photo
 
         self._check_room(client)  # before the upload is decoded: a full queue costs nothing
         if len(data) > self.max_upload_bytes:
@@ -122,10 +126,9 @@ class Jobs:
         if self.disk_use() + len(data) > self.max_disk_bytes:
             raise QueueFull("the server's space for images is full; try again in a minute")
         deg = None if level == AUTO else degradation_of(task, level)
-        if level == AUTO and (demo or task not in ("denoise", "jpeg")):
+        if level == AUTO and (demo or task not in AUTO_SOURCES):
             raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
-        if channels not in ("auto", "y", "rgb"):
-            raise CsrnetError(f"channels {channels!r}: choose from auto, y, rgb")
+        check_channels(channels)
         job_id, folder = secrets.token_urlsafe(12), self.root / secrets.token_hex(8)
         job = Job(job_id, folder, deg, demo, channels, client)
         job.folder.mkdir(mode=0o700)
@@ -263,29 +266,27 @@ class Jobs:
             if removed:
                 shutil.rmtree(job.folder, ignore_errors=True)
 
-    def _chooser(self, deg: Degradation, channels: str):
-        """The ModelChoice of a setting and channel option, kept: models load once."""
-        from csrnet.inference.choice import ModelChoice
+    def _model(self, job: Job, photo):
+        """The model for a job's photo; each weights file is loaded and compiled once."""
+        from csrnet.inference.choice import ModelCache, ModelChoices
 
-        key = (deg.task, deg.level, channels)
-        if key not in self.models:
-            self.models[key] = ModelChoice(deg, None, self.device, channels, self.backend)
-        return self.models[key]
+        if self._choices is None:
+            self._choices = ModelChoices(ModelCache(self.device, self.backend))
+        return self._choices(job.deg, job.channels)(photo)
 
     def _restore(self, job: Job) -> dict[str, Any]:
         """Restore a job's upload (degraded first in demo mode); write before/after PNGs."""
-        from csrnet.inference.demo import degrade_photo
-        from csrnet.inference.files import save_photo
-        from csrnet.inference.photos import Photo, open_photo, restore_photo
-        from csrnet.protocol.matlab import imresize, to_uint8
-        from csrnet.protocol.metrics import psnr, ssim
+        from csrnet.inference.demo import as_compared, degrade_photo, similarity
+        from csrnet.inference.options import RunOptions
+        from csrnet.inference.photo import Photo, open_photo, save_photo
+        from csrnet.inference.pipeline import restore_photo
 
         photo = open_photo(job.folder / "upload")
         clean = None
         if job.demo:
             clean, degraded = degrade_photo(photo.pixels, job.deg)
             photo = Photo(degraded, None, photo.icc_profile)
-        model, meta = self._chooser(job.deg, job.channels)(photo)
+        model, weights = self._model(job, photo)
 
         def progress(done: int, total: int) -> None:
             job.tiles_done, job.tiles_total = done, total
@@ -293,31 +294,29 @@ class Jobs:
                 raise JobStopped(job.id)
 
         start = time.perf_counter()
-        restored = restore_photo(photo, model, job.deg, self.device, on_tile=progress)
+        run = RunOptions(self.device)
+        restored = restore_photo(photo, model, job.deg, run, on_tile=progress)
         seconds = time.perf_counter() - start
         before = photo
         if job.deg.task == "sr":  # compared with the bicubic enlargement
-            big = to_uint8(imresize(photo.pixels.astype(np.float64), job.deg.level))
-            before = Photo(big, None, photo.icc_profile)
+            before = Photo(as_compared(photo.pixels, job.deg), None, photo.icc_profile)
         save_photo(before, job.folder / "before.png")
         save_photo(restored, job.folder / "after.png")
         height, width = restored.pixels.shape[:2]
         info = {
             "seconds": round(seconds, 2),
-            "weights": meta.get("weights_file", meta.get("recipe", "?")),
+            "weights": weights.name,
             "setting": job.deg.label,
-            "read_from": LEVELS[job.deg.task].get("auto", "") if job.read_from else "",
+            "read_from": AUTO_SOURCES.get(job.deg.task, "") if job.read_from else "",
             "channels": "RGB" if model.config.image_channels == 3 else "Y",
             "megapixels": round(height * width / 1e6, 3),
             "width": width,
             "height": height,
         }
         if clean is not None:  # the paper's protocol: PSNR / SSIM on Y against the clean image
-            border = job.deg.border
-            y_clean = to_y(clean)
             for name, image in (("before", before.pixels), ("after", restored.pixels)):
-                info[f"psnr_{name}"] = round(psnr(to_y(image), y_clean, border), 2)
-                info[f"ssim_{name}"] = round(ssim(to_y(image), y_clean, border), 4)
+                psnr, ssim = similarity(image, clean, job.deg)
+                info[f"psnr_{name}"], info[f"ssim_{name}"] = round(psnr, 2), round(ssim, 4)
         return info
 
     def _expire(self) -> None:
@@ -389,8 +388,8 @@ def options() -> dict[str, Any]:
     from csrnet.weights import available_weights
 
     installed: dict[str, list[str]] = {task: [] for task in LEVELS}
-    for path, meta in available_weights():
-        installed[meta["task"]["task"]].append(path.stem)
+    for info in available_weights():
+        installed[info.task].append(info.name)
     return {"tasks": LEVELS, "weights": installed}
 
 

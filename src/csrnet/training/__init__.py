@@ -1,8 +1,9 @@
-"""Training from a YAML recipe: the typed config (``config``), training data and patches
-(``data``, ``patchbank``), the train/test overlap check (``overlap``), the step engines
-(``engine``), checkpoints (``checkpoint``), the schedule and time budget (``schedule``), the
-loop (``loop``) and the export of a run as weights (``export``). ``python -m
-csrnet.training CONFIG`` (or ``torchrun ... -m csrnet.training``) runs ``csrnet train``. It
-imports ``model``, ``weights``, ``devices``, ``protocol`` and, for validation,
-``evaluation.evaluate``.
+"""Training from a YAML recipe: the typed config (``config``), the arithmetic (``precision``),
+the batches (``batches``, from ``datasets.patches`` or the device ``patchbank``), the
+optimiser (``optimizer``), one step (``engine``), checkpoints (``checkpoint``), the learning
+rate and time budget (``schedule``), validation (``validation``), the step loop
+(``trainer``), ``train`` itself (``loop``) and the export of a run as weights (``export``).
+``csrnet train CONFIG`` (or ``torchrun ... -m csrnet train CONFIG``) runs it. It imports
+``model``, ``weights``, ``devices``, ``protocol``, ``datasets`` and, for validation,
+``evaluation`` and ``inference``.
 """

@@ -11,6 +11,7 @@ give a :class:`CsrnetError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import types
 import typing
@@ -48,24 +49,35 @@ class TaskConfig:
 
 @dataclass
 class ModelSpec:
-    """A preset of ``csrnet.model.PRESETS`` and any ModelConfig fields to override."""
+    """A recipe's model section: a preset of ``csrnet.model.PRESETS`` and the fields of
+    :class:`~csrnet.model.ModelConfig` it sets over it (``{preset: CSRnet-3S, input_skip:
+    true}``), each checked against that field's type; a field given as null is not set."""
 
     preset: str = "CSRnet-Dense"
-    depth: int | None = None
-    res_blocks: int | None = None
-    channels: int | None = None
-    first_channels: int | None = None
-    scales: int | None = None
-    dense: bool | None = None
-    chain_coarse: bool | None = None
-    input_skip: bool | None = None
-    image_channels: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "model") -> ModelSpec:
+        if not isinstance(data, dict):
+            raise CsrnetError(f"config {where}: expected a mapping, got {data!r}")
+        hints = typing.get_type_hints(ModelConfig)
+        unknown = sorted(set(data) - {"preset", *hints})
+        if unknown:
+            known = ", ".join(["preset", *hints])
+            raise CsrnetError(f"config: unknown key {where}.{unknown[0]} (known: {known})")
+        preset = _coerce(str, data.get("preset", cls.preset), f"{where}.preset")
+        overrides = {
+            name: _coerce(hints[name], value, f"{where}.{name}")
+            for name, value in data.items()
+            if name != "preset" and value is not None
+        }
+        return cls(preset, overrides)
 
     def build(self) -> ModelConfig:
-        overrides = {
-            k: v for k, v in dataclasses.asdict(self).items() if k != "preset" and v is not None
-        }
-        return dataclasses.replace(PRESETS[self.preset], **overrides)
+        return dataclasses.replace(PRESETS[self.preset], **self.overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"preset": self.preset, **self.overrides}
 
 
 @dataclass
@@ -79,11 +91,11 @@ class DataConfig:
         val: folder of clean validation images.
         val_images: validate on the first N images only (0: all).
         exclude_overlaps_with: test-set folders; training images sharing pixels with any
-            of them (crops included, see ``csrnet.training.overlap``) are left out.
+            of them (crops included, see ``csrnet.datasets.overlap``) are left out.
         patch_size: side of the square training patches (ground-truth pixels).
         batch_size: patches per step, over all processes.
         workers: DataLoader worker processes making patches (0: in the training process).
-        sampler: "host" (patches made in Python and copied over; ``csrnet.training.data``) or
+        sampler: "host" (patches made in Python and copied over; ``csrnet.datasets.patches``) or
             "device" (drawn on the training device from images held there;
             ``csrnet.training.patchbank``). Each is reproducible; they are different streams.
     """
@@ -159,6 +171,9 @@ class TrainConfig:
         seed: seeds the initial weights and every training patch.
         val_every, ckpt_every, log_every: intervals in steps (0: never, except at the end).
         device: "auto" (CUDA when available), "cpu" or "cuda".
+        precision: "auto", "fp32" or "bf16" (``csrnet.training.precision``): bf16 autocast
+            with float32 master weights where the device computes bf16 natively; auto takes
+            it on such a GPU, and on such a CPU when a probe at the start times it faster.
         engine: how a step runs (``csrnet.training.engine``): "eager"; "compile" (torch.compile in
             ``compile_mode``); "graph" (the whole step as one CUDA graph: CUDA, one process,
             ``data.sampler: device``, Adam(W) clipped by norm or not at all).
@@ -168,7 +183,7 @@ class TrainConfig:
             on first use and keep the fastest (``torch.backends.cudnn.benchmark``): training
             patches have one shape. Off, its heuristics choose.
         half_scale_nchw: run the half scale's residual bodies and the F_down into it in
-            NCHW, the rest in channels_last (``engine.use_training_layout``): a trial
+            NCHW, the rest in channels_last (``optimizer.use_training_layout``): a trial
             against the slow fp32 weight-gradient kernel cuDNN picks for them in
             channels_last on the GPU (TRAINING.md). Off: all channels_last.
         init_from: weights (.safetensors) or a checkpoint (.pt) to start from (fine-tuning).
@@ -192,6 +207,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     log_every: int = 50
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     engine: Literal["eager", "compile", "graph"] = "eager"
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
     cudnn_benchmark: bool = False
@@ -200,8 +216,15 @@ class TrainConfig:
     time_budget_minutes: float = 0.0
     notes: str = ""
 
+    @functools.cached_property
+    def model_config(self) -> ModelConfig:
+        """The architecture the recipe builds, resolved once (when the recipe is checked)."""
+        return self.model.build()
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
 
 
 def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -> TrainConfig:
@@ -232,7 +255,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CsrnetError(f"{path}: no such config file{_moved_to(path)}") from None
+        raise CsrnetError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CsrnetError(f"{path}: cannot read ({exc})") from None
     except yaml.YAMLError as exc:
@@ -244,26 +267,6 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     for base in [bases] if isinstance(bases, str) else bases:
         merged = _merge(merged, _read_with_bases(path.parent / str(base), (*seen, path)))
     return _merge(merged, data)
-
-
-FOLDER_OF_PREFIX = {"fast_": "fast", "cpu_": "cpu", "gpu_": "gpu", "finetune_": "finetune"}
-
-
-def _moved_to(path: Path) -> str:
-    """Where a recipe of the old flat ``configs/`` lives now ("configs/fast_sr_x2.yaml":
-    "configs/fast/sr_x2.yaml"), as a hint; "" when there is no such recipe."""
-    name = path.stem
-    prefix = next((p for p in FOLDER_OF_PREFIX if name.startswith(p)), None)
-    if prefix:
-        folder, name = FOLDER_OF_PREFIX[prefix], name.removeprefix(prefix)
-    elif name.startswith(("ablation_", "depth_")):
-        folder = "studies"
-    elif name.startswith(("blind_", "multiscale_")):
-        folder = "fast"
-    else:
-        folder = "paper"
-    moved = path.parent / folder / f"{name}.yaml"
-    return f"; the recipes moved into folders: {moved}" if moved.is_file() else ""
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -324,6 +327,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise CsrnetError(f"config: {key} must be a list, got {value!r}")
         return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is ModelSpec:
+        return ModelSpec.from_dict(value, key)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key)
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -367,7 +372,7 @@ def _check_values(cfg: TrainConfig) -> None:
     need(cfg.time_budget_minutes >= 0, "time_budget_minutes must be >= 0")
     need(cfg.model.preset in PRESETS, f"model.preset must be one of {', '.join(PRESETS)}")
     try:
-        model = cfg.model.build()
+        model = cfg.model_config
     except ValueError as exc:
         raise CsrnetError(f"config: model: {exc}") from None
     need(

@@ -1,5 +1,4 @@
-"""One optimisation step of training, three ways (the recipe's ``engine``), and the batches
-it trains on (``make_batches``: the host stream or the device patch bank, ``data.sampler``).
+"""One optimisation step of training, three ways (the recipe's ``engine``).
 
 - ``eager``: PyTorch as written. Works everywhere, with either patch sampler.
 - ``compile``: the loss (the forward and, through AOTAutograd, the backward) and the device
@@ -24,85 +23,31 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from csrnet.errors import CsrnetError
-from csrnet.model import CSRnet
+from csrnet.training.batches import DeviceBatches
 from csrnet.training.config import TrainConfig
-from csrnet.training.data import PatchRecipe, PatchStream, TrainingImages
-from csrnet.training.patchbank import PatchBank
+from csrnet.training.optimizer import set_lr
+from csrnet.training.precision import autocast
 
-__all__ = [
-    "DeviceBatches",
-    "LossLog",
-    "make_batches",
-    "make_engine",
-    "make_optimizer",
-    "next_batch",
-    "use_training_layout",
-]
+__all__ = ["EagerStep", "LossLog", "LossOf", "check_engine", "engine_class"]
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the capture, as CUDA asks
 
 
-class DeviceBatches:
-    """This process's slice of every global batch, drawn from a :class:`PatchBank`."""
-
-    def __init__(self, bank: PatchBank, global_batch: int, rank: int = 0, world: int = 1):
-        per_rank = global_batch // world
-        self.bank = bank
-        self.indices = torch.arange(rank * per_rank, (rank + 1) * per_rank, device=bank.device)
-
-    def __call__(self, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs, targets = self.bank.sample(step, self.indices)
-        return inputs.contiguous(memory_format=torch.channels_last), targets
-
-
-def make_batches(
-    cfg: TrainConfig,
-    images: TrainingImages,
-    device: torch.device,
-    start_step: int = 0,
-    rank: int = 0,
-    world: int = 1,
-):
-    """(host batch iterator, None) or (None, device batches), as ``data.sampler`` says: the
-    numpy stream through a DataLoader of ``data.workers``, or a PatchBank on ``device``."""
-    d = cfg.data
-    recipe = PatchRecipe(
-        cfg.task.task, cfg.task.levels, cfg.task.level_range, d.patch_size, cfg.seed
-    )
-    if d.sampler == "device":
-        return None, DeviceBatches(
-            PatchBank.build(images, recipe, device), d.batch_size, rank, world
-        )
-    stream = PatchStream(images, recipe, d.batch_size, start_step, rank, world)
-    loader = DataLoader(
-        stream, batch_size=None, num_workers=d.workers, pin_memory=device.type == "cuda"
-    )
-    return iter(loader), None
-
-
-def next_batch(host_batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The next host batch on ``device`` (channels_last inputs, as the model)."""
-    inputs, targets = next(host_batches)
-    inputs = inputs.to(device, non_blocking=True)
-    targets = targets.to(device, non_blocking=True)
-    return inputs.contiguous(memory_format=torch.channels_last), targets
-
-
 class LossOf(nn.Module):
-    """The training loss of ``net`` on a batch (eq. 5), bf16 autocast on CUDA."""
+    """The training loss of ``net`` on a batch (eq. 5); the forward pass under bf16 autocast
+    when ``bf16`` (``csrnet.training.precision``), the loss in float32 either way."""
 
-    def __init__(self, net: nn.Module, loss: str, autocast: bool, cache: bool = True) -> None:
+    def __init__(
+        self, net: nn.Module, loss: str, device: torch.device, bf16: bool, cache: bool = True
+    ) -> None:
         super().__init__()
-        self.net, self.autocast, self.cache = net, autocast, cache
+        self.net, self.device, self.bf16, self.cache = net, device, bf16, cache
         self.loss = F.l1_loss if loss == "l1" else F.mse_loss
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(
-            "cuda", dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=self.cache
-        ):
+        with autocast(self.device, self.bf16, self.cache):
             restored = self.net(inputs)
         return self.loss(restored.float(), targets)
 
@@ -132,58 +77,6 @@ class LossLog:
         return values
 
 
-def make_optimizer(cfg: TrainConfig, params, device: torch.device) -> torch.optim.Optimizer:
-    """The recipe's optimiser; on CUDA, Adam(W) is fused, and for the graph engine it is
-    capturable with its learning rate a device tensor (updated in place every step)."""
-    o = cfg.optim
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    cls = torch.optim.Adam if o.name == "adam" else torch.optim.AdamW
-    kwargs: dict = {"lr": o.lr, "betas": tuple(o.betas), "weight_decay": o.weight_decay}
-    if device.type == "cuda":
-        kwargs["fused"] = True
-    if cfg.engine == "graph":
-        kwargs["capturable"] = True
-        kwargs["lr"] = torch.tensor(o.lr, dtype=torch.float32, device=device)
-    return cls(params, **kwargs)
-
-
-def use_training_layout(
-    model: CSRnet, optimizer: torch.optim.Optimizer, half_scale_nchw: bool = False
-) -> None:
-    """Lay the weights out as training runs them, and the optimiser's state to match.
-
-    channels_last: cuDNN's preferred layout, and on the CPU 11% faster a step (TRAINING.md).
-    With ``half_scale_nchw``, the half scale's residual bodies and the F_down into that scale
-    stay NCHW (a forward pre-hook hands them NCHW inputs): in channels_last, cuDNN computes
-    their bf16 weight gradients in a slow fp32 (tf32) kernel, a quarter of the GPU step
-    (TRAINING.md). Call it once per model.
-    """
-    model.to(memory_format=torch.channels_last)
-    if half_scale_nchw and model.config.scales > 1:
-        for block in model.blocks:
-            for module in (block.branches[1].body, block.down[0]):
-                module.to(memory_format=torch.contiguous_format)
-                module.register_forward_pre_hook(_inputs_to_nchw)
-    # a resumed state keeps the layout it was saved in; fused Adam(W) wants its parameter's
-    for param, state in optimizer.state.items():
-        for key, value in state.items():
-            if torch.is_tensor(value) and value.dim() and value.stride() != param.stride():
-                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
-
-
-def _inputs_to_nchw(module: nn.Module, args: tuple) -> tuple:
-    return tuple(a.contiguous() for a in args)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        if isinstance(group["lr"], torch.Tensor):
-            group["lr"].fill_(lr)  # a kernel with the value as its argument: no sync
-        else:
-            group["lr"] = lr
-
-
 class EagerStep:
     """Forward, loss, backward, clipping, update, in PyTorch's eager mode."""
 
@@ -194,12 +87,13 @@ class EagerStep:
         optimizer: torch.optim.Optimizer,
         device: torch.device,
         batches: DeviceBatches | None,
+        bf16: bool,
     ) -> None:
         self.cfg, self.optimizer = cfg, optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         # CUDA graphs forbid autocast's weight cache: the capture would keep stale casts
         cache = cfg.engine != "graph"
-        self.loss = LossOf(net, cfg.loss, autocast=device.type == "cuda", cache=cache)
+        self.loss = LossOf(net, cfg.loss, device, bf16, cache=cache)
         self.sample = batches
         self.step_t = torch.zeros((), dtype=torch.int64, device=device)
 
@@ -231,8 +125,8 @@ class EagerStep:
 class CompiledStep(EagerStep):
     """:class:`EagerStep` with the loss and the sampler compiled by ``torch.compile``."""
 
-    def __init__(self, cfg: TrainConfig, net, optimizer, device, batches) -> None:
-        super().__init__(cfg, net, optimizer, device, batches)
+    def __init__(self, cfg: TrainConfig, net, optimizer, device, batches, bf16) -> None:
+        super().__init__(cfg, net, optimizer, device, batches, bf16)
         mode = None if cfg.compile_mode == "default" else cfg.compile_mode
         self.graphs = mode in ("reduce-overhead", "max-autotune") and device.type == "cuda"
         self.loss = torch.compile(self.loss, mode=mode)
@@ -248,8 +142,8 @@ class CompiledStep(EagerStep):
 class GraphStep(EagerStep):
     """The whole step as one CUDA graph: a few eager steps, a capture, then replays."""
 
-    def __init__(self, cfg: TrainConfig, net, optimizer, device, batches) -> None:
-        super().__init__(cfg, net, optimizer, device, batches)
+    def __init__(self, cfg: TrainConfig, net, optimizer, device, batches, bf16) -> None:
+        super().__init__(cfg, net, optimizer, device, batches, bf16)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.warm_steps = 0
         self.static_loss: torch.Tensor | None = None
@@ -297,26 +191,9 @@ def check_engine(cfg: TrainConfig, device: torch.device, world: int) -> None:
         raise CsrnetError("engine graph runs in one process; use engine compile under torchrun")
 
 
-def make_engine(
-    cfg: TrainConfig,
-    net: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    device: torch.device,
-    batches: DeviceBatches | None,
-) -> EagerStep:
-    """The recipe's engine (see the module docstring)."""
+def engine_class(cfg: TrainConfig, device: torch.device) -> type[EagerStep]:
+    """The recipe's engine (see the module docstring), made as ``cls(cfg, net, optimizer,
+    device, batches, bf16)``; on CUDA, cuDNN set as the recipe says."""
     if device.type == "cuda":  # a process-wide switch: the last engine made sets it
         torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
-    cls = {"eager": EagerStep, "compile": CompiledStep, "graph": GraphStep}[cfg.engine]
-    return cls(cfg, net, optimizer, device, batches)
-
-
-def use_lr_kind(optimizer: torch.optim.Optimizer, cfg: TrainConfig, device: torch.device) -> None:
-    """Learning rates as the engine needs them, after loading an optimiser's state (which
-    keeps the kind of the run that saved it): device tensors for graph, floats otherwise."""
-    for group in optimizer.param_groups:
-        value = float(group["lr"])
-        if cfg.engine == "graph":
-            group["lr"] = torch.tensor(value, dtype=torch.float32, device=device)
-        else:
-            group["lr"] = value
+    return {"eager": EagerStep, "compile": CompiledStep, "graph": GraphStep}[cfg.engine]

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet
 from csrnet.training.checkpoint import read_checkpoint
 from csrnet.training.config import config_from_dict
-from csrnet.weights import read_metadata, save_weights
+from csrnet.weights import WeightsInfo, read_info, save_weights
 
 __all__ = ["export_run"]
 
 
 def export_run(
     run_dir: str | os.PathLike, out: str | os.PathLike, which: str = "best"
-) -> dict[str, Any]:
+) -> WeightsInfo:
     """Write the ``best`` (or ``last``) checkpoint of a training run as released weights."""
     run_dir = Path(run_dir)
     path = run_dir / f"{which}.pt"
@@ -27,7 +26,7 @@ def export_run(
     except CsrnetError as exc:
         raise CsrnetError(f"{path}: its recipe is not valid ({exc})") from None
     cfg = state["config"]
-    model = CSRnet(recipe.model.build())
+    model = CSRnet(recipe.model_config)
     model.load_state_dict(state["model"])
     history = state.get("history", [])
     own = [r for r in history if r["step"] == state["step"]]  # these weights' validation
@@ -38,12 +37,13 @@ def export_run(
         "recipe": cfg["name"],
         "validation": own[-1] if own else {},
         "config": cfg,
+        "precision": state.get("precision", []),  # what each part of the run trained in
     }
     parent = _steps_before(cfg.get("init_from"))
     if parent is not None:
         metadata["total_steps"] = state["step"] + parent
     save_weights(out, model, metadata)
-    return metadata
+    return read_info(out)
 
 
 def _steps_before(init_from: str | None) -> int | None:
@@ -54,12 +54,7 @@ def _steps_before(init_from: str | None) -> int | None:
         return 0
     try:
         if Path(init_from).suffix == ".safetensors":
-            meta = read_metadata(init_from)
-            if "total_steps" in meta:
-                return int(meta["total_steps"])
-            if meta.get("config", {}).get("init_from"):  # warm-started, its own total unknown
-                return None
-            return int(meta.get("steps", 0))
+            return read_info(init_from).total_steps
         state = read_checkpoint(init_from)
         before = _steps_before(state["config"].get("init_from"))
         return None if before is None else int(state["step"]) + before

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from csrnet.datasets.patches import PatchRecipe, TrainingImages
 from csrnet.protocol.degrade import jpeg_compress
-from csrnet.training.data import PatchRecipe, TrainingImages
 
 __all__ = ["PatchBank", "hash32"]
 

@@ -1,4 +1,5 @@
-"""Running a model on one image (numpy in, numpy out): whole, tiled, or self-ensembled."""
+"""Running a model on one image (numpy in, numpy out): whole, tiled, or self-ensembled; the
+runner (``restore_fn``) that restoring, evaluation and training's validation all use."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from csrnet.inference.tiling import DEFAULT_OVERLAP, check_tile
+from csrnet.inference.tiling import DEFAULT_OVERLAP, check_tile, spans
 
 __all__ = ["forward_tiled", "restore_fn", "self_ensemble"]
 
 TileProgress = Callable[[int, int], None]  # (tiles done, tiles in all)
-Model = Callable[
-    [torch.Tensor], torch.Tensor
-]  # a CSRnet, or one compiled by csrnet.inference.backends
+Model = Callable[[torch.Tensor], torch.Tensor]  # a CSRnet, or one of csrnet.inference.backends
 
 
 def forward_tiled(
@@ -41,7 +40,7 @@ def forward_tiled(
         if on_tile:
             on_tile(1, 1)
         return out
-    boxes = [(r, c) for r in _spans(h, tile, overlap) for c in _spans(w, tile, overlap)]
+    boxes = [(r, c) for r in spans(h, tile, overlap) for c in spans(w, tile, overlap)]
     groups: dict[tuple[int, int], list] = {}  # tiles by shape: the edge ones are shorter
     for r, c in boxes:
         groups.setdefault((r[3] - r[2], c[3] - c[2]), []).append((r, c))
@@ -58,19 +57,6 @@ def forward_tiled(
             if on_tile:
                 on_tile(done, len(boxes))
     return out
-
-
-def _spans(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """(core start, core end, tile start, tile end) along one axis: cores of ``tile - 2 *
-    overlap`` pixels, each in a tile that reaches ``overlap`` pixels beyond it on each side
-    inside the image."""
-    if size <= tile:
-        return [(0, size, 0, size)]
-    core = tile - 2 * overlap
-    return [
-        (start, min(start + core, size), max(0, start - overlap), min(size, start + core + overlap))
-        for start in range(0, size, core)
-    ]
 
 
 def self_ensemble(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

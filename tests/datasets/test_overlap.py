@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from csrnet.cli import main
+from csrnet.datasets.overlap import find_overlaps, one_channel_versions
+from csrnet.datasets.patches import TrainingImages
 from csrnet.protocol.images import read_image
-from csrnet.training.data import TrainingImages
-from csrnet.training.overlap import find_overlaps, one_channel_versions
 
 from conftest import data_dir, sample_dir
 

@@ -13,8 +13,8 @@ from csrnet.datasets.locate import require_folder
 from csrnet.errors import CsrnetError
 from csrnet.evaluation.bm3d import CachedBM3D
 from csrnet.evaluation.evaluate import evaluate_folder
+from csrnet.evaluation.results import SetScore
 from csrnet.evaluation.scorecache import ScoreCache
-from csrnet.evaluation.scores import SetScore
 from csrnet.model import PRESETS
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import list_images
@@ -22,7 +22,7 @@ from csrnet.report.settings import (
     COLOUR_LEVELS,
 )
 from csrnet.training.config import ModelSpec
-from csrnet.weights import read_metadata, trained_levels
+from csrnet.weights import read_info
 
 
 @dataclass
@@ -60,11 +60,10 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
             raise CsrnetError(f"{path}: two weights files are named {path.stem}")
     found = []
     for path in paths:
-        meta = read_metadata(path)
-        task, levels = meta["task"], trained_levels(meta)
-        config = meta.get("config", {})
+        info = read_info(path)
+        config = info.config
         preset = preset_of(config.get("model", {}))
-        steps = int(meta.get("steps", 0))
+        steps = info.steps
         batch, patch = (config.get("data", {}).get(k) for k in ("batch_size", "patch_size"))
         budget = f"{steps:,} steps" + (
             f" of batch {batch} of {patch}x{patch}" if batch and patch else ""
@@ -72,14 +71,14 @@ def list_weights(folders: Sequence[Path]) -> list[Weights]:
         found.append(
             Weights(
                 path,
-                path.name.removesuffix(".safetensors"),
-                task["task"],
-                levels,
-                str(meta.get("recipe", "")),
+                info.name,
+                info.task,
+                info.trained_levels,
+                info.recipe,
                 preset,
                 steps,
                 budget,
-                int(meta["model"].get("image_channels", 1)),
+                info.channels,
             )
         )
     if not found:
@@ -93,8 +92,8 @@ def preset_of(spec: dict) -> str:
     if spec.get("preset") not in PRESETS:
         return ""
     try:
-        built = ModelSpec(**spec).build()
-    except (KeyError, TypeError):  # a field this version lacks
+        built = ModelSpec.from_dict(spec).build()
+    except (CsrnetError, ValueError):  # a field this version lacks
         return ""
     same = replace(built, input_skip=False) == replace(PRESETS[spec["preset"]], input_skip=False)
     return spec["preset"] if same else ""
@@ -189,7 +188,7 @@ def y_path_weights(task: str, released: list[Weights]) -> dict[float, Weights]:
     Cr kept), where one covers the setting."""
     from csrnet.weights import find_weights
 
-    found = [(w.path, read_metadata(w.path)) for w in released if w.task == task]
+    found = [read_info(w.path) for w in released if w.task == task]
     by_path = {w.path: w for w in released}
     picks = {}
     for level in COLOUR_LEVELS[task]:
@@ -202,9 +201,12 @@ def y_path_weights(task: str, released: list[Weights]) -> dict[float, Weights]:
 def y_only_fn(model, deg: Degradation, device: str):
     """A Y model on a colour image as `csrnet restore --channels y` runs it: Y restored,
     Cb and Cr kept, the 8-bit RGB result as float."""
-    from csrnet.inference.photos import Photo, restore_photo
+    from csrnet.inference.options import RunOptions
+    from csrnet.inference.photo import Photo
+    from csrnet.inference.pipeline import restore_photo
 
     def run(degraded: np.ndarray) -> np.ndarray:
-        return restore_photo(Photo(degraded), model, deg, device).pixels.astype(np.float64)
+        restored = restore_photo(Photo(degraded), model, deg, RunOptions(device))
+        return restored.pixels.astype(np.float64)
 
     return run

@@ -1,4 +1,4 @@
-"""Training data: decoded Y images kept in memory, and a reproducible stream of patch batches.
+"""Training patches: decoded Y (or RGB) images kept in memory, and patch batches drawn from them.
 
 Every patch is a pure function of (seed, step, index in the global batch): its image, crop,
 flip/rotation, and degradation level and noise. So a run resumed at step k sees exactly the
@@ -12,24 +12,20 @@ the network sees at test time. Noise and JPEG are made per patch with the protoc
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import tqdm
 
 from csrnet.datasets.locate import require_folder
+from csrnet.datasets.overlap import Overlap, find_overlaps
 from csrnet.datasets.store import Store, is_store
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import bicubic_sr_input, jpeg_compress, modcrop, to_y
 from csrnet.protocol.images import list_images, read_image
-from csrnet.training.overlap import Overlap, find_overlaps
 
-__all__ = ["PatchRecipe", "PatchStream", "TrainingImages", "make_batch", "training_paths"]
+__all__ = ["PatchRecipe", "TrainingImages", "make_batch", "make_patch", "training_paths"]
 
 
 def training_paths(
@@ -241,45 +237,13 @@ def make_patch(
 
 def make_batch(
     images: TrainingImages, recipe: PatchRecipe, step: int, indices: range
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, targets), each (len(indices), C, patch, patch) float32 on [0, 1]."""
     pairs = [make_patch(images, recipe, step, i) for i in indices]
     inputs, targets = (_channels_first(np.stack([p[k] for p in pairs])) for k in (0, 1))
-    return torch.from_numpy(inputs), torch.from_numpy(targets)
+    return inputs, targets
 
 
 def _channels_first(batch: np.ndarray) -> np.ndarray:
     """(N, H, W) -> (N, 1, H, W); (N, H, W, 3) -> (N, 3, H, W)."""
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if batch.ndim == 4 else batch[:, None]
-
-
-class PatchStream(IterableDataset):
-    """Batches for steps start, start+1, ...; this process's slice of each global batch.
-
-    With DataLoader workers, worker w makes the batches of steps start + w, start + w + W, ...
-    and the DataLoader returns them in step order.
-    """
-
-    def __init__(
-        self,
-        images: TrainingImages,
-        recipe: PatchRecipe,
-        global_batch: int,
-        start_step: int,
-        rank: int = 0,
-        world: int = 1,
-    ) -> None:
-        super().__init__()
-        if global_batch % world:
-            raise CsrnetError(
-                f"data.batch_size {global_batch} is not divisible by the {world} processes"
-            )
-        per_rank = global_batch // world
-        self.indices = range(rank * per_rank, (rank + 1) * per_rank)
-        self.images, self.recipe, self.start_step = images, recipe, start_step
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        for step in itertools.count(self.start_step + worker, workers):
-            yield make_batch(self.images, self.recipe, step, self.indices)

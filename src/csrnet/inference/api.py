@@ -1,0 +1,68 @@
+"""The Python API's restore: a PIL image or a numpy array in, the same type out
+(``csrnet.restore``)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from csrnet.errors import CsrnetError
+from csrnet.inference.choice import ModelChoice
+from csrnet.inference.levels import LevelReader
+from csrnet.inference.options import AUTO, LEVEL_OPTIONS, RunOptions, level_or_auto
+from csrnet.inference.photo import photo_from_pil, photo_to_pil
+from csrnet.inference.pipeline import restore_photo
+
+__all__ = ["restore"]
+
+
+def restore(
+    image: Image.Image | np.ndarray,
+    task: str,
+    scale: int | None = None,
+    sigma: float | str | None = None,
+    quality: int | str | None = None,
+    weights: str | os.PathLike | None = None,
+    tile: int = 0,
+    self_ensemble: bool = False,
+    device: str = "cpu",
+    channels: str = "auto",
+    backend: str = "auto",
+) -> Image.Image | np.ndarray:
+    """Restore a PIL image or a uint8 numpy array; returns the same type.
+
+    Args:
+        image: the degraded photo (for SR, the low-resolution one).
+        task: "sr", "denoise" or "jpeg", with ``scale``, ``sigma`` or ``quality``.
+            ``sigma="auto"`` estimates the photo's noise; with ``quality`` left out (or
+            "auto"), a JPEG's quality is read from its quantization tables (those of a PIL
+            image opened from a JPEG file; an array has none).
+        weights: a weights file or name (default: the best installed for the setting).
+        tile: tile side in pixels (0: chosen from a 2 GiB memory cap).
+        self_ensemble: average the 8 flips/rotations (8x slower, slightly better).
+        device: "cpu" or "cuda".
+        channels: "auto" (a colour image gets an RGB model when one is installed for the
+            setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
+        backend: "auto" (the fastest installed that keeps fp32's PSNR, docs/SPEED.md),
+            "torch", "openvino", "openvino-int8", "onnxruntime" or "onnxruntime-int8".
+    """
+    option = LEVEL_OPTIONS.get(task)
+    if option is None:
+        raise CsrnetError(f"unknown task {task!r}; choose from {', '.join(LEVEL_OPTIONS)}")
+    level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
+    if level is None or (level == AUTO and task == "sr"):
+        raise CsrnetError(f"task {task} needs {option}")
+    name = "array" if isinstance(image, np.ndarray) else "image"
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
+        image = Image.fromarray(image)
+    photo = photo_from_pil(image, name)
+    deg = LevelReader(task, level, ask=f"{option}=")(photo, name)
+    choose = ModelChoice(deg, weights, device, channels, backend)
+    model, _ = choose(photo)
+    run = RunOptions(device, tile, self_ensemble)
+    restored = photo_to_pil(restore_photo(photo, model, deg, run))
+    return np.asarray(restored) if name == "array" else restored

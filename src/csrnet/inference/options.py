@@ -1,0 +1,70 @@
+"""The words of a restore, owned here and imported by the command line, the Python API and the
+web page: each task's level option, ``auto``, the channel and back-end choices, and how a
+model runs over a photo (:class:`RunOptions`).
+
+Torch-free, so that the command line checks its options before it imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csrnet.errors import CsrnetError
+from csrnet.inference.tiling import DEFAULT_OVERLAP
+
+__all__ = [
+    "AUTO",
+    "AUTO_SOURCES",
+    "BACKENDS",
+    "CHANNELS",
+    "DEFAULT_MEMORY_CAP",
+    "LEVEL_OPTIONS",
+    "DEFAULT_RUN",
+    "RunOptions",
+    "check_channels",
+    "level_or_auto",
+]
+
+AUTO = "auto"  # a level read from each photo, a back end or channels chosen for it
+LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}  # task: its level
+AUTO_SOURCES = {"denoise": "the noise estimate", "jpeg": "the JPEG tables"}  # what auto reads
+CHANNELS = (AUTO, "y", "rgb")
+BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
+DEFAULT_MEMORY_CAP = 2 * 1024**3
+
+
+def level_or_auto(task: str, level: float | str | None) -> float | str | None:
+    """The level a restore runs at: ``level``, or auto for a JPEG left without a quality
+    (its file says it); None where the task needs one given."""
+    if level is None and task == "jpeg":
+        return AUTO
+    return level
+
+
+def check_channels(channels: str) -> None:
+    if channels not in CHANNELS:
+        raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a model runs over a photo.
+
+    Args:
+        device: "cpu" or "cuda" (a torch device name).
+        tile: tile side in pixels (0: chosen from ``memory_cap``).
+        ensemble: average the 8 flips/rotations (8x slower, slightly better).
+        overlap: the margin discarded on each inner side of a tile.
+        memory_cap: bytes the restore may hold, which sets the tile when ``tile`` is 0.
+        batch: tiles per call of the model.
+    """
+
+    device: str = "cpu"
+    tile: int = 0
+    ensemble: bool = False
+    overlap: int = DEFAULT_OVERLAP
+    memory_cap: int = DEFAULT_MEMORY_CAP
+    batch: int = 1
+
+
+DEFAULT_RUN = RunOptions()

@@ -1,0 +1,119 @@
+"""The arithmetic a training step runs in (the recipe's ``precision``).
+
+- ``fp32``: everything in float32.
+- ``bf16``: the network's convolutions under bf16 autocast, with float32 master weights, the
+  optimiser in float32, and the loss (and the global residual add, whose input is float32)
+  in float32. Only where the device computes bf16 natively: a CUDA GPU that supports it, or a
+  CPU with AMX-BF16 or AVX512-BF16 (``/proc/cpuinfo``'s ``amx_bf16`` / ``avx512_bf16``).
+- ``auto``: bf16 on such a GPU; on such a CPU, whichever of the two a short probe at the
+  start of the run times faster (forward and backward of the run's model on a batch of the
+  run's shape, each way); fp32 on any other device.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from csrnet.errors import CsrnetError
+from csrnet.model import CSRnet, ModelConfig
+
+__all__ = ["PRECISIONS", "Precision", "choose_precision", "cpu_bf16_flags", "native_bf16"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+PROBE_STEPS = 3  # timed forward-backward passes each way, after one untimed
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@dataclass
+class Precision:
+    """What a run trains in, and why (written to the run log, TensorBoard and the export)."""
+
+    name: str  # "fp32" or "bf16"
+    reason: str
+    probe_s: dict[str, float] = field(default_factory=dict)  # seconds per pass, by precision
+
+    @property
+    def bf16(self) -> bool:
+        return self.name == "bf16"
+
+    def describe(self) -> str:
+        times = ", ".join(f"{k} {v:.3f} s" for k, v in self.probe_s.items())
+        return f"{self.name} ({self.reason}{'; probe: ' + times if times else ''})"
+
+
+def cpu_bf16_flags() -> list[str]:
+    """The CPU flags of native bf16 arithmetic this machine reports (Linux), e.g. amx_bf16."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    words = set(text.split())
+    return [flag for flag in CPU_BF16_FLAGS if flag in words]
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (not emulated in float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and bool(cpu_bf16_flags())
+
+
+def check_precision(name: str, device: torch.device) -> None:
+    """Refuse, in one line, bf16 on a device that would only emulate it."""
+    if name == "bf16" and not native_bf16(device):
+        what = "this GPU" if device.type == "cuda" else "this CPU (no amx_bf16 or avx512_bf16 flag)"
+        raise CsrnetError(
+            f"precision bf16: {what} does not compute bf16 natively; use precision fp32 or auto"
+        )
+
+
+def choose_precision(
+    name: str, device: torch.device, model: ModelConfig, batch_shape: tuple[int, ...], loss: str
+) -> Precision:
+    """The precision a run trains in, as ``name`` (the recipe's) and this device say."""
+    check_precision(name, device)
+    if name != "auto":
+        return Precision(name, "the recipe's")
+    if not native_bf16(device):
+        return Precision("fp32", f"{device.type} without native bf16")
+    if device.type == "cuda":
+        return Precision("bf16", "native on this GPU")
+    flags = "/".join(cpu_bf16_flags())
+    times = probe(device, model, batch_shape, loss)
+    faster = "bf16" if times["bf16"] < times["fp32"] else "fp32"
+    return Precision(faster, f"faster in the probe on this CPU ({flags})", times)
+
+
+def autocast(device: torch.device, bf16: bool, cache: bool = True):
+    """The autocast context of a training forward pass."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=cache)
+
+
+def probe(
+    device: torch.device, config: ModelConfig, batch_shape: tuple[int, ...], loss: str
+) -> dict[str, float]:
+    """Median seconds of a forward and backward pass of a fresh model, fp32 and bf16, the
+    two taken in turn (so that a burst of other work on the machine weighs on both)."""
+    torch.manual_seed(0)
+    net = CSRnet(config).to(device).to(memory_format=torch.channels_last)
+    inputs = torch.rand(batch_shape, device=device).contiguous(memory_format=torch.channels_last)
+    targets = torch.rand(batch_shape, device=device)
+    loss_fn = F.l1_loss if loss == "l1" else F.mse_loss
+    seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(1 + PROBE_STEPS):  # the first pass of each: untimed set-up
+        for name, times in seconds.items():
+            net.zero_grad(set_to_none=True)
+            t0 = time.perf_counter()
+            with autocast(device, name == "bf16"):
+                restored = net(inputs)
+            loss_fn(restored.float(), targets).backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t0)
+    return {name: statistics.median(times[1:]) for name, times in seconds.items()}

@@ -11,7 +11,13 @@ from PIL import Image
 from csrnet.errors import CsrnetError
 from csrnet.inference.choice import ModelChoice
 from csrnet.inference.levels import LevelReader
-from csrnet.inference.options import AUTO, LEVEL_OPTIONS, RunOptions, level_or_auto
+from csrnet.inference.options import (
+    AUTO,
+    AUTO_SOURCES,
+    LEVEL_OPTIONS,
+    RunOptions,
+    level_or_auto,
+)
 from csrnet.inference.photo import photo_from_pil, photo_to_pil
 from csrnet.inference.pipeline import restore_photo
 
@@ -52,7 +58,7 @@ def restore(
     if option is None:
         raise CsrnetError(f"unknown task {task!r}; choose from {', '.join(LEVEL_OPTIONS)}")
     level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
-    if level is None or (level == AUTO and task == "sr"):
+    if level is None or (level == AUTO and task not in AUTO_SOURCES):
         raise CsrnetError(f"task {task} needs {option}")
     name = "array" if isinstance(image, np.ndarray) else "image"
     if isinstance(image, np.ndarray):

@@ -18,7 +18,6 @@ from csrnet.weights import (
     available_weights,
     find_weights,
     load_weights,
-    read_info,
     resolve_weights,
 )
 
@@ -41,24 +40,24 @@ class ModelCache:
             self._installed = available_weights()
         return self._installed
 
-    def path_for(self, deg: Degradation, weights: str | os.PathLike | None, channels: int) -> Path:
+    def model_for(
+        self, deg: Degradation, weights: str | os.PathLike | None, channels: int
+    ) -> tuple[Model, WeightsInfo]:
         """The given weights (file or name), else the best installed for ``deg`` and
-        ``channels``; refused if trained for another task, warned if not at this level."""
+        ``channels``, loaded once; refused if trained for another task, warned if not at
+        this level."""
         if weights:
             path = resolve_weights(weights)
         else:
             path = find_weights(deg, channels, True, self.installed)
-        info = read_info(path)
-        if info.task != deg.task:
-            raise CsrnetError(f"{weights}: trained for {info.task}, not {deg.task}")
-        info.warn_if_untrained(deg, weights or info.recipe or "weights")
-        return Path(path)
-
-    def __call__(self, path: Path) -> tuple[Model, WeightsInfo]:
         if path not in self.models:
             model, info = load_weights(path, self.device)
             self.models[path] = compile_model(model, info, self.backend), info
-        return self.models[path]
+        model, info = self.models[path]
+        if info.task != deg.task:
+            raise CsrnetError(f"{weights}: trained for {info.task}, not {deg.task}")
+        info.warn_if_untrained(deg, weights or info.recipe or "weights")
+        return model, info
 
 
 class ModelChoice:
@@ -80,7 +79,7 @@ class ModelChoice:
         check_channels(channels)
         self.deg, self.weights = deg, weights
         self.cache = cache or ModelCache(device, backend)
-        self.paths: dict[int, Path] = {}
+        self.loaded: dict[int, tuple[Model, WeightsInfo]] = {}
         self.has = {c: not weights and self._installed(c) for c in (1, 3)}
         self.fixed = None
         if weights or channels != AUTO:  # one model for every photo: load it now
@@ -93,9 +92,9 @@ class ModelChoice:
         return found is not None
 
     def _load(self, channels: int) -> tuple[Model, WeightsInfo]:
-        if channels not in self.paths:
-            self.paths[channels] = self.cache.path_for(self.deg, self.weights, channels)
-        return self.cache(self.paths[channels])
+        if channels not in self.loaded:
+            self.loaded[channels] = self.cache.model_for(self.deg, self.weights, channels)
+        return self.loaded[channels]
 
     def __call__(self, photo: Photo) -> tuple[Model, WeightsInfo]:
         if self.fixed is not None:

@@ -23,15 +23,21 @@ from csrnet.protocol.degrade import Degradation
 __all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
 
 
-OFFERED = {  # what the page offers of each task's level: a default, and choices or a range
-    "sr": {"default": 2, "choices": [2, 3, 4, 8]},
-    "denoise": {"default": 25, "range": [1, 75]},
-    "jpeg": {"default": 10, "range": [1, 100]},
-}
-LEVELS = {  # the page's form: each task's level option, what it offers, what auto reads
-    task: {"option": LEVEL_OPTIONS[task], **offered}
-    | ({"auto": AUTO_SOURCES[task]} if task in AUTO_SOURCES else {})
-    for task, offered in OFFERED.items()
+LEVELS = {  # what the page offers: a task's level option, default, choices or [low, high],
+    # and what "auto" reads where a photo can tell its level
+    "sr": {"option": LEVEL_OPTIONS["sr"], "default": 2, "choices": [2, 3, 4, 8]},
+    "denoise": {
+        "option": LEVEL_OPTIONS["denoise"],
+        "default": 25,
+        "range": [1, 75],
+        "auto": AUTO_SOURCES["denoise"],
+    },
+    "jpeg": {
+        "option": LEVEL_OPTIONS["jpeg"],
+        "default": 10,
+        "range": [1, 100],
+        "auto": AUTO_SOURCES["jpeg"],
+    },
 }
 
 

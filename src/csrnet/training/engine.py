@@ -21,35 +21,17 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from csrnet.errors import CsrnetError
 from csrnet.training.batches import DeviceBatches
 from csrnet.training.config import TrainConfig
 from csrnet.training.optimizer import set_lr
-from csrnet.training.precision import autocast
+from csrnet.training.precision import LossOf
 
-__all__ = ["EagerStep", "LossLog", "LossOf", "check_engine", "engine_class"]
+__all__ = ["EagerStep", "LossLog", "check_engine", "engine_class"]
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the capture, as CUDA asks
-
-
-class LossOf(nn.Module):
-    """The training loss of ``net`` on a batch (eq. 5); the forward pass under bf16 autocast
-    when ``bf16`` (``csrnet.training.precision``), the loss in float32 either way."""
-
-    def __init__(
-        self, net: nn.Module, loss: str, device: torch.device, bf16: bool, cache: bool = True
-    ) -> None:
-        super().__init__()
-        self.net, self.device, self.bf16, self.cache = net, device, bf16, cache
-        self.loss = F.l1_loss if loss == "l1" else F.mse_loss
-
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device, self.bf16, self.cache):
-            restored = self.net(inputs)
-        return self.loss(restored.float(), targets)
 
 
 class LossLog:

@@ -1,4 +1,5 @@
-"""The arithmetic a training step runs in (the recipe's ``precision``).
+"""The arithmetic a training step runs in (the recipe's ``precision``), and the training loss
+computed in it (:class:`LossOf`).
 
 - ``fp32``: everything in float32.
 - ``bf16``: the network's convolutions under bf16 autocast, with float32 master weights, the
@@ -19,13 +20,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet, ModelConfig
 
-__all__ = ["PRECISIONS", "Precision", "choose_precision", "cpu_bf16_flags", "native_bf16"]
+__all__ = ["LossOf", "Precision", "choose_precision", "cpu_bf16_flags", "native_bf16"]
 
-PRECISIONS = ("auto", "fp32", "bf16")
 PROBE_STEPS = 3  # timed forward-backward passes each way, after one untimed
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -95,6 +96,23 @@ def autocast(device: torch.device, bf16: bool, cache: bool = True):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=cache)
 
 
+class LossOf(nn.Module):
+    """The training loss of ``net`` on a batch (eq. 5); the forward pass under bf16 autocast
+    when ``bf16`` (``csrnet.training.precision``), the loss in float32 either way."""
+
+    def __init__(
+        self, net: nn.Module, loss: str, device: torch.device, bf16: bool, cache: bool = True
+    ) -> None:
+        super().__init__()
+        self.net, self.device, self.bf16, self.cache = net, device, bf16, cache
+        self.loss = F.l1_loss if loss == "l1" else F.mse_loss
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.bf16, self.cache):
+            restored = self.net(inputs)
+        return self.loss(restored.float(), targets)
+
+
 def probe(
     device: torch.device, config: ModelConfig, batch_shape: tuple[int, ...], loss: str
 ) -> dict[str, float]:
@@ -104,15 +122,13 @@ def probe(
     net = CSRnet(config).to(device).to(memory_format=torch.channels_last)
     inputs = torch.rand(batch_shape, device=device).contiguous(memory_format=torch.channels_last)
     targets = torch.rand(batch_shape, device=device)
-    loss_fn = F.l1_loss if loss == "l1" else F.mse_loss
-    seconds: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    losses = {name: LossOf(net, loss, device, name == "bf16") for name in ("fp32", "bf16")}
+    seconds: dict[str, list[float]] = {name: [] for name in losses}
     for _ in range(1 + PROBE_STEPS):  # the first pass of each: untimed set-up
         for name, times in seconds.items():
             net.zero_grad(set_to_none=True)
             t0 = time.perf_counter()
-            with autocast(device, name == "bf16"):
-                restored = net(inputs)
-            loss_fn(restored.float(), targets).backward()
+            losses[name](inputs, targets).backward()
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - t0)

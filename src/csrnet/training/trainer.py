@@ -319,14 +319,18 @@ class Trainer:
     def _choose_precision(self) -> Precision:
         """This call's precision (a resumed run probes again: the machine may differ), told
         to the run log and TensorBoard and kept in the checkpoint."""
-        cfg = self.cfg
-        d = cfg.data
-        shape = (d.batch_size // self.world, self.model.config.image_channels)
-        shape = (*shape, d.patch_size, d.patch_size)
-        chosen = choose_precision(cfg.precision, self.device, self.model.config, shape, cfg.loss)
-        record = {"from_step": self.step, "precision": chosen.name, "reason": chosen.reason}
-        record.update(probe_s=chosen.probe_s, device=device_label(str(self.device)))
-        self.precisions.append(record)
+        cfg, side, config = self.cfg, self.cfg.data.patch_size, self.model.config
+        shape = (cfg.data.batch_size // self.world, config.image_channels, side, side)
+        chosen = choose_precision(cfg.precision, self.device, config, shape, cfg.loss)
+        self.precisions.append(
+            {
+                "from_step": self.step,
+                "precision": chosen.name,
+                "reason": chosen.reason,
+                "probe_s": chosen.probe_s,
+                "device": device_label(str(self.device)),
+            }
+        )
         if self.is_main:
             tqdm.write(f"{cfg.name}: precision {chosen.describe()}")
             self.writer.add_text("precision", chosen.describe(), self.step)

@@ -4,7 +4,9 @@ it is kept, nothing half-written, and a cut-off fetch resumed. The servers are l
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +19,7 @@ from csrnet.cli import main
 from csrnet.datasets import fetch as fetch_module
 from csrnet.datasets import locate as locate_module
 from csrnet.datasets import manifest as manifest_module
+from csrnet.datasets import verify as verify_module
 from csrnet.datasets.fetch import Origin, fetch_set, origins
 from csrnet.datasets.manifest import Manifest, load_manifest
 from csrnet.datasets.verify import verify_folder
@@ -222,3 +225,72 @@ def test_from_names_the_set_folder_or_the_folder_of_sets(mirror: Path) -> None:
     assert origins(["Set5"], None)[0].mirror == ""  # upstream
     with pytest.raises(CsrnetError, match="no such folder"):
         origins(["Set5"], str(mirror / "nowhere"))
+
+
+@pytest.fixture
+def sample_manifest(mirror: Path, monkeypatch) -> Manifest:
+    """The shipped manifest with the sample crops as Set5, for every module that reads it."""
+    shipped = load_manifest()
+    manifest = Manifest({**shipped.sets, "Set5": describe_set(mirror / "Set5")}, shipped.large)
+    for module in (manifest_module, fetch_module, locate_module):
+        monkeypatch.setattr(module, "load_manifest", lambda: manifest)
+    return manifest
+
+
+def make_unreadable(path: Path, monkeypatch) -> None:
+    """``path`` readable by no one but root; for root, its reads fail as they would for
+    another user (EACCES)."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        real = verify_module.file_sha256
+
+        def refuse(p: Path) -> str:
+            if Path(p) == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(p))
+            return real(p)
+
+        monkeypatch.setattr(verify_module, "file_sha256", refuse)
+
+
+def test_an_unreadable_file_in_a_set_is_one_problem_among_the_others(
+    mirror: Path, tmp_path: Path, capsys, sample_manifest: Manifest, monkeypatch
+) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(mirror / "Set5", root / "Set5")
+    first, second = (f.name for f in sample_manifest.sets["Set5"].files[:2])
+    make_unreadable(root / "Set5" / first, monkeypatch)
+    (root / "Set5" / second).write_bytes(b"changed")
+    code = main(["data", "verify", str(root / "Set5")])
+    out, err = capsys.readouterr()
+    assert code == 1 and err == f"{root / 'Set5'}: 2 problems\n"
+    assert out.splitlines() == [
+        f"{root / 'Set5' / first}: cannot read (Permission denied)",
+        f"{root / 'Set5' / second}: changed (7 bytes, the manifest has "
+        f"{sample_manifest.sets['Set5'].files[1].size:,})",
+    ]
+    assert main(["data", "list", "--data-root", str(root)]) == 0
+    assert "damaged (2 problems)" in capsys.readouterr().out
+    code, err = run_cli(capsys, "data", "fetch", "Set5", "--from", str(mirror), "--to", str(root))
+    assert code == 1 and err.count("\n") == 1 and "cannot read (Permission denied)" in err
+
+
+@pytest.mark.parametrize("kind", ["a file", "a file above it", "a read-only folder"])
+def test_a_to_that_cannot_hold_a_set_is_refused_before_any_download(
+    mirror: Path, tmp_path: Path, capsys, kind: str
+) -> None:
+    to = tmp_path / "to"
+    if kind == "a read-only folder":
+        to.mkdir(mode=0o555)
+        if os.access(to, os.W_OK):
+            pytest.skip("this user writes in read-only folders (root)")
+        needle = f"{to}: cannot write there (Permission denied)"
+    else:
+        to.write_text("a file")
+        needle = f"{to}: not a folder"
+        if kind == "a file above it":
+            to, needle = to / "data", f"{to / 'data'}: cannot be made ({to} is not a folder)"
+    with serve(mirror) as server:
+        argv = ["data", "fetch", "Set5", "--from", f"{server.url}/Set5/", "--to", str(to)]
+        code, err = run_cli(capsys, *argv)
+        assert server.requests == []
+    assert code == 1 and err.count("\n") == 1 and needle in err, err

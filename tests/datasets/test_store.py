@@ -143,3 +143,42 @@ def test_prepare_refuses_what_it_cannot_use(tmp_path: Path, capsys) -> None:
     assert code == 1 and "no large set called 'nope'" in err
     code, err = run_cli(capsys, "data", "prepare", "div2k", str(gray), "--scales", "x2")
     assert code == 2 and "--scales" in err
+
+
+def test_a_damaged_zip_or_tar_is_one_line_and_leaves_nothing(pngs: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "DIV2K_train_HR.zip"
+    with zipfile.ZipFile(archive, "w") as z:  # stored: the member's bytes sit in the file as is
+        for p in sorted(pngs.iterdir()):
+            z.write(p, f"DIV2K_train_HR/{p.name}")
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo("DIV2K_train_HR/0002.png")
+    data[info.header_offset + 30 + len(info.filename) + 100] ^= 0xFF  # a byte of its content
+    archive.write_bytes(bytes(data))
+    with pytest.raises(CsrnetError) as err:
+        prepare_store(TOY, archive, tmp_path / "new" / "data", [2], progress=False)
+    assert str(err.value) == (
+        f"{archive}: DIV2K_train_HR/0002.png is damaged (bad CRC); download it again"
+    )
+    assert not (tmp_path / "new").exists()  # not even the --to folder it made
+    tar = tmp_path / "DIV2K.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(pngs, "DIV2K_train_HR")
+    with tarfile.open(tar) as t:
+        last = max(t.getmembers(), key=lambda m: m.offset_data)
+    tar.write_bytes(tar.read_bytes()[: last.offset_data + last.size // 2])  # cut inside it
+    (tmp_path / "data").mkdir()
+    with pytest.raises(CsrnetError, match=r"DIV2K.tar: .*damaged .*download it again"):
+        prepare_store(TOY, tar, tmp_path / "data", [2], progress=False)
+    assert list((tmp_path / "data").iterdir()) == []  # a --to that was there stays, empty
+
+
+def test_a_to_that_cannot_hold_a_store_is_refused_before_reading(
+    pngs: Path, tmp_path: Path, capsys
+) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    for to, needle in [(a_file, "a_file: not a folder"), (a_file / "sub", "a_file is not a")]:
+        code, err = run_cli(capsys, "data", "prepare", "div2k", str(pngs), "--to", str(to))
+        assert code == 1 and needle in err and err.count("\n") == 1, err
+    assert a_file.read_text() == "not a folder"

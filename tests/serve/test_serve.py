@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import threading
 import time
@@ -408,3 +409,60 @@ def test_auto_reads_the_quality_of_a_jpeg_upload(client, weights_dir: Path) -> N
     demo = submit(client, png_bytes(), "jpeg", "auto", demo="1")
     assert demo.status_code == 400 and "give a level here" in demo.json()["error"]
     assert client.get("/api/options").json()["tasks"]["jpeg"]["auto"] == "the JPEG tables"
+
+
+def test_an_upload_is_measured_by_the_bytes_it_sends(client) -> None:
+    """A chunked upload (no Content-Length) is stopped once over the cap, and the message
+    says how much came; a declared length over the cap is refused unread, with its size."""
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+
+    def body():
+        yield head
+        for _ in range(80):  # 5 MiB, the cap is 1 MiB (+ 1 MiB for the form)
+            yield bytes(65536)
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    answer = client.post("/api/jobs", content=body(), headers=headers)
+    assert answer.status_code == 413, answer.text
+    message = answer.json()["error"]  # the test client hands the body over in one piece
+    assert re.fullmatch(
+        r"the upload is over (\S+) MiB \(read so far\); the limit is 1 MiB", message
+    )
+    assert 2.0 < float(message.split()[4]) <= 5.0
+    declared = client.post(
+        "/api/jobs", content=bytes(5 * 2**20), headers={**headers, "Content-Length": str(5 * 2**20)}
+    )
+    assert declared.json()["error"] == "the upload is 5.0 MiB; the limit is 1 MiB"
+
+
+def test_a_client_that_sends_no_request_is_cut_off(jobs: Jobs) -> None:
+    import socket
+
+    import uvicorn
+
+    from csrnet.serve.server import DeadlineProtocol
+
+    class Quick(DeadlineProtocol):
+        header_seconds = 0.5
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(make_app(jobs), port=port, http=Quick, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
+            slow.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+            start = time.time()
+            assert slow.recv(100) == b"" and time.time() - start < 3  # closed by the server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -36,10 +36,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, int]:
+def start_server(tmp_path: Path, *options: str, **env: str) -> tuple[subprocess.Popen, int]:
     """``csrnet serve`` on a free port, once it answers."""
     port = free_port()
-    env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "none")}
+    env = {**os.environ, "CSRNET_WEIGHTS": str(tmp_path / "none"), **env}
     argv = [sys.executable, "-m", "csrnet", "serve", "--port", str(port), "--backend", "torch"]
     process = subprocess.Popen(
         [*argv, *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -218,5 +218,86 @@ def test_under_load_the_server_stays_responsive_and_bounded(tmp_path: Path) -> N
         assert not folder.exists()  # no file left after the stop
     finally:
         running.clear()
+        process.kill()
+        process.wait()
+
+
+def half_upload(port: int) -> socket.socket:
+    """A client that sends the headers and half the body of an upload, and waits."""
+    body = multipart(png(64, 48))
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(
+        (
+            f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body[: len(body) // 2]
+    )
+    time.sleep(0.5)  # the server is reading it
+    return client
+
+
+def log_of(process: subprocess.Popen) -> list[str]:
+    """What a stopped server printed after its first line, with no traceback in it."""
+    lines = process.stdout.read().decode().splitlines()
+    assert not any("Traceback" in line for line in lines), lines
+    return lines[1:]
+
+
+def test_a_client_gone_mid_upload_is_one_line_and_the_server_goes_on(tmp_path: Path) -> None:
+    process, port = start_server(tmp_path)
+    try:
+        half_upload(port).close()
+        time.sleep(0.5)
+        assert upload(port, b"not an image")[0] == 400  # still serving
+        stop(process)
+        assert log_of(process) == [
+            "csrnet serve: 127.0.0.1 went away during its upload; nothing kept"
+        ]
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_half_sent_upload_held_open_does_not_hold_the_stop(tmp_path: Path) -> None:
+    process, port = start_server(tmp_path)
+    try:
+        folder = folder_of(process.pid)
+        client = half_upload(port)
+        assert stop(process) < 5 and not folder.exists()
+        assert client.recv(4096).startswith(b"HTTP/1.1 503")
+        client.close()
+        assert log_of(process) == [
+            "csrnet serve: the server is stopping: upload dropped from 127.0.0.1; nothing kept"
+        ]
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_a_stop_does_not_wait_for_a_model_being_prepared(tmp_path: Path) -> None:
+    """openvino-int8 on an empty cache: a model of tens of seconds to quantize."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    cache = tmp_path / "cache"
+    process, port = start_server(tmp_path, "--backend", "openvino-int8", CSRNET_CACHE=str(cache))
+    try:
+        assert upload(port, png(96, 64))[0] == 202
+        deadline = time.time() + 60
+        while not (  # the ONNX model is made, its quantization under way
+            list(cache.glob("backends/*.onnx")) and list(cache.glob("backends/.partial-*"))
+        ):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert stop(process) < 5
+        assert log_of(process)[-1] == (
+            "csrnet serve: stopped without waiting for the model being prepared (it is "
+            "prepared again on the next start)"
+        )
+        left = sorted(p.name for p in (cache / "backends").iterdir())
+        assert len(left) == 1 and left[0].endswith(".onnx"), left  # the int8 model: not half
+    finally:
         process.kill()
         process.wait()

@@ -130,3 +130,38 @@ def test_a_run_folder_that_cannot_be_written_is_one_line(capsys, tmp_path: Path)
     run = tmp_path / "a_file" / "run"  # even root cannot make it: a file is in the way
     code, err = run_cli(capsys, "train", str(config), "--run-dir", str(run))
     assert_one_line_error(code, err, "cannot write the run folder")
+
+
+def test_a_run_folder_that_turns_read_only_mid_run_is_one_line(
+    capsys, tmp_path: Path, monkeypatch
+) -> None:
+    """After the first checkpoint the folder turns read-only: for root, who writes in it
+    anyway, its writes and removals fail as they would for another user (EACCES)."""
+    import errno
+    import os
+    import tempfile
+
+    from csrnet.training.trainer import Trainer
+
+    config, run = tiny_config(tmp_path, "jpeg", steps=8, ckpt_every=2), tmp_path / "run"
+    checkpoint, unlink, mkstemp = Trainer.checkpoint, Path.unlink, tempfile.mkstemp
+
+    def refuse(path) -> None:
+        if Path(path).parent == run and not run.stat().st_mode & 0o200:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def checkpoint_then_lock(self) -> None:
+        checkpoint(self)
+        run.chmod(0o555)
+
+    monkeypatch.setattr(Trainer, "checkpoint", checkpoint_then_lock)
+    monkeypatch.setattr(Path, "unlink", lambda p, *a, **k: refuse(p) or unlink(p, *a, **k))
+    monkeypatch.setattr(
+        tempfile, "mkstemp", lambda *a, **k: refuse(Path(k["dir"]) / "x") or mkstemp(*a, **k)
+    )
+    try:
+        code, err = run_cli(capsys, "train", str(config), "--run-dir", str(run))
+    finally:
+        run.chmod(0o755)
+    assert_one_line_error(code, err, f"{run / 'last.pt'}: cannot write")
+    assert read_checkpoint(run / "last.pt")["step"] == 2  # the checkpoint kept resumes

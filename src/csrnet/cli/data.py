@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from os.path import isdir  # False, not an error, where a folder cannot be looked into
 from pathlib import Path
 
 from csrnet.cli.options import (
@@ -116,12 +117,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     root, manifest = _root(args), load_manifest()
     if args.as_set and len(args.targets) != 1:
         raise UsageError("--set NAME checks one folder: give exactly one DIR")
-    targets = args.targets or [i.name for i in manifest.sets.values() if (root / i.name).is_dir()]
+    targets = args.targets or [i.name for i in manifest.sets.values() if isdir(root / i.name)]
     if not targets:
         raise UsageError(f"no set under {root}: name a folder, or fetch a set first")
     bad = 0
     for target in targets:
-        folder = Path(target) if Path(target).is_dir() else root / target
+        folder = Path(target) if isdir(target) else root / target
         info = manifest.find(args.as_set or folder.name)
         problems = verify_folder(folder, info)
         for line in problems:

@@ -74,8 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             ) from None
     from csrnet.devices import resolve_device
     from csrnet.inference.backends import choose_backend
-    from csrnet.serve.app import serve
     from csrnet.serve.guard import choose_token, is_loopback
+    from csrnet.serve.server import serve
 
     try:
         token = choose_token(args.host, args.token, args.no_token)

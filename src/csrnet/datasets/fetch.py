@@ -19,6 +19,7 @@ import requests
 from PIL import Image
 from tqdm import tqdm
 
+from csrnet.datasets.locate import check_target
 from csrnet.datasets.manifest import GITHUB_RAW, FileEntry, Manifest, SetInfo, load_manifest
 from csrnet.datasets.verify import check_file, verify_folder, write_checksums
 from csrnet.errors import CsrnetError
@@ -84,6 +85,8 @@ def fetch_sets(
     """Fetch each set of ``names`` into ``to`` (see :func:`fetch_set`); their folders."""
     manifest = manifest or load_manifest()
     infos = [manifest.find(n) for n in names]
+    if not all(os.path.isdir(Path(to) / i.name) for i in infos):  # some to write
+        check_target(to)
     return [
         fetch_set(info, to, origin, progress, retries, timeout)
         for info, origin in zip(
@@ -113,7 +116,10 @@ def fetch_set(
             )
         return final
     partial = Path(to) / f".{info.name}.partial"
-    partial.mkdir(parents=True, exist_ok=True)
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CsrnetError(f"{to}: cannot write there ({exc.strerror or exc})") from None
     for entry in tqdm(info.files, desc=info.name, unit="file", disable=not progress):
         _fetch_file(info, entry, partial, origin, retries, timeout)
     shutil.rmtree(partial / INCOMING, ignore_errors=True)

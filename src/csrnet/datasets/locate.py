@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from csrnet.datasets.manifest import load_manifest
 from csrnet.errors import CsrnetError
 from csrnet.protocol.images import user_data_root
 
-__all__ = ["fetch_root", "require_folder", "require_sets"]
+__all__ = ["check_target", "fetch_root", "make_target", "require_folder", "require_sets"]
 
 
 def fetch_root() -> Path:
@@ -54,3 +56,41 @@ def require_folder(folder: str | os.PathLike) -> Path:
             f"{path}: no such folder; download {url}, then: csrnet data prepare {known} FILE{to}"
         )
     raise CsrnetError(f"{path}: no such folder; get the set with: csrnet data fetch {known}{to}")
+
+
+def check_target(to: str | os.PathLike) -> Path:
+    """``to`` if a set can be written there (it is a folder this user may write in, or one
+    that can be made); else a one-line error, before anything is downloaded or read."""
+    to = Path(to)
+    existing = to
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        why = "not a folder" if existing == to else f"cannot be made ({existing} is not a folder)"
+        raise CsrnetError(f"{to}: {why}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CsrnetError(f"{to}: cannot write there (Permission denied)")
+    return to
+
+
+@contextlib.contextmanager
+def make_target(folder: Path) -> Iterator[Path]:
+    """Make ``folder`` (and its missing parents) for a set; if the block fails, remove those
+    it made that are still empty, so that a failed command leaves no empty folders."""
+    folder = Path(folder)
+    made = []
+    for path in (folder, *folder.parents):
+        if os.path.lexists(path):
+            break
+        made.append(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CsrnetError(f"{folder}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        yield folder
+    except BaseException:
+        for path in made:  # deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only an empty folder goes
+        raise

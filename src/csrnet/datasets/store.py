@@ -19,6 +19,7 @@ import os
 import shutil
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from csrnet.datasets.locate import check_target, make_target
 from csrnet.datasets.manifest import LargeSet
 from csrnet.errors import CsrnetError
 from csrnet.protocol.degrade import bicubic_sr_input, modcrop, to_y
@@ -95,12 +97,12 @@ def _members(source: Path, large: LargeSet, scratch: Path) -> Iterator[tuple[str
     time into ``scratch``) or a folder, in order; an error naming what is missing."""
     names = large.names()
     if zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
+        with _damaged_says(source), zipfile.ZipFile(source) as archive:
             found = {Path(m).name: m for m in archive.namelist()}
             yield from _extracted(source, large, found, archive.read, scratch)
         return
     if source.is_file() and tarfile.is_tarfile(source):
-        with tarfile.open(source) as archive:
+        with _damaged_says(source), tarfile.open(source) as archive:
             found = {Path(m.name).name: m for m in archive if m.isfile()}
             yield from _extracted(
                 source, large, found, lambda m: archive.extractfile(m).read(), scratch
@@ -122,9 +124,22 @@ def _extracted(source: Path, large: LargeSet, members: dict, read, scratch: Path
     _check_count(source, large, names, members)
     for name in names:
         path = scratch / name
-        path.write_bytes(read(members[name]))
+        with _damaged_says(source, getattr(members[name], "name", members[name])):
+            data = read(members[name])
+        path.write_bytes(data)
         yield name, path
         path.unlink()
+
+
+@contextlib.contextmanager
+def _damaged_says(source: Path, member: str = "") -> Iterator[None]:
+    """A damaged archive (a bad CRC, a cut-off end) as one line naming ``member``."""
+    try:
+        yield
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as exc:
+        why = "bad CRC" if "CRC" in str(exc) else str(exc) or type(exc).__name__
+        what = f"{member} is damaged" if member else "damaged"
+        raise CsrnetError(f"{source}: {what} ({why}); download it again") from None
 
 
 def _check_count(source: Path, large: LargeSet, names: list[str], found: dict) -> None:
@@ -149,17 +164,17 @@ def prepare_store(
     nothing lands unless every image was read."""
     if channels == 3 and scales:
         raise CsrnetError("SR restores Y: prepare an RGB store without --scales")
-    final = Path(to) / large.name
+    final = check_target(to) / large.name
     if final.exists():
         raise CsrnetError(f"{final} exists; move it away to prepare it again")
     partial = Path(to) / f".{large.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        names, shapes = _write_arrays(large, Path(source), partial, scales, channels, progress)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    with make_target(partial):  # a failure leaves neither it nor an empty --to it made
+        try:
+            names, shapes = _write_arrays(large, Path(source), partial, scales, channels, progress)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     meta = {
         "name": large.name,
         "names": names,

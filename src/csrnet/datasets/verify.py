@@ -17,10 +17,13 @@ CHECKSUMS = "MANIFEST.sha256"
 def check_file(path: Path, entry: FileEntry) -> str:
     """Why ``path`` is not ``entry`` ("" when it is). A converted file also passes with other
     bytes holding the same pixels (another PNG encoder)."""
-    if not path.is_file():
-        return "missing"
-    if file_sha256(path) == entry.sha256:
-        return ""
+    try:
+        if not path.is_file():
+            return "missing"
+        if file_sha256(path) == entry.sha256:
+            return ""
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
     if entry.pixels_sha256:
         try:
             if pixels_sha256(path) == entry.pixels_sha256:
@@ -38,15 +41,22 @@ def verify_folder(folder: Path, info: SetInfo) -> list[str]:
     """One line per problem of ``folder`` as the set ``info``: each missing or changed file,
     and each image file the set does not hold. Empty when the folder is the set."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CsrnetError(f"{folder}: not a folder")
+    try:
+        if not folder.is_dir():
+            raise CsrnetError(f"{folder}: not a folder")
+    except OSError as exc:
+        raise CsrnetError(f"{folder}: cannot read ({exc.strerror or exc})") from None
     problems = []
     for entry in info.files:
         reason = check_file(folder / entry.name, entry)
         if reason:
             problems.append(f"{folder / entry.name}: {reason}")
     known = {f.name for f in info.files}
-    for path in sorted(folder.iterdir()):
+    try:
+        present = sorted(folder.iterdir())
+    except OSError as exc:
+        return [*problems, f"{folder}: cannot list its files ({exc.strerror or exc})"]
+    for path in present:
         if path.suffix.lower() in IMAGE_EXTENSIONS and path.name not in known:
             problems.append(f"{path}: extra image, not in {info.name}")
     return problems
@@ -69,8 +79,11 @@ class SetStatus:
 def set_status(root: Path, info: SetInfo) -> SetStatus:
     """The state of ``root / info.name``."""
     folder = Path(root) / info.name
-    if not folder.is_dir():
-        return SetStatus("missing")
+    try:
+        if not folder.is_dir():
+            return SetStatus("missing")
+    except OSError as exc:  # a data root we may not look into
+        return SetStatus("damaged", (f"{folder}: cannot read ({exc.strerror or exc})",))
     problems = verify_folder(folder, info)
     return SetStatus("damaged", tuple(problems)) if problems else SetStatus("verified")
 

@@ -12,10 +12,12 @@ ONNX files are made once per weights and kept in the cache folder (``$CSRNET_CAC
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +39,7 @@ __all__ = [
     "CompiledModel",
     "choose_backend",
     "compile_model",
+    "discard_conversions",
     "installed",
     "openvino_runner",
     "quantize_openvino",
@@ -72,6 +75,7 @@ FP32_ORDER = ("openvino", "torch")
 KEEP_FP32 = (".*/(sfe1|sfe2|hff|rec1|rec2)/.*", ".*/fuse_(in|out)(_\\d+)?/.*")
 KEEP_FP32_TYPES = ("Add",)
 CACHE_VERSION = 4  # bump when the conversion or the calibration changes
+PARTIAL = ".partial-"  # + pid: the temporary folder of a conversion under way
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -148,7 +152,9 @@ def _cached(name: str, make: Callable[[Path], None], suffixes: tuple[str, ...]) 
         return target.with_suffix(suffixes[0])
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        _remove_abandoned(target.parent)
+        prefix = f"{PARTIAL}{os.getpid()}-"
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=prefix) as tmp:
             made = Path(tmp) / name
             make(made.with_suffix(suffixes[0]))
             for suffix in reversed(suffixes):
@@ -159,6 +165,20 @@ def _cached(name: str, make: Callable[[Path], None], suffixes: tuple[str, ...]) 
             "set CSRNET_CACHE to a writable folder"
         ) from None
     return target.with_suffix(suffixes[0])
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the temporary folders of conversions a killed process left (a day old)."""
+    for path in folder.glob(f"{PARTIAL}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > 86400:
+                shutil.rmtree(path)
+
+
+def discard_conversions() -> None:
+    """Remove this process's conversions under way, before it ends without them."""
+    for path in cache_dir().glob(f"{PARTIAL}{os.getpid()}-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _onnx_file(model: CSRnet) -> Path:

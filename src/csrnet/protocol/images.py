@@ -7,6 +7,7 @@ what to do, as are unreadable, truncated and oversized files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
@@ -221,8 +222,15 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None
         os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise CsrnetError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file if the folder still lets us (one that turned read-only keeps
+    it, and the error on its way is the one to report)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)

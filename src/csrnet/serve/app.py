@@ -14,29 +14,34 @@ auto, y or rgb, as ``csrnet restore --channels``) -> ``{"id"}``;
 seconds, weights, megapixels (and PSNR / SSIM on Y in demo mode); ``GET
 /api/jobs/{id}/{before,after}.png`` (``?download=1``: as an attachment, then removed);
 ``GET /api/options``. Errors are ``{"error": "one line"}`` with status 400, 403 (another
-site's request, ``serve.guard``), 413 (over a cap) or 429 (the queue is full).
+site's request, ``serve.guard``), 408 (an upload too slow), 413 (over a cap), 429 (the queue
+is full) or 503 (the server stops during the upload).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import signal
+import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from csrnet.errors import CsrnetError
 from csrnet.serve.guard import COOKIE, SameOriginGuard
 from csrnet.serve.jobs import Jobs, QueueFull, UploadTooLarge, level_number, options
 
-__all__ = ["Jobs", "make_app", "serve"]
+__all__ = ["UPLOAD_SECONDS", "Jobs", "make_app"]
 
 PAGE = Path(__file__).parent / "static" / "serve.html"
+UPLOAD_SECONDS = 120.0  # to send an upload's body (20 MiB at 1.4 Mbit/s)
+Upload = tuple[bytes, str, float | str, bool, str]  # image, task, level, demo, channels
 
 
 def error(exc: CsrnetError) -> JSONResponse:
@@ -58,28 +63,91 @@ async def get_options(request: Request) -> JSONResponse:
     return JSONResponse(options())
 
 
-async def post_job(request: Request) -> JSONResponse:
+async def post_job(request: Request) -> Response:
     jobs: Jobs = request.app.state.jobs
-    length = int(request.headers.get("content-length") or 0)
-    if length > jobs.max_upload_bytes + 2**20:  # refused before it is read
-        return error(
-            UploadTooLarge(f"the upload is over the {jobs.max_upload_bytes / 2**20:.0f} MiB limit")
-        )
+    client = request.client.host if request.client else ""
     try:
-        async with request.form(max_files=1, max_fields=8) as form:
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                raise CsrnetError("no image in the request (field 'image')")
-            data = await upload.read(jobs.max_upload_bytes + 1)
-            task = str(form.get("task", ""))
-            level = level_number(form.get("level"))
-            demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
-            channels = str(form.get("channels", "auto"))
-        client = request.client.host if request.client else ""
-        job = jobs.submit(data, task, level, demo, channels, client)
+        upload = await read_upload(request, jobs.max_upload_bytes)
+        job = jobs.submit(*upload, client)
     except CsrnetError as exc:
         return error(exc)
+    except ClientDisconnect:
+        note(f"{client or 'a client'} went away during its upload; nothing kept")
+        return Response(status_code=400)
+    except UploadStopped as exc:
+        note(f"{exc} from {client or 'a client'}; nothing kept")
+        return JSONResponse({"error": str(exc)}, status_code=503 if exc.stopping else 408)
     return JSONResponse(jobs.status(job.id), status_code=202)
+
+
+async def read_upload(request: Request, max_bytes: int) -> Upload:
+    """(image bytes, task, level, demo, channels) of an upload, read within
+    ``UPLOAD_SECONDS`` and before the server stops, its bytes counted as they come."""
+    limit = max_bytes + 2**20  # the form's other fields and boundaries
+    length = int(request.headers.get("content-length") or 0)
+    if length > limit:  # refused before it is read
+        raise UploadTooLarge(
+            f"the upload is {length / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
+        )
+    reading = asyncio.ensure_future(_read_form(counted(request, limit), max_bytes))
+    stop = asyncio.ensure_future(request.app.state.stop.wait())
+    done, _ = await asyncio.wait(
+        {reading, stop}, timeout=UPLOAD_SECONDS, return_when=asyncio.FIRST_COMPLETED
+    )
+    stop.cancel()
+    if reading in done:
+        return reading.result()
+    reading.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reading  # its spooled file closed (and gone) before we answer
+    if stop in done:
+        raise UploadStopped("the server is stopping: upload dropped", stopping=True)
+    raise UploadStopped(f"the upload took over {UPLOAD_SECONDS:.0f} s: dropped")
+
+
+async def _read_form(request: Request, max_bytes: int) -> Upload:
+    async with request.form(max_files=1, max_fields=8) as form:
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise CsrnetError("no image in the request (field 'image')")
+        data = await upload.read(max_bytes + 1)
+        task = str(form.get("task", ""))
+        level = level_number(form.get("level"))
+        demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
+        channels = str(form.get("channels", "auto"))
+    return data, task, level, demo, channels
+
+
+def counted(request: Request, limit: int) -> Request:
+    """``request`` whose body stops with UploadTooLarge once more than ``limit`` bytes came,
+    whatever its headers said."""
+    seen = 0
+
+    async def receive() -> Message:
+        nonlocal seen
+        message = await request.receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise UploadTooLarge(
+                f"the upload is over {seen / 2**20:.1f} MiB (read so far); the limit is "
+                f"{(limit - 2**20) / 2**20:.0f} MiB"
+            )
+        return message
+
+    return Request(request.scope, receive)
+
+
+def note(line: str) -> None:
+    """One line in the server's log."""
+    print(f"csrnet serve: {line}", file=sys.stderr, flush=True)
+
+
+class UploadStopped(Exception):
+    """An upload dropped unread: the server stops (503) or the client was too slow (408)."""
+
+    def __init__(self, message: str, stopping: bool = False) -> None:
+        super().__init__(message)
+        self.stopping = stopping
 
 
 async def get_job(request: Request) -> JSONResponse:
@@ -129,37 +197,12 @@ def make_app(jobs: Jobs, bind: str = "127.0.0.1", token: str | None = None) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        app.state.loop = asyncio.get_running_loop()  # where a signal handler sets ``stop``
         yield
-        jobs.close()
+        app.state.worker_ended = jobs.close()
 
     guard = [Middleware(SameOriginGuard, bind=bind, token=token)]
     app = Starlette(routes=ROUTES, middleware=guard, lifespan=lifespan)
     app.state.jobs, app.state.token = jobs, token
+    app.state.stop = asyncio.Event()  # set when the server stops: uploads in flight end
     return app
-
-
-def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    device: str = "cpu",
-    backend: str = "auto",
-    token: str | None = None,
-    **limits,
-) -> None:
-    """Run the page until interrupted (uvicorn), restoring with ``backend``; with a
-    ``token``, every request must carry it (``serve.guard``)."""
-    import uvicorn
-
-    jobs = Jobs(device, backend=backend, **limits)
-    query = f"?token={token}" if token else ""
-    print(f"csrnet serve: open http://{host}:{port}/{query} (Ctrl-C stops it)", flush=True)
-    # uvicorn stops on SIGTERM / SIGINT (the running job at its next tile, the files removed
-    # by the app's shutdown), then raises the signal again for the handler it found: with
-    # this one, that ends the call, and the command exits 0.
-    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        app = make_app(jobs, bind=host, token=token)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

@@ -94,6 +94,7 @@ class Jobs:
         self.abandon_seconds = abandon_seconds  # a job whose page stopped asking is dropped
         self.max_disk_bytes = max_disk_bytes  # uploads and results kept, in all
         self.stopping = False
+        self.preparing = False  # the worker loads (or converts) a model
         self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
         self.keep_seconds = keep_seconds
         remove_stale_folders()
@@ -218,13 +219,18 @@ class Jobs:
             shutil.rmtree(job.folder, ignore_errors=True)
         # a running job's files are removed by the worker when it stops
 
-    def close(self) -> None:
+    def close(self, wait: float = 30.0) -> bool:
         """Stop: the running job at its next tile, the queued ones not at all; then remove
-        every file."""
+        every file. Whether the worker has ended: it is waited for up to ``wait`` seconds, but
+        not while it prepares a model (tens of seconds for an int8 one), which cannot be
+        interrupted; the caller then ends the process (``serve.server``)."""
         self.stopping = True
         self.waiting.put(None)
-        self.worker.join(timeout=60)
+        end = time.monotonic() + wait
+        while self.worker.is_alive() and not self.preparing and time.monotonic() < end:
+            self.worker.join(timeout=0.1)
         shutil.rmtree(self.root, ignore_errors=True)
+        return not self.worker.is_alive()
 
     def _abandoned(self, job: Job) -> bool:
         return job.cancelled or self.stopping or time.time() - job.seen > self.abandon_seconds
@@ -278,7 +284,11 @@ class Jobs:
 
         if self._choices is None:
             self._choices = ModelChoices(ModelCache(self.device, self.backend))
-        return self._choices(job.deg, job.channels)(photo)
+        self.preparing = True
+        try:
+            return self._choices(job.deg, job.channels)(photo)
+        finally:
+            self.preparing = False
 
     def _restore(self, job: Job) -> dict[str, Any]:
         """Restore a job's upload (degraded first in demo mode); write before/after PNGs."""

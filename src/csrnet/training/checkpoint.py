@@ -123,8 +123,11 @@ class RunLock:
         if self.fd is None:
             return
         if exc_type is not None and self.made_lock:  # a refused start: leave the folder as
-            self.path.unlink(missing_ok=True)  # it was found (unlinked while still held)
-            if self.made_dir and not any(self.path.parent.iterdir()):
-                self.path.parent.rmdir()
+            try:  # it was found (unlinked while still held); a folder that turned read-only
+                self.path.unlink(missing_ok=True)  # keeps it: the error on its way matters
+                if self.made_dir and not any(self.path.parent.iterdir()):
+                    self.path.parent.rmdir()
+            except OSError:
+                pass
         os.close(self.fd)  # closing releases the flock; a lock file left is harmless
         self.fd = None

@@ -78,10 +78,22 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def tiny_weights(
-    folder: Path, name: str, task: str, levels: list[float], level_range: list[float] | None = None
+    folder: Path,
+    name: str,
+    task: str,
+    levels: list[float],
+    level_range: list[float] | None = None,
+    channels: int = 1,
 ) -> Path:
     torch.manual_seed(0)
-    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
+    model = CSRnet(
+        depth=1,
+        res_blocks=1,
+        channels=4,
+        first_channels=4,
+        input_skip=True,
+        image_channels=channels,
+    )
     path = folder / f"{name}.safetensors"
     meta = {
         "task": {"task": task, "levels": levels, "level_range": level_range, "val_levels": []},

@@ -45,6 +45,25 @@ def test_api_keeps_types_sizes_and_modes(weights_dir: Path, photo: Image.Image) 
         restore(photo, task="denoise")
 
 
+@pytest.mark.parametrize("channels", ["y", "rgb"])
+def test_strength_blends_the_input_and_the_models_output(
+    weights_dir: Path, photo: Image.Image, channels: str
+) -> None:
+    if channels == "rgb":
+        tiny_weights(weights_dir, "tiny_denoise_rgb", "denoise", [25], channels=3)
+    noisy = np.asarray(photo)
+    full, none, half, more = (
+        restore(noisy, task="denoise", sigma=25, channels=channels, strength=s).astype(float)
+        for s in (1.0, 0.0, 0.5, 1.5)
+    )
+    assert np.array_equal(none, noisy)  # 0: the input as it is
+    inside = (full > 2) & (full < 253)  # where the model's output was not clipped to 8 bits
+    assert inside.mean() > 0.5
+    assert np.abs(half - (noisy + full) / 2)[inside].max() <= 1.5  # halfway, up to rounding
+    change = np.abs(full - noisy).mean()
+    assert change > 1 and np.abs(more - noisy).mean() > 1.3 * change  # further than 1
+
+
 def test_colour_alpha_exif_and_icc(weights_dir: Path, photo: Image.Image) -> None:
     out = np.asarray(restore(photo, task="denoise", sigma=25))
     # Denoising restores Y only: Cb and Cr come from the input.
@@ -185,6 +204,8 @@ def test_weights_are_chosen_by_measured_psnr(weights_dir: Path, capsys) -> None:
         (["--task", "sr", "--scale", "2", "--tile", "50"], 2, "--tile"),
         (["--task", "sr", "--scale", "2", "--overwrite", "--skip-existing"], 2, "at most one"),
         (["--task", "jpeg", "--quality", "20"], 1, "no weights for jpeg q20"),
+        (["--task", "denoise", "--sigma", "25", "--strength", "2"], 2, "give 0 to 1.5"),
+        (["--task", "sr", "--scale", "2", "--strength", "0.5"], 2, "SR has no input to blend"),
         (["--task", "sr", "--scale", "2", "--weights", "tiny_denoise"], 1, "trained for denoise"),
         (
             ["--task", "sr", "--scale", "2", "--weights", "missing.safetensors"],
@@ -199,3 +220,24 @@ def test_bad_restore_options(tmp_path: Path, weights_dir: Path, capsys, argv, co
     got = main(["restore", str(img), "-o", str(tmp_path / "out"), *argv])
     err = capsys.readouterr().err
     assert got == code and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_camera_jpegs_of_quality_75_to_98_end_without_an_error(
+    tmp_path: Path, weights_dir: Path, photo: Image.Image, capsys
+) -> None:
+    """Cameras write quality 75-95, over the deblockers' range (here 5-60): the q60 model at
+    a strength that fades to nothing at 90, where the photo is passed through."""
+    tiny_weights(weights_dir, "tiny_jpeg", "jpeg", [10, 40], level_range=[5, 60])
+    results = {}
+    for quality in (75, 90, 98):
+        path = tmp_path / f"camera_q{quality}.jpg"
+        photo.save(path, quality=quality)
+        out = tmp_path / f"q{quality}.png"
+        assert main(["restore", str(path), "-o", str(out), "--task", "jpeg", "--no-progress"]) == 0
+        results[quality] = capsys.readouterr().out
+        same = np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(path)))
+        assert same == (quality >= 90)  # passed through, pixel for pixel
+    assert "q75 (the q60 model at strength 0.50)" in results[75]
+    assert "q98 (passed through: lighter than the deblockers remove)" in results[98]
+    light = restore(photo, task="jpeg", quality=95)  # the API alike, with a warning line
+    assert np.array_equal(np.asarray(light), np.asarray(photo))

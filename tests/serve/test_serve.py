@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -86,6 +87,23 @@ def test_a_good_upload_comes_back_restored(client, jobs: Jobs) -> None:
     assert before.size == Image.open(io.BytesIO(download.content)).size == (80, 64)
     assert leftovers(jobs) == []  # removed once downloaded
     assert client.get(f"/api/jobs/{status['id']}").status_code == 404
+
+
+def test_the_strength_reaches_the_restore(client) -> None:
+    data = png_bytes((40, 32))
+    files = {"image": ("photo.png", data, "image/png")}
+    form = {"task": "denoise", "level": "25", "strength": "0"}
+    status = wait(client, client.post("/api/jobs", files=files, data=form).json()["id"])
+    assert status["state"] == "done" and status["strength"] == 0.0, status
+    after = client.get(f"/api/jobs/{status['id']}/after.png").content
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(after))), np.asarray(Image.open(io.BytesIO(data)))
+    )
+    for strength, needle in [("2", "give 0 to 1.5"), ("strong", "is not a number")]:
+        answer = client.post("/api/jobs", files=files, data={**form, "strength": strength})
+        assert answer.status_code == 400 and needle in answer.json()["error"]
+    sr = client.post("/api/jobs", files=files, data={"task": "sr", "level": "2", "strength": "0.5"})
+    assert sr.status_code == 400 and "SR has no input" in sr.json()["error"]
 
 
 def test_demo_mode_scores_the_result_on_y(client) -> None:

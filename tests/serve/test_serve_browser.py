@@ -130,6 +130,17 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
             "document.getElementById('error').textContent === 'cancelled'", timeout=10_000
         )
         assert page.is_hidden("#cancel") and not page.is_disabled("#restore")
+        assert page.is_hidden("#strength-box")  # SR has no strength
+        page.set_input_files("#file", str(photo))  # a denoiser at half strength
+        page.select_option("#task", "denoise")
+        assert page.is_visible("#strength-box")
+        page.fill("#strength", "0.5")
+        page.dispatch_event("#strength", "input")
+        assert page.inner_text("#strength-value") == "0.50"
+        page.click("#restore")
+        page.wait_for_function(
+            "/strength 0.5/.test(document.getElementById('info').textContent)", timeout=120_000
+        )
         browser.close()
     assert Image.open(download).size == (120, 88)
     assert (tmp_path / "serve.png").stat().st_size > 10_000

@@ -19,7 +19,14 @@ from csrnet.cli.options import (
     degradation_from_args,
 )
 from csrnet.errors import CsrnetError
-from csrnet.inference.options import AUTO, AUTO_SOURCES, CHANNELS, LEVEL_OPTIONS, level_or_auto
+from csrnet.inference.options import (
+    AUTO,
+    AUTO_SOURCES,
+    CHANNELS,
+    LEVEL_OPTIONS,
+    check_strength,
+    level_or_auto,
+)
 
 __all__ = ["add_commands"]
 
@@ -38,6 +45,13 @@ def add_commands(commands: Commands) -> None:
         default=AUTO,
         help="auto: an RGB model for colour images when one is installed for the setting; "
         "y: restore Y, keep or enlarge Cb/Cr (the paper's way); rgb: the RGB model",
+    )
+    rs.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="denoise and jpeg: how much of the model's change to keep (0: the input, "
+        "1: the model's output (default), up to 1.5: stronger)",
     )
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
@@ -67,6 +81,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if deg == AUTO and args.demo:
         raise UsageError("--demo degrades its sample itself: give the level, not auto")
     check_tile_options(args.tile, args.overlap)
+    try:
+        check_strength(args.task, args.strength)
+    except CsrnetError as exc:
+        raise UsageError(f"--{exc}") from None
     if args.threads < 0:
         raise UsageError("--threads must be >= 0")
     if args.skip_existing and args.overwrite:
@@ -88,7 +106,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     first = None if deg == AUTO else deg
     cache = ModelCache(device, args.backend)
     choices = ModelChoices(cache, args.weights, args.channels, first)
-    run = RunOptions(device, args.tile, args.self_ensemble, args.overlap)
+    run = RunOptions(device, args.tile, args.self_ensemble, args.overlap, strength=args.strength)
 
     if args.demo:
         return _restore_demo(args, deg, choices, run)
@@ -133,10 +151,11 @@ def _summary(args: argparse.Namespace, deg, inputs: list, out: Path, result) -> 
         print(f"csrnet: failed: {failure}", file=sys.stderr)
     done = len(inputs) - len(failures)
     read = ""
+    counts = ", ".join(f"{label} x{n}" for label, n in sorted(result.settings.items()))
     if deg == AUTO and result.settings:
-        what = AUTO_SOURCES[args.task]
-        counts = ", ".join(f"{label} x{n}" for label, n in sorted(result.settings.items()))
-        read = f" (levels from {what}: {counts})"
+        read = f" (levels from {AUTO_SOURCES[args.task]}: {counts})"
+    elif any(label != deg.label for label in result.settings):  # a light JPEG's handling
+        read = f" ({counts})"
     models = ", ".join(
         name if len(result.models) == 1 else f"{name} x{n}" for name, n in result.models.items()
     )

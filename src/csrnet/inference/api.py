@@ -8,7 +8,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from csrnet.errors import CsrnetError
+from csrnet.errors import CsrnetError, warn
 from csrnet.inference.choice import ModelChoice
 from csrnet.inference.levels import LevelReader
 from csrnet.inference.options import (
@@ -16,6 +16,7 @@ from csrnet.inference.options import (
     AUTO_SOURCES,
     LEVEL_OPTIONS,
     RunOptions,
+    check_strength,
     level_or_auto,
 )
 from csrnet.inference.photo import photo_from_pil, photo_to_pil
@@ -36,6 +37,7 @@ def restore(
     device: str = "cpu",
     channels: str = "auto",
     backend: str = "auto",
+    strength: float = 1.0,
 ) -> Image.Image | np.ndarray:
     """Restore a PIL image or a uint8 numpy array; returns the same type.
 
@@ -53,6 +55,8 @@ def restore(
             setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
         backend: "auto" (the fastest installed that keeps fp32's PSNR, docs/SPEED.md),
             "torch", "openvino", "openvino-int8", "onnxruntime" or "onnxruntime-int8".
+        strength: denoising and JPEG: how much of the model's change is kept (0: the input,
+            1: the model's output, up to 1.5: stronger).
     """
     option = LEVEL_OPTIONS.get(task)
     if option is None:
@@ -60,6 +64,7 @@ def restore(
     level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
     if level is None or (level == AUTO and task not in AUTO_SOURCES):
         raise CsrnetError(f"task {task} needs {option}")
+    check_strength(task, strength)
     name = "array" if isinstance(image, np.ndarray) else "image"
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
@@ -69,6 +74,8 @@ def restore(
     deg = LevelReader(task, level, ask=f"{option}=")(photo, name)
     choose = ModelChoice(deg, weights, device, channels, backend)
     model, _ = choose(photo)
-    run = RunOptions(device, tile, self_ensemble)
-    restored = photo_to_pil(restore_photo(photo, model, deg, run))
+    if choose.strength != 1.0:
+        warn(f"{name}: jpeg {choose.describe()}")
+    run = RunOptions(device, tile, self_ensemble, strength=strength * choose.strength)
+    restored = photo_to_pil(restore_photo(photo, model, choose.deg, run))
     return np.asarray(restored) if name == "array" else restored

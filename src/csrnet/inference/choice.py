@@ -21,7 +21,25 @@ from csrnet.weights import (
     resolve_weights,
 )
 
-__all__ = ["ModelCache", "ModelChoice", "ModelChoices"]
+__all__ = ["FADE_END", "ModelCache", "ModelChoice", "ModelChoices", "fade_light_jpeg"]
+
+FADE_END = 90  # JPEG quality from which a file is passed through: nothing worth removing
+
+
+def fade_light_jpeg(deg: Degradation, installed: list[WeightsInfo]) -> tuple[Degradation, float]:
+    """The setting a model runs at, and the strength it keeps, for a JPEG lighter than every
+    installed deblocker's range (cameras and phones write quality 75-95; the deblockers are
+    trained to 60): the deblocker at its top quality, its strength falling from 1 there to 0
+    at ``FADE_END``. On Classic5 / LIVE1 the q60 models gain +0.75 / +1.08 dB at half
+    strength on q75 files (+0.00 / +0.41 at full) and nothing at q90 (-0.07 / +0.10 at half,
+    -2.9 / -2.3 at full): RESTORING.md. Any other setting: itself, at strength 1."""
+    deblockers = [info for info in installed if info.task == "jpeg"]
+    if deg.task != "jpeg" or not deblockers or any(i.covers(deg.level) for i in deblockers):
+        return deg, 1.0
+    top = max(max(info.level_range or info.levels) for info in deblockers)
+    if deg.level <= top:
+        return deg, 1.0
+    return Degradation("jpeg", top), max(0.0, (FADE_END - deg.level) / (FADE_END - top))
 
 
 class ModelCache:
@@ -77,8 +95,9 @@ class ModelChoice:
         cache: ModelCache | None = None,
     ) -> None:
         check_channels(channels)
-        self.deg, self.weights = deg, weights
         self.cache = cache or ModelCache(device, backend)
+        self.asked, self.weights = deg, weights  # the photo's setting; the model's below
+        self.deg, self.strength = (deg, 1.0) if weights else fade_light_jpeg(deg, self.installed)
         self.loaded: dict[int, tuple[Model, WeightsInfo]] = {}
         self.has = {c: not weights and self._installed(c) for c in (1, 3)}
         self.fixed = None
@@ -86,6 +105,19 @@ class ModelChoice:
             self.fixed = self._load(3 if channels == "rgb" else 1)
         elif not any(self.has.values()):
             self._load(1)  # no weights at all: the usual one-line error, before any photo
+
+    @property
+    def installed(self) -> list[WeightsInfo]:
+        return self.cache.installed
+
+    def describe(self) -> str:
+        """The setting, and how a light JPEG was handled: "q10", "q75 (the q60 model at
+        strength 0.50)", "q92 (passed through: lighter than the deblockers remove)"."""
+        if self.strength == 1.0:
+            return self.asked.label
+        if self.strength == 0.0:
+            return f"{self.asked.label} (passed through: lighter than the deblockers remove)"
+        return f"{self.asked.label} (the {self.deg.label} model at strength {self.strength:.2f})"
 
     def _installed(self, channels: int) -> bool:
         found = find_weights(self.deg, channels, required=False, found=self.cache.installed)

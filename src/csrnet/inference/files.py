@@ -4,7 +4,7 @@ a failing image reported without stopping the others (``csrnet restore``)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from csrnet.errors import CsrnetError
@@ -109,10 +109,11 @@ def restore_files(
             if dst.exists() and not overwrite:
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
-            deg = levels(photo, str(src))
-            model, weights = choices(deg)(photo)
-            save_photo(restore_photo(photo, model, deg, run), dst)
-            done.settings[deg.label] += 1
+            choice = choices(levels(photo, str(src)))
+            model, weights = choice(photo)
+            here = replace(run, strength=run.strength * choice.strength)
+            save_photo(restore_photo(photo, model, choice.deg, here), dst)
+            done.settings[choice.describe()] += 1
             done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
         except CsrnetError as exc:  # each line names its file
             line = str(exc)

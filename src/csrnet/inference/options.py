@@ -20,8 +20,10 @@ __all__ = [
     "DEFAULT_MEMORY_CAP",
     "LEVEL_OPTIONS",
     "DEFAULT_RUN",
+    "STRENGTH_RANGE",
     "RunOptions",
     "check_channels",
+    "check_strength",
     "level_or_auto",
 ]
 
@@ -31,6 +33,7 @@ AUTO_SOURCES = {"denoise": "the noise estimate", "jpeg": "the JPEG tables"}  # w
 CHANNELS = (AUTO, "y", "rgb")
 BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
 DEFAULT_MEMORY_CAP = 2 * 1024**3
+STRENGTH_RANGE = (0.0, 1.5)  # 0: the input as it is, 1: the model's output, above: stronger
 
 
 def level_or_auto(task: str, level: float | str | None) -> float | str | None:
@@ -46,6 +49,17 @@ def check_channels(channels: str) -> None:
         raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
 
 
+def check_strength(task: str, strength: float) -> None:
+    """Refuse a strength out of range, or one for a task that has none (SR)."""
+    low, high = STRENGTH_RANGE
+    if not low <= strength <= high:
+        raise CsrnetError(
+            f"strength {strength:g}: give {low:g} to {high:g} (1: the model's output)"
+        )
+    if task == "sr" and strength != 1.0:
+        raise CsrnetError("strength is for denoising and JPEG: SR has no input to blend with")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a model runs over a photo.
@@ -57,6 +71,8 @@ class RunOptions:
         overlap: the margin discarded on each inner side of a tile.
         memory_cap: bytes the restore may hold, which sets the tile when ``tile`` is 0.
         batch: tiles per call of the model.
+        strength: how much of the change the model makes is kept (0: the input as it is,
+            1: the model's output, up to 1.5: more of the same); denoising and JPEG only.
     """
 
     device: str = "cpu"
@@ -65,6 +81,7 @@ class RunOptions:
     overlap: int = DEFAULT_OVERLAP
     memory_cap: int = DEFAULT_MEMORY_CAP
     batch: int = 1
+    strength: float = 1.0
 
 
 DEFAULT_RUN = RunOptions()

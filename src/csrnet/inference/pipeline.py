@@ -61,18 +61,20 @@ def restore_photo(
         raise CsrnetError(
             f"image is {pixels.shape[1]}x{pixels.shape[0]}; it needs at least 2x2 pixels"
         )
+    if run.strength == 0.0:  # nothing of the model's change is kept: the photo as it is
+        return Photo(pixels.copy(), photo.alpha, photo.icc_profile)
     scale = int(deg.level) if deg.task == "sr" else 1
     size = pixels.shape[0] * pixels.shape[1] * scale**2
     tile = run.tile or auto_tile(model, run.memory_cap, size)
     network = restore_fn(model, run.device, run.ensemble, tile, run.overlap, on_tile, run.batch)
     if model.config.image_channels == 3:  # an RGB model: every channel through the network
-        return Photo(_restore_rgb(network, pixels), photo.alpha, photo.icc_profile)
+        return Photo(_restore_rgb(network, pixels, run.strength), photo.alpha, photo.icc_profile)
     channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
         channels = [
             imresize(c.astype(np.float64), float(scale)).astype(np.float32) for c in channels
         ]
-    y_out = network(channels[0] * 255.0) / 255.0
+    y_out = _blend(channels[0], network(channels[0] * 255.0) / 255.0, run.strength)
     out = (
         to_uint8(y_out * 255.0) if len(channels) == 1 else _to_rgb(y_out, channels[1], channels[2])
     )
@@ -82,12 +84,18 @@ def restore_photo(
     return Photo(out, alpha, photo.icc_profile)
 
 
-def _restore_rgb(run, pixels: np.ndarray) -> np.ndarray:
+def _restore_rgb(run, pixels: np.ndarray, strength: float) -> np.ndarray:
     """An RGB model on a colour photo, or on a gray one as three equal channels (whose
     result is made gray again by averaging them)."""
     rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
     out = run(rgb.astype(np.float32))
-    return to_uint8(out if pixels.ndim == 3 else out.mean(axis=2))
+    out = out if pixels.ndim == 3 else out.mean(axis=2)
+    return to_uint8(_blend(pixels.astype(np.float32), out, strength))
+
+
+def _blend(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray:
+    """``strength`` of the change from ``before`` to ``after`` (1: ``after`` itself)."""
+    return after if strength == 1.0 else before + strength * (after - before)
 
 
 def _planes(pixels: np.ndarray) -> list[np.ndarray]:

@@ -9,7 +9,8 @@ temporary folder (mode 0700), named by the server, never by the client: a job is
 random id, and its files are removed after the download or after ``keep_seconds``.
 
 API: ``POST /api/jobs`` (multipart: ``image``, ``task``, ``level``, ``demo``, ``channels``:
-auto, y or rgb, as ``csrnet restore --channels``) -> ``{"id"}``;
+auto, y or rgb, as ``csrnet restore --channels``, ``strength``: as ``--strength``) ->
+``{"id"}``;
 ``GET /api/jobs/{id}`` -> state, queue position, tiles done / total, and when done the
 seconds, weights, megapixels (and PSNR / SSIM on Y in demo mode); ``GET
 /api/jobs/{id}/{before,after}.png`` (``?download=1``: as an attachment, then removed);
@@ -41,7 +42,8 @@ __all__ = ["UPLOAD_SECONDS", "Jobs", "make_app"]
 
 PAGE = Path(__file__).parent / "static" / "serve.html"
 UPLOAD_SECONDS = 120.0  # to send an upload's body (20 MiB at 1.4 Mbit/s)
-Upload = tuple[bytes, str, float | str, bool, str]  # image, task, level, demo, channels
+Upload = tuple[bytes, str, float | str, bool, str, float]  # image, task, level, demo,
+# channels, strength
 
 
 def error(exc: CsrnetError) -> JSONResponse:
@@ -115,7 +117,15 @@ async def _read_form(request: Request, max_bytes: int) -> Upload:
         level = level_number(form.get("level"))
         demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
         channels = str(form.get("channels", "auto"))
-    return data, task, level, demo, channels
+        strength = form_number(form.get("strength", "1"), "strength")
+    return data, task, level, demo, channels, strength
+
+
+def form_number(value, name: str) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise CsrnetError(f"{name} {value!r} is not a number") from None
 
 
 def counted(request: Request, limit: int) -> Request:

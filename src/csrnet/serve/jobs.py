@@ -17,26 +17,35 @@ from typing import Any
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.levels import LevelReader
-from csrnet.inference.options import AUTO, AUTO_SOURCES, LEVEL_OPTIONS, check_channels
+from csrnet.inference.options import (
+    AUTO,
+    AUTO_SOURCES,
+    LEVEL_OPTIONS,
+    STRENGTH_RANGE,
+    check_channels,
+    check_strength,
+)
 from csrnet.protocol.degrade import Degradation
 
 __all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
 
 
 LEVELS = {  # what the page offers: a task's level option, default, choices or [low, high],
-    # and what "auto" reads where a photo can tell its level
+    # what "auto" reads where a photo can tell its level, and the strength's range
     "sr": {"option": LEVEL_OPTIONS["sr"], "default": 2, "choices": [2, 3, 4, 8]},
     "denoise": {
         "option": LEVEL_OPTIONS["denoise"],
         "default": 25,
         "range": [1, 75],
         "auto": AUTO_SOURCES["denoise"],
+        "strength": STRENGTH_RANGE,
     },
     "jpeg": {
         "option": LEVEL_OPTIONS["jpeg"],
         "default": 10,
         "range": [1, 100],
         "auto": AUTO_SOURCES["jpeg"],
+        "strength": STRENGTH_RANGE,
     },
 }
 
@@ -50,6 +59,7 @@ class Job:
     deg: Degradation
     demo: bool
     channels: str = "auto"
+    strength: float = 1.0  # of the model's change (inference.options.RunOptions)
     client: str = ""  # the address it came from: the per-client cap
     state: str = "queued"  # queued, running, done, error
     cancelled: bool = False  # by its page (DELETE): a running job stops at its next tile
@@ -116,12 +126,12 @@ class Jobs:
         level: float | str,
         demo: bool,
         channels: str = "auto",
+        strength: float = 1.0,
         client: str = "",
     ) -> Job:
         """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
-        (nothing is left behind then): QueueFull past ``max_queued`` waiting or running jobs
-        in all, or ``max_per_client`` of ``client``'s. ``level`` "auto" reads it from the
-        photo (``csrnet.inference.levels``)."""
+        (nothing left behind): QueueFull past ``max_queued`` jobs waiting or running in all,
+        or ``max_per_client`` of ``client``'s. ``level`` "auto": read from the photo."""
         from csrnet.inference.photo import open_photo
 
         self._check_room(client)  # before the upload is decoded: a full queue costs nothing
@@ -136,8 +146,9 @@ class Jobs:
         if level == AUTO and (demo or task not in AUTO_SOURCES):
             raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
         check_channels(channels)
+        check_strength(task, strength)
         job_id, folder = secrets.token_urlsafe(12), self.root / secrets.token_hex(8)
-        job = Job(job_id, folder, deg, demo, channels, client)
+        job = Job(job_id, folder, deg, demo, channels, strength, client)
         job.folder.mkdir(mode=0o700)
         try:
             upload = job.folder / "upload"
@@ -199,7 +210,7 @@ class Jobs:
             queued = [j for j in self.jobs.values() if j.state == "queued"]
             queued.sort(key=lambda j: j.created)
             position = queued.index(job) + 1 if job in queued else 0
-        return {**job.status(position), "task": job.deg.task, "setting": job.deg.label}
+        return {"task": job.deg.task, "setting": job.deg.label, **job.status(position)}
 
     def file(self, job_id: str, which: str) -> Path:
         """The before or after PNG of a finished job."""
@@ -286,7 +297,8 @@ class Jobs:
             self._choices = ModelChoices(ModelCache(self.device, self.backend))
         self.preparing = True
         try:
-            return self._choices(job.deg, job.channels)(photo)
+            choice = self._choices(job.deg, job.channels)
+            return (*choice(photo), choice)
         finally:
             self.preparing = False
 
@@ -302,7 +314,7 @@ class Jobs:
         if job.demo:
             clean, degraded = degrade_photo(photo.pixels, job.deg)
             photo = Photo(degraded, None, photo.icc_profile)
-        model, weights = self._model(job, photo)
+        model, weights, choice = self._model(job, photo)
 
         def progress(done: int, total: int) -> None:
             job.tiles_done, job.tiles_total = done, total
@@ -310,8 +322,8 @@ class Jobs:
                 raise JobStopped(job.id)
 
         start = time.perf_counter()
-        run = RunOptions(self.device)
-        restored = restore_photo(photo, model, job.deg, run, on_tile=progress)
+        run = RunOptions(self.device, strength=job.strength * choice.strength)
+        restored = restore_photo(photo, model, choice.deg, run, on_tile=progress)
         seconds = time.perf_counter() - start
         before = photo
         if job.deg.task == "sr":  # compared with the bicubic enlargement
@@ -322,9 +334,10 @@ class Jobs:
         info = {
             "seconds": round(seconds, 2),
             "weights": weights.name,
-            "setting": job.deg.label,
+            "setting": choice.describe(),
             "read_from": AUTO_SOURCES.get(job.deg.task, "") if job.read_from else "",
             "channels": "RGB" if model.config.image_channels == 3 else "Y",
+            "strength": job.strength,
             "megapixels": round(height * width / 1e6, 3),
             "width": width,
             "height": height,

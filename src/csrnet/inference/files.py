@@ -114,7 +114,8 @@ def restore_files(
             here = replace(run, strength=run.strength * choice.strength)
             save_photo(restore_photo(photo, model, choice.deg, here), dst)
             done.settings[choice.describe()] += 1
-            done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
+            if here.strength:  # a photo passed through used no model
+                done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
         except CsrnetError as exc:  # each line names its file
             line = str(exc)
             done.failures.append(line if str(src) in line or str(dst) in line else f"{src}: {line}")

@@ -42,8 +42,8 @@ __all__ = ["UPLOAD_SECONDS", "Jobs", "make_app"]
 
 PAGE = Path(__file__).parent / "static" / "serve.html"
 UPLOAD_SECONDS = 120.0  # to send an upload's body (20 MiB at 1.4 Mbit/s)
-Upload = tuple[bytes, str, float | str, bool, str, float]  # image, task, level, demo,
-# channels, strength
+# an upload's image bytes, task, level, demo, channels and strength (``Jobs.submit``)
+Upload = tuple[bytes, str, float | str, bool, str, float]
 
 
 def error(exc: CsrnetError) -> JSONResponse:
@@ -83,8 +83,8 @@ async def post_job(request: Request) -> Response:
 
 
 async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """(image bytes, task, level, demo, channels) of an upload, read within
-    ``UPLOAD_SECONDS`` and before the server stops, its bytes counted as they come."""
+    """An upload's fields (:data:`Upload`), read within ``UPLOAD_SECONDS`` and before the
+    server stops, its bytes counted as they come."""
     limit = max_bytes + 2**20  # the form's other fields and boundaries
     length = int(request.headers.get("content-length") or 0)
     if length > limit:  # refused before it is read
@@ -121,7 +121,8 @@ async def _read_form(request: Request, max_bytes: int) -> Upload:
     return data, task, level, demo, channels, strength
 
 
-def form_number(value, name: str) -> float:
+def form_number(value: object, name: str) -> float:
+    """A form field as a number, or a one-line error naming it."""
     try:
         return float(str(value))
     except ValueError:

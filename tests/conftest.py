@@ -77,6 +77,19 @@ def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return read_checkpoint(run_dir / "last.pt")["model"]
 
 
+def tiny_model(channels: int = 1, seed: int = 0) -> CSRnet:
+    """A CSRnet of a few hundred parameters, seeded, for weights files made by tests."""
+    torch.manual_seed(seed)
+    return CSRnet(
+        depth=1,
+        res_blocks=1,
+        channels=4,
+        first_channels=4,
+        input_skip=True,
+        image_channels=channels,
+    )
+
+
 def tiny_weights(
     folder: Path,
     name: str,
@@ -85,15 +98,7 @@ def tiny_weights(
     level_range: list[float] | None = None,
     channels: int = 1,
 ) -> Path:
-    torch.manual_seed(0)
-    model = CSRnet(
-        depth=1,
-        res_blocks=1,
-        channels=4,
-        first_channels=4,
-        input_skip=True,
-        image_channels=channels,
-    )
+    model = tiny_model(channels)
     path = folder / f"{name}.safetensors"
     meta = {
         "task": {"task": task, "levels": levels, "level_range": level_range, "val_levels": []},

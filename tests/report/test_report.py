@@ -20,7 +20,7 @@ from csrnet.protocol.images import list_images, read_image
 from csrnet.report.build import list_weights
 from csrnet.weights import save_weights
 
-from conftest import sample_dir
+from conftest import sample_dir, tiny_model
 
 pytest.importorskip("matplotlib")
 
@@ -321,15 +321,7 @@ def test_rgb_weights_get_the_colour_tables(tmp_path: Path, small_data: Path, cap
         ("jpeg_rgb", "jpeg", [10, 20, 30, 40], 3),
         ("denoise_y", "denoise", [15, 30, 50], 1),
     ):
-        torch.manual_seed(channels)
-        model = CSRnet(
-            depth=1,
-            res_blocks=1,
-            channels=4,
-            first_channels=4,
-            input_skip=True,
-            image_channels=channels,
-        )
+        model = tiny_model(channels, seed=channels)
         task_meta = {"task": task, "levels": None, "level_range": [0, 55], "val_levels": val_levels}
         meta = {"task": task_meta, "steps": 3, "recipe": f"blind_{name}", "config": {}}
         save_weights(folder / f"{name}.safetensors", model, meta)

@@ -97,7 +97,9 @@ class ModelChoice:
         check_channels(channels)
         self.cache = cache or ModelCache(device, backend)
         self.asked, self.weights = deg, weights  # the photo's setting; the model's below
-        self.deg, self.strength = (deg, 1.0) if weights else fade_light_jpeg(deg, self.installed)
+        self.deg, self.strength = (
+            (deg, 1.0) if weights else fade_light_jpeg(deg, self.cache.installed)
+        )
         self.loaded: dict[int, tuple[Model, WeightsInfo]] = {}
         self.has = {c: not weights and self._installed(c) for c in (1, 3)}
         self.fixed = None
@@ -105,10 +107,6 @@ class ModelChoice:
             self.fixed = self._load(3 if channels == "rgb" else 1)
         elif not any(self.has.values()):
             self._load(1)  # no weights at all: the usual one-line error, before any photo
-
-    @property
-    def installed(self) -> list[WeightsInfo]:
-        return self.cache.installed
 
     def describe(self) -> str:
         """The setting, and how a light JPEG was handled: "q10", "q75 (the q60 model at

@@ -36,7 +36,14 @@ from starlette.types import Message
 
 from csrnet.errors import CsrnetError
 from csrnet.serve.guard import COOKIE, SameOriginGuard
-from csrnet.serve.jobs import Jobs, QueueFull, UploadTooLarge, level_number, options
+from csrnet.serve.jobs import (
+    Jobs,
+    QueueFull,
+    UploadTooLarge,
+    form_number,
+    level_number,
+    options,
+)
 
 __all__ = ["UPLOAD_SECONDS", "Jobs", "make_app"]
 
@@ -119,14 +126,6 @@ async def _read_form(request: Request, max_bytes: int) -> Upload:
         channels = str(form.get("channels", "auto"))
         strength = form_number(form.get("strength", "1"), "strength")
     return data, task, level, demo, channels, strength
-
-
-def form_number(value: object, name: str) -> float:
-    """A form field as a number, or a one-line error naming it."""
-    try:
-        return float(str(value))
-    except ValueError:
-        raise CsrnetError(f"{name} {value!r} is not a number") from None
 
 
 def counted(request: Request, limit: int) -> Request:

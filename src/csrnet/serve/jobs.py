@@ -27,7 +27,16 @@ from csrnet.inference.options import (
 )
 from csrnet.protocol.degrade import Degradation
 
-__all__ = ["LEVELS", "Job", "Jobs", "QueueFull", "UploadTooLarge", "level_number", "options"]
+__all__ = [
+    "LEVELS",
+    "Job",
+    "Jobs",
+    "QueueFull",
+    "UploadTooLarge",
+    "form_number",
+    "level_number",
+    "options",
+]
 
 
 LEVELS = {  # what the page offers: a task's level option, default, choices or [low, high],
@@ -424,9 +433,12 @@ def options() -> dict[str, Any]:
 
 def level_number(value: Any) -> float | str:
     """A level of the form: a number, or "auto"."""
-    if str(value) == AUTO:
-        return AUTO
+    return AUTO if str(value) == AUTO else form_number(value, "level")
+
+
+def form_number(value: Any, name: str) -> float:
+    """A form field as a number, or a one-line error naming it."""
     try:
         return float(str(value))
     except ValueError:
-        raise CsrnetError(f"level {value!r} is not a number") from None
+        raise CsrnetError(f"{name} {value!r} is not a number") from None

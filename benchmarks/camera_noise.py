@@ -1,13 +1,15 @@
 """What each way of denoising does to camera noise: colour sets taken through the camera
-pipeline (``csrnet.protocol.camera``, one capture per image, seeded by its name), restored by
-``csrnet.restore`` with each setting, scored by PSNR on RGB against the noise-free capture.
+pipeline (``Degradation.camera()``: one capture per image, drawn from its name and seed 0, as
+``csrnet evaluate --sigma camera`` scores them), restored by ``csrnet.restore`` with each
+setting, scored by PSNR on RGB against the noise-free capture.
 
     python benchmarks/camera_noise.py [--sets CBSD68,LIVE1] [--images 20]
-        [--settings input,auto,s15y,s25,jpeg30] [--backend auto]
+        [--settings input,camera,auto,s15y,s25,jpeg30] [--backend auto]
 
-Settings: ``input`` (the noisy photo), ``auto`` (``sigma="auto"``, the white-noise estimate),
-``sN`` (``sigma=N``, the best installed model), ``sNy`` (the same on Y with a gray model),
-``jpegN`` (the JPEG deblocker at quality N), each optionally with ``@S`` for a strength S.
+Settings: ``input`` (the noisy photo), ``camera`` (no sigma: the camera-noise model, the
+default), ``auto`` (``sigma="auto"``, the white-noise estimate), ``sN`` (``sigma=N``, the best
+installed model), ``sNy`` (the same on Y with a gray model), ``jpegN`` (the JPEG deblocker at
+quality N), each optionally with ``@S`` for a strength S.
 """
 
 from __future__ import annotations
@@ -19,24 +21,20 @@ from pathlib import Path
 import numpy as np
 
 import csrnet
-from csrnet.protocol.camera import camera_noise, sample_camera
-from csrnet.protocol.degrade import image_rng
+from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root, list_images, read_image
 from csrnet.protocol.metrics import psnr
 
-SEED = 2026  # the camera validation sets: one capture per image, always the same
-
 
 def camera_set(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(image name, noisy, reference) for the first ``count`` images of a colour set."""
+    """(image name, noisy, reference) for the first ``count`` colour images of a set."""
     out = []
     for path in list_images(Path(data_root()) / name)[: count or None]:
         rgb = read_image(path)
         if rgb.ndim == 2:
             continue
-        rng = image_rng(path.name, SEED)
-        noisy, reference = camera_noise(rgb, sample_camera(rng), rng)
-        out.append((path.name, noisy, reference))
+        reference, noisy = Degradation.camera().pair(rgb, path.name)
+        out.append((path.name, noisy.astype(np.uint8), reference))
     return out
 
 
@@ -45,6 +43,8 @@ def restored(noisy: np.ndarray, setting: str, backend: str) -> np.ndarray:
     options = {"backend": backend, "strength": float(strength or 1.0)}
     if base == "input":
         return noisy
+    if base == "camera":
+        return csrnet.restore(noisy, "denoise", **options)
     if base == "auto":
         return csrnet.restore(noisy, "denoise", sigma="auto", **options)
     if base.startswith("jpeg"):
@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="CBSD68,LIVE1")
     parser.add_argument("--images", type=int, default=20, help="per set (0: all)")
-    parser.add_argument("--settings", default="input,auto,s15y,s15,s25,jpeg30")
+    parser.add_argument("--settings", default="input,camera,auto,s15y,s25,jpeg30")
     parser.add_argument("--backend", default="auto")
     args = parser.parse_args()
     settings = args.settings.split(",")

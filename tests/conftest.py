@@ -97,11 +97,13 @@ def tiny_weights(
     levels: list[float],
     level_range: list[float] | None = None,
     channels: int = 1,
+    camera_share: float = 0.0,
 ) -> Path:
     model = tiny_model(channels)
     path = folder / f"{name}.safetensors"
+    task_meta = {"task": task, "levels": levels, "level_range": level_range, "val_levels": []}
     meta = {
-        "task": {"task": task, "levels": levels, "level_range": level_range, "val_levels": []},
+        "task": {**task_meta, "camera_share": camera_share} if camera_share else task_meta,
         "steps": 5,
         "recipe": name,
         "validation": {"step": 5, "psnr": 20.0},

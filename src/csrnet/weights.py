@@ -112,6 +112,9 @@ def metadata_problem(meta: dict[str, Any]) -> str | None:
         return f"task level_range {span!r} is not [low, high]"
     if not task.get("levels") and span is None:
         return "task has neither levels nor a level_range"
+    share = task.get("camera_share", 0)
+    if not (_numbers([share]) and 0 <= share <= 1):
+        return f"task camera_share {share!r} is not a number in [0, 1]"
     for key in ("steps", "total_steps"):
         if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
             return f"{key} {meta[key]!r} is not a whole number"
@@ -149,6 +152,11 @@ class WeightsInfo:
     @property
     def level_range(self) -> list[float] | None:
         return self.metadata["task"].get("level_range")
+
+    @property
+    def camera_share(self) -> float:
+        """The share of its training patches that carried camera noise (0: none)."""
+        return float(self.metadata["task"].get("camera_share") or 0.0)
 
     @property
     def trained_levels(self) -> list[float]:
@@ -207,16 +215,25 @@ class WeightsInfo:
         span = self.level_range
         return level in self.levels or (span is not None and span[0] <= level <= span[1])
 
+    def made_for(self, deg: Degradation) -> bool:
+        """Whether it is a model to pick for ``deg``: camera noise goes to the models trained
+        on it, Gaussian noise to those trained for its sigma on Gaussian noise alone (a
+        sigma keeps the paper's models)."""
+        if deg.camera_noise or self.camera_share:
+            return deg.camera_noise and bool(self.camera_share)
+        return self.covers(deg.level)
+
     def describe_levels(self) -> str:
-        """Its levels as ``csrnet models`` prints them: "2, 4" or "0-55"."""
+        """Its levels as ``csrnet models`` prints them: "2, 4", "0-55" or "0-55 and camera"."""
         levels = ", ".join(f"{level:g}" for level in self.levels)
         if not levels and self.level_range:
             levels = "{:g}-{:g}".format(*self.level_range)
-        return levels
+        return levels + (" and camera" if self.camera_share else "")
 
     def warn_if_untrained(self, deg: Degradation, name: Any = None) -> None:
         """Warn when it runs at a level it was not trained for."""
-        if not self.covers(deg.level):
+        trained = bool(self.camera_share) if deg.camera_noise else self.covers(deg.level)
+        if not trained:
             warn(
                 f"{name or self.name}: trained for {deg.task} {self.describe_levels()}, not "
                 f"{deg.label}; the result may be poor"
@@ -296,7 +313,7 @@ def find_weights(
     ranking_key = f"{ranking_set} {deg.label}"
     candidates = []
     for info in available_weights() if found is None else found:
-        if info.task != deg.task or info.channels != channels or not info.covers(deg.level):
+        if info.task != deg.task or info.channels != channels or not info.made_for(deg):
             continue
         measured = info.benchmarks.get(ranking_key, {}).get("psnr")
         candidates.append(
@@ -310,6 +327,11 @@ def find_weights(
         )
     if not candidates and not required:
         return None
+    if not candidates and deg.camera_noise:
+        raise CsrnetError(
+            "no camera-noise model is installed; give a sigma for Gaussian noise, or pass "
+            "--weights FILE (see `csrnet models`)"
+        )
     if not candidates:
         kind = "RGB weights" if channels == 3 else "weights"
         raise CsrnetError(

@@ -282,15 +282,18 @@ def test_file_names_that_are_not_utf8_reach_the_csv(capsys, tmp_path: Path) -> N
     assert len(rows) == 3 and any("caf\\xe9.png" in row for row in rows)
 
 
-def test_16_bit_per_channel_colour_images_are_refused(capsys, tmp_path: Path) -> None:
+def test_16_bit_per_channel_images_are_refused_by_the_protocol_not_by_restore(
+    capsys, tmp_path: Path
+) -> None:
     folder = tmp_path / "set"
     folder.mkdir()
     deep = png_48bit(folder / "deep.png")
     code, err = run_cli(capsys, "baseline", "denoise", str(folder), "--sigma", "25")
     assert code == 1
     one_line(err, "is a 16-bit-per-channel (RGB) image")
-    with pytest.raises(CsrnetError, match="16-bit-per-channel"):
-        csrnet.inference.photo.open_photo(deep)
+    photo = csrnet.inference.photo.open_photo(deep)  # a photo to restore: read at its depth
+    assert photo.pixels.dtype == np.uint16 and photo.pixels.shape == (20, 24, 3)
+    assert np.array_equal(photo.pixels[0].ravel(), np.arange(24 * 3))
 
 
 def test_only_the_first_frame_of_an_animation_is_used_and_that_is_said(

@@ -69,6 +69,8 @@ def test_bm3d_options_are_checked(tmp_path: Path, capsys) -> None:
         (["denoise", str(folder), "--sigma", "25", "--scores", "x"], "go with --method bm3d"),
         (["denoise", str(folder), "--sigma", "25", "--method", "bm3d", "--seed", "1"], "seed"),
         (["denoise", str(folder), "--sigma", "25", "--method", "bm3d", "--jobs", "0"], "jobs"),
+        (["denoise", str(folder), "--sigma", "camera", "--method", "bm3d", "--rgb"], "not camera"),
+        (["denoise", str(folder), "--sigma", "camera"], "add --rgb"),
     ]:
         assert main(["baseline", *argv, "--cache", str(tmp_path / "cache")]) != 0
         assert message in capsys.readouterr().err

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from csrnet.cli import main
-from csrnet.evaluation.evaluate import evaluate_folder, evaluate_weights
+from csrnet.evaluation.evaluate import evaluate_folder, evaluate_weights, weights_settings
 from csrnet.inference.runner import forward_tiled, restore_fn, self_ensemble
 from csrnet.model import CSRnet
 from csrnet.protocol.degrade import Degradation
-from csrnet.weights import save_weights
+from csrnet.weights import load_weights, read_info, read_metadata, save_weights
 
-from conftest import sample_dir
+from conftest import sample_dir, tiny_weights
 
 TASK_SR = {"task": "sr", "levels": [2, 4], "level_range": None, "val_levels": []}
 
@@ -164,3 +164,55 @@ def test_record_stores_measured_means_in_the_weights(capsys, weights: Path, monk
 
     model, info = load_weights(weights)  # still loads, tensors untouched
     assert info.benchmarks["Set5 x2"]["images"] == 2
+
+
+def test_camera_noise_is_scored_on_colour_images(capsys, tmp_path: Path) -> None:
+    rgb = tiny_weights(tmp_path, "rgb", "denoise", [], [0.0, 55.0], channels=3)
+    root = str(sample_dir("CBSD68").parent)
+    argv = [
+        "evaluate",
+        str(rgb),
+        "--sigma",
+        "camera",
+        "--sets",
+        "CBSD68,LIVE1",
+        "--data-root",
+        root,
+    ]
+    code, out, err = run(capsys, *argv, "--json", "--no-progress")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r["dataset"], r["setting"]) for r in rows] == [
+        ("CBSD68", "camera"),
+        ("LIVE1", "camera"),
+    ]
+    assert "trained for denoise 0-55, not camera" in err  # this one never saw camera noise
+    # the input is the capture, scored against the same capture without noise
+    folder = sample_dir("LIVE1")
+    noisy = evaluate_folder(folder, Degradation.camera(), rgb=True)
+    again = evaluate_folder(folder, Degradation.camera(), rgb=True)
+    other = evaluate_folder(folder, Degradation.camera(), rgb=True, seed=1)
+    assert noisy.psnr == again.psnr != other.psnr
+    assert 20 < noisy.psnr < 50 and rows[1]["psnr"] != pytest.approx(noisy.psnr, abs=1e-3)
+
+
+def test_a_camera_denoiser_is_scored_on_camera_noise_by_default(tmp_path: Path) -> None:
+    path = tiny_weights(tmp_path, "real", "denoise", [], [0.0, 55.0], channels=3)
+    meta = read_metadata(path)
+    meta["task"] = {**meta["task"], "val_levels": [25.0], "camera_share": 0.75}
+    save_weights(path, load_weights(path)[0], meta)
+    info = read_info(path)
+    assert info.describe_levels() == "0-55 and camera"
+    assert [d.label for d in weights_settings(info, None)] == ["sigma25", "camera"]
+
+
+def test_camera_noise_is_for_rgb_denoisers(capsys, tmp_path: Path, weights: Path) -> None:
+    gray = tiny_weights(tmp_path, "gray", "denoise", [25.0])
+    root = str(sample_dir("CBSD68").parent)
+    for path, needle in (
+        (gray, "a gray model; camera noise is scored on RGB models"),
+        (weights, "trained for sr, cannot be evaluated on denoise"),
+    ):
+        argv = ["evaluate", str(path), "--sigma", "camera", "--sets", "CBSD68", "--data-root", root]
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and needle in err, err

@@ -43,6 +43,25 @@ def test_a_file_is_loaded_once_for_every_setting_it_covers(weights_dir, loads) -
     assert picked[12.3][0] is picked[30.1][0]  # one model object for the blind file
 
 
+def test_camera_noise_goes_to_the_camera_model_and_a_sigma_to_the_gaussian_ones(
+    weights_dir, loads
+) -> None:
+    tiny_weights(weights_dir, "tiny_rgb", "denoise", [], [0, 55], channels=3)
+    # named to win every tie: only what it was trained on keeps it from Gaussian noise
+    tiny_weights(weights_dir, "tiny_z_real", "denoise", [], [0, 55], 3, camera_share=0.75)
+    choices = ModelChoices(ModelCache("cpu", "torch"))
+    colour = Photo(np.zeros((16, 16, 3), np.uint8))
+    assert choices(Degradation.camera())(colour)[1].name == "tiny_z_real"
+    assert choices(Degradation.camera())(GRAY)[1].name == "tiny_z_real"  # RGB does gray too
+    assert choices(Degradation("denoise", 25))(colour)[1].name == "tiny_rgb"
+    assert choices(Degradation("denoise", 25))(GRAY)[1].name == "tiny_denoise"
+
+
+def test_without_a_camera_model_camera_noise_asks_for_a_sigma(weights_dir) -> None:
+    with pytest.raises(CsrnetError, match="no camera-noise model is installed; give a sigma"):
+        ModelChoices(ModelCache("cpu", "torch"), first=Degradation.camera())
+
+
 def test_channel_options_share_the_cache_and_are_checked(weights_dir, loads) -> None:
     choices = ModelChoices(ModelCache("cpu", "torch"))
     sr = Degradation("sr", 2)

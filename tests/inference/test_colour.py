@@ -97,7 +97,9 @@ def test_a_small_rgb_model_learns(tmp_path: Path, task: str, sampler: str) -> No
     assert result.validation and result.validation[-1]["psnr"] > 15  # scored on RGB
 
 
-def identity_rgb_weights(folder: Path, name: str = "tiny_rgb_denoise") -> Path:
+def identity_rgb_weights(
+    folder: Path, name: str = "tiny_rgb_denoise", camera_share: float = 0.0
+) -> Path:
     """An RGB denoiser that returns its input (input skip, zero residual): its results show
     which model restored a photo."""
     model = CSRnet(
@@ -106,8 +108,41 @@ def identity_rgb_weights(folder: Path, name: str = "tiny_rgb_denoise") -> Path:
     torch.nn.init.zeros_(model.rec2.weight)
     torch.nn.init.zeros_(model.rec2.bias)
     path = folder / f"{name}.safetensors"
-    save_weights(path, model, {"task": {"task": "denoise", "level_range": [0, 55]}, "recipe": name})
+    task = {"task": "denoise", "level_range": [0, 55], "camera_share": camera_share}
+    save_weights(path, model, {"task": task, "recipe": name})
     return path
+
+
+def test_a_photo_without_a_sigma_gets_the_camera_noise_model(
+    tmp_path: Path, weights_dir: Path, capsys
+) -> None:
+    import csrnet
+    from csrnet.cli import main
+    from csrnet.inference.demo import demo_image
+
+    identity_rgb_weights(weights_dir, "tiny_real", camera_share=0.75)
+    colour = read_image(sample_dir("CBSD68") / "101085.png")[:64, :80]
+    assert np.array_equal(csrnet.restore(colour, task="denoise", backend=EXACT), colour)
+    Image.fromarray(colour).save(tmp_path / "c.png")
+    argv = ["restore", str(tmp_path / "c.png"), "-o", str(tmp_path / "out"), "--task", "denoise"]
+    assert main([*argv, "--backend", EXACT]) == 0
+    assert "with tiny_real on torch (camera noise)" in capsys.readouterr().out
+    assert (
+        main([*argv, "--backend", EXACT, "--overwrite", "--strength", "0.5", "--sigma", "camera"])
+        == 0
+    )
+    assert "with tiny_real on torch (camera noise, strength 0.5)" in capsys.readouterr().out
+    # a sigma is Gaussian noise: the paper's models, never the camera one
+    assert main([*argv, "--backend", EXACT, "--overwrite", "--sigma", "25"]) == 0
+    assert "with tiny_denoise" in capsys.readouterr().out  # the Y model: no RGB one for it
+    # the demo takes its sample through the camera and scores against the noise-free capture
+    demo = ["restore", "--demo", "-o", str(tmp_path / "demo.png"), "--task", "denoise"]
+    assert main([*demo, "--backend", EXACT]) == 0
+    reference, noisy = demo_image(Degradation.camera())
+    same = f"{psnr(noisy, reference):.2f} dB"
+    assert f"denoise camera on a sample photo, PSNR on RGB: input {same}, CSRnet {same}" in (
+        capsys.readouterr().out
+    )
 
 
 def test_colour_photos_get_the_rgb_model_and_gray_ones_the_gray_model(
@@ -159,3 +194,95 @@ def test_the_demo_scores_an_rgb_model_on_rgb(tmp_path: Path, weights_dir: Path, 
     assert f"PSNR on RGB: input {on_rgb}, CSRnet {on_rgb}" in capsys.readouterr().out
     assert main([*argv, "--sigma", "25", "--channels", "y", "--overwrite"]) == 0
     assert "PSNR on Y: input " in capsys.readouterr().out  # the Y model: scored on Y
+
+
+def write_png16(path: Path, pixels: np.ndarray, icc: bytes | None = None) -> Path:
+    """A 16-bit PNG (pypng; Pillow cannot write 16-bit RGB), optionally with an ICC profile."""
+    from csrnet.inference.photo import Photo, save_photo
+
+    save_photo(Photo(pixels, icc_profile=icc), path)
+    return path
+
+
+def read_png16(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    assert info["bitdepth"] == 16
+    return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, -1)
+
+
+def deep_colour() -> np.ndarray:
+    """A 16-bit colour photo whose low bits matter: 8 bits cannot hold it."""
+    rgb = read_image(sample_dir("CBSD68") / "101085.png")[:40, :48].astype(np.uint16) * 257
+    return rgb + np.random.default_rng(0).integers(0, 257, rgb.shape, dtype=np.uint16)
+
+
+def test_16_bit_png_and_tiff_are_restored_and_written_with_16_bits(
+    tmp_path: Path, weights_dir: Path, capsys
+) -> None:
+    import tifffile
+
+    import csrnet
+    from csrnet.cli import main
+    from csrnet.inference.photo import open_photo
+
+    identity_rgb_weights(weights_dir)  # returns its input: every one of the 16 bits survives
+    deep, icc = deep_colour(), Image.new("RGB", (1, 1)).info.get("icc_profile") or b"fake icc"
+    write_png16(tmp_path / "deep.png", deep, icc)
+    tifffile.imwrite(tmp_path / "deep.tif", deep, photometric="rgb")
+    argv = ["--task", "denoise", "--sigma", "25", "--backend", EXACT]
+    assert main(["restore", str(tmp_path / "deep.png"), "-o", str(tmp_path / "o.png"), *argv]) == 0
+    assert np.array_equal(read_png16(tmp_path / "o.png"), deep)
+    assert open_photo(tmp_path / "o.png").icc_profile == icc  # the profile kept
+    assert main(["restore", str(tmp_path / "deep.tif"), "-o", str(tmp_path / "o.tif"), *argv]) == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "o.tif"), deep)
+    assert main(["restore", str(tmp_path / "deep.tif"), "-o", str(tmp_path / "dir"), *argv]) == 0
+    assert np.array_equal(read_png16(tmp_path / "dir" / "deep.png"), deep)  # a folder: PNG
+    capsys.readouterr()
+    assert main(["restore", str(tmp_path / "deep.png"), "-o", str(tmp_path / "o.jpg"), *argv]) == 0
+    assert "JPEG holds 8 bits per channel" in capsys.readouterr().err
+    assert Image.open(tmp_path / "o.jpg").mode == "RGB"
+    # the API: uint16 in, uint16 out; a gray one through the gray model stays 16-bit gray
+    assert np.array_equal(csrnet.restore(deep, "denoise", sigma=25, backend=EXACT), deep)
+    gray = csrnet.restore(deep[..., 1], "denoise", sigma=25, backend=EXACT)
+    assert gray.dtype == np.uint16 and gray.shape == deep.shape[:2]
+    # on the network's scale: what the 8-bit photo gives, to within the 8 bits it lost
+    eight = np.round(deep[..., 1] / 257.0).astype(np.uint8)
+    gray8 = csrnet.restore(eight, "denoise", sigma=25, backend=EXACT)
+    assert np.abs(gray / 257.0 - gray8).mean() < 0.6
+
+
+def test_16_bit_photos_turn_upright_as_their_exif_says() -> None:
+    from PIL import ImageOps
+
+    from csrnet.inference.photo import _orient
+
+    pixels = np.arange(6 * 4 * 3, dtype=np.uint8).reshape(6, 4, 3)
+    for orientation in range(1, 9):
+        img = Image.fromarray(pixels)
+        exif = img.getexif()
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        img.save(buffer, format="PNG", exif=exif)
+        upright = np.array(ImageOps.exif_transpose(Image.open(buffer)))
+        assert np.array_equal(_orient(pixels, orientation), upright), orientation
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_gray_colour_and_alpha_survive_a_round_trip(tmp_path: Path, suffix: str) -> None:
+    from csrnet.inference.photo import Photo, open_photo, save_photo
+
+    deep = deep_colour()
+    for photo in (
+        Photo(deep, deep[..., 0], b"icc"),
+        Photo(deep[..., 1]),
+        Photo(deep[..., 1], deep[..., 2]),
+    ):
+        save_photo(photo, tmp_path / f"a{suffix}")
+        back = open_photo(tmp_path / f"a{suffix}")
+        pixels = back.pixels[..., 0] if back.pixels.ndim > photo.pixels.ndim else back.pixels
+        assert pixels.dtype == np.uint16 and np.array_equal(pixels, photo.pixels)
+        assert (back.alpha is None) == (photo.alpha is None)
+        assert photo.alpha is None or np.array_equal(back.alpha, photo.alpha)
+        assert back.icc_profile == photo.icc_profile

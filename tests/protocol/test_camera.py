@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csrnet.protocol.camera import CameraNoise, camera_noise, sample_camera, sensor_noise
+from csrnet.protocol.camera import (
+    TO_YCC,
+    CameraNoise,
+    camera_noise,
+    sample_camera,
+    sensor_noise,
+)
 from csrnet.protocol.images import read_image
 
 from conftest import sample_dir
@@ -61,6 +67,19 @@ def test_the_cameras_jpeg_smooths_the_noise() -> None:
     assert jpeg.astype(float).std() < raw.astype(float).std()
 
 
+def test_the_cameras_chroma_blur_removes_colour_noise_and_keeps_luma_noise() -> None:
+    flat = np.full((128, 128, 3), 110, dtype=np.uint8)
+    blurred = CameraNoise(**{**CAPTURE.__dict__, "chroma_blur": 2.0})
+    spread = {}
+    for name, capture in (("raw", CAPTURE), ("blurred", blurred)):
+        noisy, reference = camera_noise(flat, capture, np.random.default_rng(2))
+        ycc = (noisy.astype(np.float64) - reference) @ TO_YCC.T
+        spread[name] = ycc.reshape(-1, 3).std(axis=0)
+    assert spread["blurred"][1] < 0.5 * spread["raw"][1]  # Cb
+    assert spread["blurred"][2] < 0.5 * spread["raw"][2]  # Cr
+    assert spread["blurred"][0] == pytest.approx(spread["raw"][0], rel=0.05)  # Y untouched
+
+
 def test_captures_are_drawn_at_the_levels_of_real_sensors() -> None:
     rng = np.random.default_rng(5)
     captures = [sample_camera(rng) for _ in range(400)]
@@ -70,3 +89,6 @@ def test_captures_are_drawn_at_the_levels_of_real_sensors() -> None:
     qualities = [c.quality for c in captures]
     assert 0.15 < qualities.count(0) / len(qualities) < 0.35
     assert min(q for q in qualities if q) >= 60 and max(qualities) <= 95
+    blurs = [c.chroma_blur for c in captures]
+    assert 0.4 < blurs.count(0.0) / len(blurs) < 0.6
+    assert min(b for b in blurs if b) >= 0.5 and max(blurs) <= 2.0

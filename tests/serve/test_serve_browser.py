@@ -134,6 +134,7 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         page.set_input_files("#file", str(photo))  # a denoiser at half strength
         page.select_option("#task", "denoise")
         assert page.is_visible("#strength-box")
+        assert page.is_checked("#camera") and page.is_disabled("#level")  # a photo's own noise
         page.fill("#strength", "0.5")
         page.dispatch_event("#strength", "input")
         assert page.inner_text("#strength-value") == "0.50"
@@ -141,6 +142,7 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         page.wait_for_function(
             "/strength 0.5/.test(document.getElementById('info').textContent)", timeout=120_000
         )
+        assert page.inner_text("#status") == "done: denoise camera"
         browser.close()
     assert Image.open(download).size == (120, 88)
     assert (tmp_path / "serve.png").stat().st_size > 10_000

@@ -107,11 +107,11 @@ def status(port: int, job_id: str) -> dict:
         return json.loads(a.read())
 
 
-def stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> float:
+def stop(process: subprocess.Popen, signum: int = signal.SIGTERM, timeout: float = 20) -> float:
     """Seconds from the signal to the exit, which must be status 0."""
     start = time.time()
     process.send_signal(signum)
-    assert process.wait(timeout=20) == 0, process.stdout.read()
+    assert process.wait(timeout=timeout) == 0, process.stdout.read()
     return time.time() - start
 
 
@@ -124,12 +124,16 @@ def test_a_signal_stops_the_server_and_removes_its_files(tmp_path: Path, signum)
         # a job of minutes (x2 of 1200x900 on the shipped model, torch, many tiles) is running
         code, job = upload(port, png(1200, 900))
         assert code == 202
-        deadline = time.time() + 120
-        while status(port, job["id"]).get("tiles_done", 0) < 1:
-            assert time.time() < deadline
+        start = time.time()
+        while (done := status(port, job["id"])).get("tiles_done", 0) < 1:
+            assert time.time() < start + 120
             time.sleep(0.1)
-        # within a tile (seconds on 2 busy cores), not the job's ~80 s (4.3 Mpx at 0.055 Mpx/s)
-        assert stop(process, signum) < 10 and not folder.exists()
+        # within about a tile, not the job's many tiles (~80 s on 2 idle cores); the bound
+        # follows the first tile's time, so a machine busy with other work slows both alike
+        tile_s = (time.time() - start) / done["tiles_done"]
+        assert done["tiles_done"] < done["tiles_total"] / 4
+        bound = max(10.0, 2 * tile_s)
+        assert stop(process, signum, timeout=2 * bound) < bound and not folder.exists()
     finally:
         process.kill()
         process.wait()

@@ -45,6 +45,22 @@ def test_a_short_cpu_run_learns(tmp_path: Path, task: str) -> None:
     }
 
 
+def test_a_camera_noise_run_learns_and_says_so_in_its_weights(tmp_path: Path) -> None:
+    path = tiny_config(tmp_path, "denoise", model__image_channels=3, steps=60)
+    raw = yaml.safe_load(path.read_text())
+    raw["task"]["camera_share"] = 0.75
+    raw["data"].update(train=["T91"], val="Set5", exclude_overlaps_with=[])
+    path.write_text(yaml.safe_dump(raw))
+    result = train(load_config(path), tmp_path / "run", progress=False)
+    first, last = sum(result.losses[:5]) / 5, sum(result.losses[-5:]) / 5
+    assert last < 0.8 * first, f"loss {first:.4f} -> {last:.4f}"
+    (check,) = result.validation
+    assert {"psnr_sigma25", "psnr_camera"} <= set(check) and check["psnr_camera"] > 0
+    export_run(tmp_path / "run", tmp_path / "real.safetensors")
+    meta = read_metadata(tmp_path / "real.safetensors")
+    assert meta["task"]["camera_share"] == 0.75
+
+
 def test_resume_is_exact(tmp_path: Path) -> None:
     """2k steps straight == k steps, interruption, resume for k more (with data workers)."""
     path = tiny_config(tmp_path, "sr", steps=16, ckpt_every=0)
@@ -240,6 +256,8 @@ def test_init_from_fine_tunes(tmp_path: Path) -> None:
         ("data.patch_size=200", "smaller than the 200x200 training patch"),
         ("model.preset=CSRnet-9S", "model.preset must be one of"),
         ("init_from=/no/such.safetensors", "no such file"),
+        ("task.camera_share=1.5", "task.camera_share must be in [0, 1]"),
+        ("task.camera_share=0.5", "task.camera_share is for RGB denoisers"),
         ("nonsense", "expected key=value"),
     ],
 )

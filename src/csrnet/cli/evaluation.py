@@ -176,6 +176,8 @@ def cmd_baseline(args: argparse.Namespace) -> None:
 
     degradation = degradation_from_args(args)
     check_output_folder(args.csv)
+    if degradation.camera_noise and not args.rgb:
+        raise UsageError("camera noise is made and scored on colour images: add --rgb")
     if args.method == "bm3d":
         if args.seed or args.clip:
             raise UsageError("--method bm3d runs on the protocol's noise: no --seed or --clip")
@@ -183,6 +185,8 @@ def cmd_baseline(args: argparse.Namespace) -> None:
             raise UsageError("--jobs must be >= 1")
         if degradation.task != "denoise":
             raise UsageError(f"BM3D denoises; it has no {degradation.task} setting")
+        if degradation.camera_noise:
+            raise UsageError("BM3D takes the noise's sigma: give a number, not camera")
         from csrnet.evaluation.bm3d import bm3d_run
 
         folder, progress = Path(args.dataset), not args.no_progress

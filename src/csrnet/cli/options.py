@@ -8,7 +8,7 @@ import inspect
 from typing import NoReturn
 
 from csrnet.errors import CsrnetError
-from csrnet.inference.options import AUTO, BACKENDS, LEVEL_OPTIONS
+from csrnet.inference.options import AUTO, BACKENDS, CAMERA, LEVEL_OPTIONS
 from csrnet.protocol.images import DATA_ROOT_ORDER
 
 
@@ -51,11 +51,11 @@ def add_data_root_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _or_auto(kind: type):
-    """An argparse type: ``kind``, or the word auto."""
+def _or_words(kind: type, *words: str):
+    """An argparse type: ``kind``, or one of ``words``."""
 
     def parse(text: str):
-        return AUTO if text == AUTO else kind(text)
+        return text if text in words else kind(text)
 
     parse.__name__ = kind.__name__  # argparse names the type in its error message
     return parse
@@ -66,17 +66,23 @@ def add_level_options(parser: argparse.ArgumentParser, auto: bool = False) -> No
     each photo."""
     parser.add_argument("--scale", type=int, help="SR scale factor (2-16)")
     if not auto:
-        parser.add_argument("--sigma", type=float, help="noise sigma on the [0, 255] scale")
+        parser.add_argument(
+            "--sigma",
+            type=_or_words(float, CAMERA),
+            help="noise sigma on the [0, 255] scale, or camera: colour images as a camera "
+            "takes them (one capture per image, drawn from --seed and its name)",
+        )
         parser.add_argument("--quality", type=int, help="JPEG quality (1-100)")
         return
     parser.add_argument(
         "--sigma",
-        type=_or_auto(float),
-        help="noise sigma on the [0, 255] scale, or auto: estimated from each photo",
+        type=_or_words(float, AUTO, CAMERA),
+        help="noise sigma on the [0, 255] scale (Gaussian noise); auto: estimated from each "
+        "photo; camera (the default): a photo's own noise, by the camera-noise model",
     )
     parser.add_argument(
         "--quality",
-        type=_or_auto(int),
+        type=_or_words(int, AUTO),
         help="JPEG quality (1-100), or auto (the default for --task jpeg): read from each "
         "JPEG file's quantization tables",
     )
@@ -126,6 +132,8 @@ def degradation_from_args(args: argparse.Namespace, task: str | None = None):
             raise UsageError(f"--{option} does not apply to {task}")
     if getattr(args, wanted) == AUTO:
         return AUTO  # read from each photo (csrnet.inference.levels)
+    if getattr(args, wanted) == CAMERA:
+        return Degradation.camera()
     try:
         return Degradation(task, getattr(args, wanted), clip=getattr(args, "clip", False))
     except CsrnetError as exc:

@@ -70,13 +70,16 @@ def add_commands(commands: Commands) -> None:
 def cmd_restore(args: argparse.Namespace) -> int:
     """restore photos (files, folders or globs) with shipped or given weights
 
-    Restore photos: super-resolve (--task sr --scale S), denoise (--task denoise --sigma N) or
-    deblock (--task jpeg --quality Q). Colour photos get an RGB model where one is installed for
+    Restore photos: super-resolve (--task sr --scale S), denoise (--task denoise: a photo's own
+    noise by the camera-noise model; --sigma N: Gaussian noise) or deblock (--task jpeg
+    --quality Q). Colour photos get an RGB model where one is installed for
     the setting (--channels), else are restored on Y, with Cb/Cr bicubic (SR) or kept. Results
     are written as PNG.
     """
-    if args.task == "jpeg" and not args.demo:  # a JPEG file says its quality
-        args.quality = level_or_auto("jpeg", args.quality)
+    if args.task == "denoise" or (args.task == "jpeg" and not args.demo):
+        # a photo's noise is its camera's; a JPEG file says its quality
+        option = LEVEL_OPTIONS[args.task]
+        setattr(args, option, level_or_auto(args.task, getattr(args, option)))
     deg = degradation_from_args(args)  # options first: torch takes seconds to import
     if deg == AUTO and args.demo:
         raise UsageError("--demo degrades its sample itself: give the level, not auto")
@@ -113,7 +116,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.inputs)
     out = Path(args.output)
-    levels = LevelReader(args.task, AUTO if deg == AUTO else deg.level)
+    levels = LevelReader(args.task, deg)
     result = restore_files(
         inputs, out, choices, levels, run, args.skip_existing, args.overwrite, not args.no_progress
     )
@@ -150,12 +153,17 @@ def _summary(args: argparse.Namespace, deg, inputs: list, out: Path, result) -> 
     for failure in failures if is_main() else []:  # under torchrun, every rank has them all
         print(f"csrnet: failed: {failure}", file=sys.stderr)
     done = len(inputs) - len(failures)
-    read = ""
+    notes = []
     counts = ", ".join(f"{label} x{n}" for label, n in sorted(result.settings.items()))
     if deg == AUTO and result.settings:
-        read = f" (levels from {AUTO_SOURCES[args.task]}: {counts})"
+        notes.append(f"levels from {AUTO_SOURCES[args.task]}: {counts}")
     elif any(label != deg.label for label in result.settings):  # a light JPEG's handling
-        read = f" ({counts})"
+        notes.append(counts)
+    elif deg != AUTO and deg.camera_noise:
+        notes.append("camera noise")
+    if args.strength != 1.0:
+        notes.append(f"strength {args.strength:g}")
+    read = f" ({', '.join(notes)})" if notes else ""
     models = ", ".join(
         name if len(result.models) == 1 else f"{name} x{n}" for name, n in result.models.items()
     )

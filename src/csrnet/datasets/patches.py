@@ -7,7 +7,9 @@ same global batch that a single process would draw (the DistributedSampler equiv
 
 SR inputs are made once per image and scale by the protocol (MATLAB bicubic down and up of
 the whole mod-cropped Y image, in floating point) and cropped, so training patches match what
-the network sees at test time. Noise and JPEG are made per patch with the protocol functions.
+the network sees at test time. Noise and JPEG are made per patch with the protocol functions,
+and so is camera noise (``csrnet.protocol.camera``): the patch as a camera would have taken
+it, against the same capture without noise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from csrnet.datasets.locate import require_folder
 from csrnet.datasets.overlap import Overlap, find_overlaps
 from csrnet.datasets.store import Store, is_store
 from csrnet.errors import CsrnetError
+from csrnet.protocol.camera import camera_noise, sample_camera
 from csrnet.protocol.degrade import bicubic_sr_input, jpeg_compress, modcrop, to_y
 from csrnet.protocol.images import list_images, read_image
 
@@ -194,13 +197,15 @@ def _transform(img: np.ndarray, t: int) -> np.ndarray:
 @dataclass(frozen=True)
 class PatchRecipe:
     """How patches are drawn: the task, its levels (or a range of them), the patch side in
-    ground-truth pixels, and the seed."""
+    ground-truth pixels, the seed, and the share of RGB denoising patches taken through the
+    camera pipeline instead."""
 
     task: str
     levels: list[float]
     level_range: list[float] | None
     patch: int
     seed: int
+    camera_share: float = 0.0
 
     def draw_level(self, rng: np.random.Generator) -> float:
         """A training setting: one of ``levels``, or uniform in ``level_range``."""
@@ -227,6 +232,9 @@ def make_patch(
     clean = _transform(clean_img[y0 : y0 + patch, x0 : x0 + patch], t)
     if sr:
         degraded = _transform(images.sr_inputs[level][k][y0 : y0 + patch, x0 : x0 + patch], t)
+    elif recipe.camera_share and rng.uniform() < recipe.camera_share:
+        clean = np.ascontiguousarray(clean)
+        degraded, clean = camera_noise(clean, sample_camera(rng), rng)
     elif recipe.task == "denoise":
         degraded = clean + rng.normal(0.0, level, size=clean.shape)
     else:

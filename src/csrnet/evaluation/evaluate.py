@@ -156,10 +156,11 @@ def degraded_pair(
     path: Path, degradation: Degradation, seed: int = 0, rgb: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """The protocol's (clean, degraded) pair of the image at ``path``: Y (``rgb``: RGB),
-    mod-cropped for SR, with noise drawn from ``seed`` and the image's name."""
+    mod-cropped for SR, with noise drawn from ``seed`` and the image's name (camera noise:
+    the noise-free capture and the noisy one)."""
     clean = degradation.clean(_rgb(path) if rgb else to_y(read_image(path)))
     _check_size(path, clean, degradation)
-    return clean, degradation.apply(clean, name=path.name, seed=seed)
+    return degradation.pair(clean, name=path.name, seed=seed)
 
 
 def _rgb(path: Path) -> np.ndarray:
@@ -181,15 +182,19 @@ def _check_size(path: Path, clean: np.ndarray, degradation: Degradation) -> None
 
 def weights_settings(info: WeightsInfo, override: Degradation | None) -> list[Degradation]:
     """The settings to evaluate a weights file at: ``override``, else those it was trained
-    for (its fixed levels, or its validation levels when it drew them from a range)."""
+    for (its fixed levels, or its validation levels when it drew them from a range, and
+    camera noise when it trained on it)."""
     if override is not None:
         if override.task != info.task:
             raise CsrnetError(
                 f"{info.path}: trained for {info.task}, cannot be evaluated on {override.task}"
             )
+        if override.camera_noise and info.channels != 3:
+            raise CsrnetError(f"{info.path}: a gray model; camera noise is scored on RGB models")
         info.warn_if_untrained(override, info.path)
         return [override]
-    return [Degradation(info.task, level) for level in info.trained_levels]
+    camera = [Degradation.camera()] if info.camera_share else []
+    return [Degradation(info.task, level) for level in info.trained_levels] + camera
 
 
 def evaluate_weights(

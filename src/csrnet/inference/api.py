@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from csrnet.errors import CsrnetError, warn
-from csrnet.inference.choice import ModelChoice
+from csrnet.inference.choice import ModelCache, ModelChoice
 from csrnet.inference.levels import LevelReader
 from csrnet.inference.options import (
     AUTO,
@@ -19,10 +19,22 @@ from csrnet.inference.options import (
     check_strength,
     level_or_auto,
 )
-from csrnet.inference.photo import photo_from_pil, photo_to_pil
+from csrnet.inference.photo import photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from csrnet.inference.pipeline import restore_photo
 
 __all__ = ["restore"]
+
+_CACHES: dict[tuple[str, str], ModelCache] = {}  # (device, back end): the process's models
+
+
+def _model_cache(device: str, backend: str) -> ModelCache:
+    """The models this process has loaded for ``device`` and ``backend``, so that a loop of
+    restores loads and compiles each model once; the installed weights are listed anew."""
+    key = (str(device), backend)
+    if key not in _CACHES:
+        _CACHES[key] = ModelCache(str(device), backend)
+    _CACHES[key].relist()
+    return _CACHES[key]
 
 
 def restore(
@@ -39,12 +51,16 @@ def restore(
     backend: str = "auto",
     strength: float = 1.0,
 ) -> Image.Image | np.ndarray:
-    """Restore a PIL image or a uint8 numpy array; returns the same type.
+    """Restore a PIL image or a uint8 or uint16 numpy array; returns the same type (a
+    16-bit image comes back with 16 bits). A model is loaded (and compiled for its back end)
+    once and kept for the process's later calls.
 
     Args:
         image: the degraded photo (for SR, the low-resolution one).
         task: "sr", "denoise" or "jpeg", with ``scale``, ``sigma`` or ``quality``.
-            ``sigma="auto"`` estimates the photo's noise; with ``quality`` left out (or
+            With ``sigma`` left out (or "camera") the photo's own noise is removed by the
+            camera-noise model; a number is Gaussian noise of that sigma (the paper's
+            models); ``sigma="auto"`` estimates it; with ``quality`` left out (or
             "auto"), a JPEG's quality is read from its quantization tables (those of a PIL
             image opened from a JPEG file; an array has none).
         weights: a weights file or name (default: the best installed for the setting).
@@ -66,16 +82,13 @@ def restore(
         raise CsrnetError(f"task {task} needs {option}")
     check_strength(task, strength)
     name = "array" if isinstance(image, np.ndarray) else "image"
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise CsrnetError("numpy images must be uint8 (H, W), (H, W, 3) or (H, W, 4)")
-        image = Image.fromarray(image)
-    photo = photo_from_pil(image, name)
+    photo = photo_from_array(image) if name == "array" else photo_from_pil(image, name)
     deg = LevelReader(task, level, ask=f"{option}=")(photo, name)
-    choose = ModelChoice(deg, weights, device, channels, backend)
-    model, _ = choose(photo)
+    choose = ModelChoice(deg, weights, channels=channels, cache=_model_cache(device, backend))
     if choose.strength != 1.0:
         warn(f"{name}: jpeg {choose.describe()}")
     run = RunOptions(device, tile, self_ensemble, strength=strength * choose.strength)
-    restored = photo_to_pil(restore_photo(photo, model, choose.deg, run))
-    return np.asarray(restored) if name == "array" else restored
+    restored = photo  # passed through (strength 0): no model is loaded
+    if run.strength:
+        restored = restore_photo(photo, choose(photo)[0], choose.deg, run)
+    return photo_to_array(restored) if name == "array" else photo_to_pil(restored)

@@ -1,4 +1,5 @@
-"""Calibration inputs for the int8 back ends: degraded patches drawn as in training.
+"""Calibration inputs for the int8 back ends: degraded patches drawn as in training (camera
+noise in the share the camera-noise model trained on).
 
 The patches come from T91 and BSD200_train, the SR training sets, for every model (as Y for
 the gray models), when they are found under the data root, and otherwise from scikit-image's
@@ -50,7 +51,9 @@ def calibration_inputs(
     scales = info.levels if info.task == "sr" else []
     names = [str(i) for i in range(len(images))]
     pool = TrainingImages.from_arrays(images, names, info.task, scales)
-    recipe = PatchRecipe(info.task, info.levels, info.level_range, side, seed=0)
+    recipe = PatchRecipe(
+        info.task, info.levels, info.level_range, side, seed=0, camera_share=info.camera_share
+    )
     inputs, _ = make_batch(pool, recipe, step=0, indices=range(count))
     return inputs, source
 

@@ -43,13 +43,14 @@ def fade_light_jpeg(deg: Degradation, installed: list[WeightsInfo]) -> tuple[Deg
 
 
 class ModelCache:
-    """Models loaded on ``device`` and compiled for ``backend``, one per weights file, and
-    the installed weights, listed (and their problems warned about) once."""
+    """Models loaded on ``device`` and compiled for ``backend``, one per weights file (a
+    file rewritten since is loaded again), and the installed weights, listed (and their
+    problems warned about) once until :meth:`relist`."""
 
     def __init__(self, device: str = "cpu", backend: str = "torch") -> None:
         self.device, self.backend = device, backend
         choose_backend(backend, device)  # refuse an unknown or missing one before any work
-        self.models: dict[Path, tuple[Model, WeightsInfo]] = {}
+        self.models: dict[tuple[Path, int], tuple[Model, WeightsInfo]] = {}
         self._installed: list[WeightsInfo] | None = None
 
     @property
@@ -57,6 +58,10 @@ class ModelCache:
         if self._installed is None:
             self._installed = available_weights()
         return self._installed
+
+    def relist(self) -> None:
+        """List the installed weights again when next asked (files added or removed)."""
+        self._installed = None
 
     def model_for(
         self, deg: Degradation, weights: str | os.PathLike | None, channels: int
@@ -68,14 +73,23 @@ class ModelCache:
             path = resolve_weights(weights)
         else:
             path = find_weights(deg, channels, True, self.installed)
-        if path not in self.models:
+        key = (Path(path), _modified(path))
+        if key not in self.models:
             model, info = load_weights(path, self.device)
-            self.models[path] = compile_model(model, info, self.backend), info
-        model, info = self.models[path]
+            self.models[key] = compile_model(model, info, self.backend), info
+        model, info = self.models[key]
         if info.task != deg.task:
             raise CsrnetError(f"{weights}: trained for {info.task}, not {deg.task}")
         info.warn_if_untrained(deg, weights or info.recipe or "weights")
         return model, info
+
+
+def _modified(path: str | os.PathLike) -> int:
+    """When the file was last written (0 if it cannot be read: loading it then says why)."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 class ModelChoice:
@@ -149,13 +163,13 @@ class ModelChoices:
     ) -> None:
         check_channels(channels)
         self.cache, self.weights, self.channels = cache, weights, channels
-        self.made: dict[tuple[str, float, str], ModelChoice] = {}
+        self.made: dict[tuple[Degradation, str], ModelChoice] = {}
         if first is not None:
             self(first)
 
     def __call__(self, deg: Degradation, channels: str | None = None) -> ModelChoice:
         channels = channels or self.channels
-        key = (deg.task, deg.level, channels)
+        key = (deg, channels)
         if key not in self.made:
             self.made[key] = ModelChoice(deg, self.weights, channels=channels, cache=self.cache)
         return self.made[key]

@@ -20,7 +20,10 @@ __all__ = ["as_compared", "degrade_photo", "demo_image", "make_demo", "similarit
 def degrade_photo(clean: np.ndarray, deg: Degradation) -> tuple[np.ndarray, np.ndarray]:
     """(clean, degraded) uint8 photos for a demonstration: for SR the clean photo cropped to
     a multiple of the scale and its MATLAB-bicubic reduction; else a noisy (seeded) or JPEG
-    copy of it."""
+    copy of it; for camera noise, the noise-free capture and the noisy one."""
+    if deg.camera_noise:
+        reference, noisy = deg.pair(clean, "astronaut")
+        return reference, to_uint8(noisy)
     if deg.task == "sr":
         s = int(deg.level)
         clean = clean[: clean.shape[0] - clean.shape[0] % s, : clean.shape[1] - clean.shape[1] % s]

@@ -110,12 +110,14 @@ def restore_files(
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
             choice = choices(levels(photo, str(src)))
-            model, weights = choice(photo)
             here = replace(run, strength=run.strength * choice.strength)
-            save_photo(restore_photo(photo, model, choice.deg, here), dst)
-            done.settings[choice.describe()] += 1
-            if here.strength:  # a photo passed through used no model
+            if here.strength:
+                model, weights = choice(photo)
+                save_photo(restore_photo(photo, model, choice.deg, here), dst)
                 done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
+            else:  # passed through: no model is loaded (nor, for int8, prepared)
+                save_photo(photo, dst)
+            done.settings[choice.describe()] += 1
         except CsrnetError as exc:  # each line names its file
             line = str(exc)
             done.failures.append(line if str(src) in line or str(dst) in line else f"{src}: {line}")

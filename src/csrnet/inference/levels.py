@@ -10,10 +10,16 @@ import numpy as np
 from PIL import Image
 
 from csrnet.errors import CsrnetError, warn
-from csrnet.inference.options import AUTO
+from csrnet.inference.options import AUTO, CAMERA
 from csrnet.protocol.degrade import Degradation
 
-__all__ = ["LevelReader", "estimate_noise_sigma", "ijg_quality", "jpeg_quality_of"]
+__all__ = [
+    "LevelReader",
+    "estimate_noise_sigma",
+    "ijg_quality",
+    "jpeg_quality_of",
+    "level_setting",
+]
 
 
 @functools.cache
@@ -88,13 +94,17 @@ def _mad_sigma(details: np.ndarray, keep: np.ndarray | None = None) -> float:
 
 
 class LevelReader:
-    """The degradation of each photo: ``level`` for all, or with ``level`` "auto" what the
-    photo says (JPEG: its quality; denoise: its estimated sigma, rounded to 0.1). A photo
-    that says nothing (no JPEG tables) is a CsrnetError whose line asks for ``ask``."""
+    """The degradation of each photo: ``level`` for all (a setting, a number, or "camera":
+    camera noise), or with ``level`` "auto" what the photo says (JPEG: its quality; denoise:
+    its estimated sigma, rounded to 0.1). A photo that says nothing (no JPEG tables) is a
+    CsrnetError whose line asks for ``ask``."""
 
-    def __init__(self, task: str, level: float | str, ask: str = "--quality") -> None:
+    def __init__(self, task: str, level: float | str | Degradation, ask: str = "--quality") -> None:
         self.task, self.level, self.ask = task, level, ask
-        self.fixed = None if level == AUTO else Degradation(task, _number(level))
+        if isinstance(level, Degradation):
+            self.fixed = level
+        else:
+            self.fixed = None if level == AUTO else level_setting(task, level)
 
     def __call__(self, photo, name: str = "image") -> Degradation:
         if self.fixed is not None:
@@ -105,15 +115,20 @@ class LevelReader:
                     f"{name}: not a JPEG file, so no quality to read: give {self.ask}"
                 )
             return Degradation("jpeg", photo.jpeg_quality)
-        sigma = max(0.1, round(estimate_noise_sigma(photo.pixels), 1))
+        pixels = photo.pixels if photo.peak == 255 else photo.pixels / 257.0  # on [0, 255]
+        sigma = max(0.1, round(estimate_noise_sigma(pixels), 1))
         return Degradation("denoise", sigma)
 
 
-def _number(level: float | str) -> float:
+def level_setting(task: str, level: float | str) -> Degradation:
+    """The setting of ``task`` at a level given as a number, or denoising at "camera"."""
+    if task == "denoise" and level == CAMERA:
+        return Degradation.camera()
     try:
-        return float(level)
+        return Degradation(task, float(level))
     except (TypeError, ValueError):
-        raise CsrnetError(f"a level is a number or {AUTO!r}, not {level!r}") from None
+        words = f"{AUTO!r} or {CAMERA!r}" if task == "denoise" else repr(AUTO)
+        raise CsrnetError(f"a level is a number or {words}, not {level!r}") from None
 
 
 def jpeg_quality_of(img: Image.Image, name: str) -> int | None:

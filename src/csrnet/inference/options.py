@@ -1,6 +1,6 @@
 """The words of a restore, owned here and imported by the command line, the Python API and the
-web page: each task's level option, ``auto``, the channel and back-end choices, and how a
-model runs over a photo (:class:`RunOptions`).
+web page: each task's level option, ``auto``, ``camera``, the channel and back-end choices,
+and how a model runs over a photo (:class:`RunOptions`).
 
 Torch-free, so that the command line checks its options before it imports torch.
 """
@@ -16,6 +16,7 @@ __all__ = [
     "AUTO",
     "AUTO_SOURCES",
     "BACKENDS",
+    "CAMERA",
     "CHANNELS",
     "DEFAULT_MEMORY_CAP",
     "LEVEL_OPTIONS",
@@ -30,17 +31,20 @@ __all__ = [
 AUTO = "auto"  # a level read from each photo, a back end or channels chosen for it
 LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}  # task: its level
 AUTO_SOURCES = {"denoise": "the noise estimate", "jpeg": "the JPEG tables"}  # what auto reads
+CAMERA = "camera"  # the sigma of a photo's own camera noise: the camera-noise model
 CHANNELS = (AUTO, "y", "rgb")
 BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
 DEFAULT_MEMORY_CAP = 2 * 1024**3
+DEFAULT_LEVELS = {"jpeg": AUTO, "denoise": CAMERA}  # a task's level when none is given
 STRENGTH_RANGE = (0.0, 1.5)  # 0: the input as it is, 1: the model's output, above: stronger
 
 
 def level_or_auto(task: str, level: float | str | None) -> float | str | None:
-    """The level a restore runs at: ``level``, or auto for a JPEG left without a quality
-    (its file says it); None where the task needs one given."""
-    if level is None and task == "jpeg":
-        return AUTO
+    """The level a restore runs at: ``level``; for a JPEG left without a quality, auto (its
+    file says it); for denoising without a sigma, the camera's noise (a photo's noise is
+    seldom Gaussian); None where the task needs one given."""
+    if level is None and task in DEFAULT_LEVELS:
+        return DEFAULT_LEVELS[task]
     return level
 
 

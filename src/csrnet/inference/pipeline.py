@@ -3,7 +3,8 @@
 The paper's models restore the Y channel (MATLAB ``rgb2ycbcr``); Cb and Cr are upsampled with
 MATLAB bicubic for SR or taken from the input for denoising and JPEG, as in the paper. An RGB
 model restores every channel. Grayscale stays grayscale; an alpha channel is carried through
-(resized for SR); the ICC profile is kept.
+(resized for SR); the ICC profile is kept. A 16-bit photo goes through the same arithmetic on
+its own scale (the network sees [0, 255], as in training) and comes out with 16 bits.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import numpy as np
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.options import DEFAULT_RUN, RunOptions
-from csrnet.inference.photo import Photo
+from csrnet.inference.photo import Photo, quantize
 from csrnet.inference.runner import Model, TileProgress, restore_fn
 from csrnet.inference.tiling import DEFAULT_OVERLAP, MIN_CORE
 from csrnet.protocol.degrade import Degradation
-from csrnet.protocol.matlab import imresize, rgb2ycbcr, to_uint8, ycbcr2rgb
+from csrnet.protocol.matlab import imresize, rgb2ycbcr, ycbcr2rgb
 
 __all__ = ["auto_tile", "restore_photo"]
 
@@ -68,29 +69,35 @@ def restore_photo(
     tile = run.tile or auto_tile(model, run.memory_cap, size)
     network = restore_fn(model, run.device, run.ensemble, tile, run.overlap, on_tile, run.batch)
     if model.config.image_channels == 3:  # an RGB model: every channel through the network
-        return Photo(_restore_rgb(network, pixels, run.strength), photo.alpha, photo.icc_profile)
-    channels = _planes(pixels)  # Y (and Cb, Cr) as float32 on [0, 1]
+        rgb = _restore_rgb(network, pixels, run.strength, photo.peak)
+        return Photo(rgb, photo.alpha, photo.icc_profile)
+    channels = _planes(pixels, photo.peak)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
         channels = [
             imresize(c.astype(np.float64), float(scale)).astype(np.float32) for c in channels
         ]
     y_out = _blend(channels[0], network(channels[0] * 255.0) / 255.0, run.strength)
-    out = (
-        to_uint8(y_out * 255.0) if len(channels) == 1 else _to_rgb(y_out, channels[1], channels[2])
-    )
+    if len(channels) == 1:
+        out = quantize(y_out * 255.0, photo.depth)
+    else:
+        out = _to_rgb(y_out, channels[1], channels[2], photo.depth)
     alpha = photo.alpha
-    if alpha is not None and deg.task == "sr":
+    if alpha is not None and deg.task == "sr" and photo.peak == 255:
         alpha = imresize(alpha, float(deg.level))
+    elif alpha is not None and deg.task == "sr":
+        alpha = quantize(imresize(alpha / 257.0, float(deg.level)), alpha.dtype)
     return Photo(out, alpha, photo.icc_profile)
 
 
-def _restore_rgb(run, pixels: np.ndarray, strength: float) -> np.ndarray:
+def _restore_rgb(run, pixels: np.ndarray, strength: float, peak: int) -> np.ndarray:
     """An RGB model on a colour photo, or on a gray one as three equal channels (whose
     result is made gray again by averaging them)."""
     rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
-    out = run(rgb.astype(np.float32))
+    scale = np.float32(255.0 / peak)  # the network's [0, 255] (exactly 1 for 8 bits)
+    out = run(rgb.astype(np.float32) * scale)
     out = out if pixels.ndim == 3 else out.mean(axis=2)
-    return to_uint8(_blend(pixels.astype(np.float32), out, strength))
+    before = pixels.astype(np.float32) * scale
+    return quantize(_blend(before, out, strength), np.uint16 if peak == 65535 else np.uint8)
 
 
 def _blend(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray:
@@ -98,21 +105,22 @@ def _blend(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray
     return after if strength == 1.0 else before + strength * (after - before)
 
 
-def _planes(pixels: np.ndarray) -> list[np.ndarray]:
+def _planes(pixels: np.ndarray, peak: int) -> list[np.ndarray]:
     """[gray] or [Y, Cb, Cr] (MATLAB rgb2ycbcr) as float32 planes on [0, 1]."""
     if pixels.ndim == 2:
-        return [pixels.astype(np.float32) / 255.0]
+        return [pixels.astype(np.float32) / float(peak)]
     ycc = np.empty(pixels.shape, np.float32)
     for r in range(0, pixels.shape[0], ROWS_PER_CHUNK):
-        ycc[r : r + ROWS_PER_CHUNK] = rgb2ycbcr(pixels[r : r + ROWS_PER_CHUNK] / 255.0)
+        ycc[r : r + ROWS_PER_CHUNK] = rgb2ycbcr(pixels[r : r + ROWS_PER_CHUNK] / float(peak))
     return [ycc[..., 0], ycc[..., 1], ycc[..., 2]]
 
 
-def _to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """uint8 RGB from Y, Cb, Cr planes on [0, 1] (MATLAB ycbcr2rgb), in row blocks."""
-    rgb = np.empty((*y.shape, 3), np.uint8)
+def _to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dtype) -> np.ndarray:
+    """RGB pixels of ``dtype`` from Y, Cb, Cr planes on [0, 1] (MATLAB ycbcr2rgb), in row
+    blocks."""
+    rgb = np.empty((*y.shape, 3), dtype)
     for r in range(0, y.shape[0], ROWS_PER_CHUNK):
         rows = slice(r, r + ROWS_PER_CHUNK)
         ycc = np.stack([y[rows], cb[rows], cr[rows]], axis=-1).astype(np.float64)
-        rgb[rows] = to_uint8(ycbcr2rgb(ycc) * 255.0)
+        rgb[rows] = quantize(ycbcr2rgb(ycc) * 255.0, dtype)
     return rgb

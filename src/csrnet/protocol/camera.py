@@ -9,9 +9,12 @@ the tone curve and then smoothed and quantised by the camera's JPEG. This follow
 (CVPR 2019): inverse tone curve (smoothstep), inverse gamma, inverse white balance, an RGGB
 Bayer mosaic, heteroscedastic Gaussian noise of variance ``read + shot * x`` with their
 sampling of (shot, read) for real sensors, then the forward pipeline with bilinear
-demosaicing. As in CBDNet (Guo et al., CVPR 2019) and BSRGAN / Real-ESRGAN (Zhang et al.,
-2021; Wang et al., 2021) the camera's JPEG follows, at quality 60-95, or none. Left out:
-the colour correction matrix, blur and downsampling.
+demosaicing. Cameras then smooth the colour (chroma) noise before saving: in half the
+captures the chroma of the developed image is blurred (Gaussian, 0.5-2 pixels), which leaves
+the blotchy, mostly luminance noise of in-camera processed photos. As in CBDNet (Guo et al.,
+CVPR 2019) and BSRGAN / Real-ESRGAN (Zhang et al., 2021; Wang et al., 2021) the camera's JPEG
+follows, at quality 60-95, or none. Left out: the colour correction matrix, sharpening, blur
+and downsampling.
 
 Pure numpy (and Pillow for the JPEG); seeded per image like the paper's degradations.
 """
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import convolve
+from scipy.ndimage import convolve, gaussian_filter
 
 __all__ = ["CameraNoise", "camera_noise", "sample_camera", "sensor_noise"]
 
@@ -35,22 +38,27 @@ BLUE_GAIN = (1.5, 1.9)
 JPEG_QUALITY = (60, 95)
 NO_JPEG = 0.25  # the share of captures saved without a JPEG
 GAMMA = 2.2
+CHROMA_BLUR = (0.5, 2.0)  # the camera's chroma noise reduction: Gaussian sigma in pixels
+NO_CHROMA_BLUR = 0.5  # the share of captures without it
 
 
 @dataclass(frozen=True)
 class CameraNoise:
     """One simulated capture: shot and read noise variances on linear raw values in [0, 1],
-    the red and blue white-balance gains, and the JPEG quality (0: no JPEG)."""
+    the red and blue white-balance gains, the JPEG quality (0: no JPEG) and the sigma of the
+    camera's chroma blur in pixels (0: none)."""
 
     shot: float
     read: float
     red_gain: float
     blue_gain: float
     quality: int = 0
+    chroma_blur: float = 0.0
 
     def describe(self) -> str:
         jpeg = f", JPEG q{self.quality}" if self.quality else ""
-        return f"shot {self.shot:.2e}, read {self.read:.2e}{jpeg}"
+        chroma = f", chroma blur {self.chroma_blur:.2f}" if self.chroma_blur else ""
+        return f"shot {self.shot:.2e}, read {self.read:.2e}{chroma}{jpeg}"
 
 
 def sample_camera(
@@ -58,7 +66,8 @@ def sample_camera(
     shot_range: tuple[float, float] = SHOT_RANGE,
     jpeg: bool = True,
 ) -> CameraNoise:
-    """A capture drawn as Brooks et al. draw theirs, with a camera JPEG most of the time."""
+    """A capture drawn as Brooks et al. draw theirs, with a camera JPEG most of the time and
+    chroma noise reduction half of the time."""
     log_shot = rng.uniform(math.log(shot_range[0]), math.log(shot_range[1]))
     slope, offset, spread = READ_FIT
     log_read = slope * log_shot + offset + rng.normal(0.0, spread)
@@ -66,7 +75,10 @@ def sample_camera(
     quality = 0
     if jpeg and rng.uniform() >= NO_JPEG:
         quality = int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1))
-    return CameraNoise(math.exp(log_shot), math.exp(log_read), red, blue, quality)
+    chroma = 0.0
+    if rng.uniform() >= NO_CHROMA_BLUR:
+        chroma = float(rng.uniform(*CHROMA_BLUR))
+    return CameraNoise(math.exp(log_shot), math.exp(log_read), red, blue, quality, chroma)
 
 
 def camera_noise(
@@ -81,6 +93,8 @@ def camera_noise(
     raw = _mosaic(_inverse_gamma(_inverse_tone(rgb / 255.0)) / gains)  # the sensor's values
     noisy = sensor_noise(raw, capture, rng)
     shot, reference = (_develop(np.clip(r, 0.0, 1.0), gains) for r in (noisy, raw))
+    if capture.chroma_blur:
+        shot = _blur_chroma(shot, capture.chroma_blur)
     return (_jpeg(shot, capture.quality) if capture.quality else shot), reference
 
 
@@ -139,6 +153,19 @@ def _demosaic(raw: np.ndarray) -> np.ndarray:
     kernels = (RED_BLUE_KERNEL, GREEN_KERNEL, RED_BLUE_KERNEL)
     planes = [convolve(raw * masks[..., c], k, mode="mirror") for c, k in enumerate(kernels)]
     return np.stack(planes, axis=2)
+
+
+# JPEG's full-range YCbCr (ITU-T T.871): chroma is blurred there, luma kept
+TO_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def _blur_chroma(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """``rgb`` (uint8) with its chroma planes blurred by a Gaussian of ``sigma`` pixels."""
+    ycc = rgb.astype(np.float64) @ TO_YCC.T
+    for c in (1, 2):
+        ycc[..., c] = gaussian_filter(ycc[..., c], sigma, mode="mirror")
+    out = ycc @ np.linalg.inv(TO_YCC).T
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def _jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:

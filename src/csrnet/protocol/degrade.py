@@ -10,6 +10,10 @@ float64 array on the [0, 255] scale, unrounded, which is what the network sees (
   per image, not clipped unless asked.
 - JPEG: libjpeg (through Pillow) at the given quality, with its standard tables, on the
   uint8 gray/Y image.
+
+Beyond the paper, ``Degradation.camera()`` takes colour images through a camera
+(``csrnet.protocol.camera``): one capture per image, drawn from the seed and its name, scored
+against the same capture without noise.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from csrnet.errors import CsrnetError
+from csrnet.protocol import camera as camera_pipeline
 from csrnet.protocol.matlab import imresize, rgb2ycbcr, ycbcr2rgb
 
 __all__ = [
@@ -108,16 +113,29 @@ class Degradation:
         level: the scale (integer 2-16), sigma (0-255, on the [0, 255] scale) or JPEG
             quality (integer 1-100).
         clip: clip noisy images to [0, 255] (denoising only).
+        camera_noise: camera noise instead of Gaussian noise (denoising of colour images;
+            see :meth:`camera`); the level is then 0.
     """
 
     task: Task
     level: float
     clip: bool = False
+    camera_noise: bool = False
+
+    @classmethod
+    def camera(cls) -> Degradation:
+        """Denoising of camera noise: each image as a camera would have taken it, at a
+        capture drawn from its name and the seed (``csrnet.protocol.camera``)."""
+        return cls("denoise", 0.0, camera_noise=True)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise CsrnetError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         level = self.level
+        if self.camera_noise:
+            if self.task != "denoise" or level != 0:
+                raise CsrnetError("camera noise is a denoising setting of its own (level 0)")
+            return
         if self.task == "sr" and not (_is_int(level) and 2 <= level <= MAX_SCALE):
             raise CsrnetError(f"scale must be an integer from 2 to {MAX_SCALE}, got {level}")
         if self.task == "denoise" and not (math.isfinite(level) and 0 < level <= MAX_SIGMA):
@@ -127,7 +145,9 @@ class Degradation:
 
     @property
     def label(self) -> str:
-        """A short name of the setting, e.g. ``x4``, ``sigma25``, ``q10``."""
+        """A short name of the setting, e.g. ``x4``, ``sigma25``, ``q10``, ``camera``."""
+        if self.camera_noise:
+            return "camera"
         prefix = {"sr": "x", "denoise": "sigma", "jpeg": "q"}[self.task]
         return f"{prefix}{self.level:g}"
 
@@ -145,11 +165,28 @@ class Degradation:
 
         ``name`` and ``seed`` seed the noise of denoising, so every method sees the same.
         """
+        if self.camera_noise:
+            raise ValueError("camera noise changes the reference too; use pair()")
         if self.task == "sr":
             return bicubic_sr_input(clean, int(self.level))
         if self.task == "denoise":
             return add_gaussian_noise(clean, self.level, image_rng(name, seed), self.clip)
         return jpeg_compress(clean, int(self.level)).astype(np.float64)
+
+    def pair(
+        self, clean: np.ndarray, name: str = "", seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(reference, degraded) for a clean uint8 image from :meth:`clean`: the clean image
+        and :meth:`apply`'s output, or for camera noise (RGB only) the noise-free capture and
+        the noisy one, each uint8 and float64 on [0, 255]."""
+        if not self.camera_noise:
+            return clean, self.apply(clean, name, seed)
+        if clean.ndim != 3:
+            raise CsrnetError("camera noise is made on colour images; this one is gray")
+        rng = image_rng(name, seed)
+        capture = camera_pipeline.sample_camera(rng)
+        noisy, reference = camera_pipeline.camera_noise(clean, capture, rng)
+        return reference, noisy.astype(np.float64)
 
 
 def _is_int(value: float) -> bool:

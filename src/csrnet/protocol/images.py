@@ -139,8 +139,14 @@ def _bits_per_sample(img: Image.Image) -> int:
     return 16 if any(";16" in str(tile.args) for tile in img.tile or []) else 8
 
 
-def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -> T:
-    """Open and fully decode an image file, then return ``convert(image)``.
+def decode_image(
+    path: str | os.PathLike,
+    convert: Callable[[Image.Image], T],
+    deep: Callable[[Image.Image], T] | None = None,
+) -> T:
+    """Open and fully decode an image file, then return ``convert(image)``; a 16-bit RGB
+    or gray image, whose pixels Pillow would reduce to 8 bits, is ``deep(image)`` (Pillow
+    has read its header only), or refused without ``deep``.
 
     Unreadable, empty, truncated and oversized files become a one-line CsrnetError (Pillow
     warns above Image.MAX_IMAGE_PIXELS, about 89 Mpx, and refuses twice that; both are
@@ -152,6 +158,8 @@ def decode_image(path: str | os.PathLike, convert: Callable[[Image.Image], T]) -
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                if _bits_per_sample(img) == 16 and deep is not None:
+                    return deep(img)
                 if _bits_per_sample(img) == 16:
                     raise CsrnetError(
                         f"{path}: is a 16-bit-per-channel ({img.mode}) image; only 8-bit "

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from csrnet.errors import CsrnetError
-from csrnet.inference.levels import LevelReader
+from csrnet.inference.levels import LevelReader, level_setting
 from csrnet.inference.options import (
     AUTO,
     AUTO_SOURCES,
+    CAMERA,
     LEVEL_OPTIONS,
     STRENGTH_RANGE,
     check_channels,
@@ -47,6 +48,7 @@ LEVELS = {  # what the page offers: a task's level option, default, choices or [
         "default": 25,
         "range": [1, 75],
         "auto": AUTO_SOURCES["denoise"],
+        "camera": CAMERA,  # the page's default: a photo's own noise
         "strength": STRENGTH_RANGE,
     },
     "jpeg": {
@@ -320,8 +322,8 @@ class Jobs:
 
         photo = open_photo(job.folder / "upload")
         clean = None
-        if job.demo:
-            clean, degraded = degrade_photo(photo.pixels, job.deg)
+        if job.demo:  # degraded and scored as the protocol does, with 8 bits
+            clean, degraded = degrade_photo(photo.to_8bit().pixels, job.deg)
             photo = Photo(degraded, None, photo.icc_profile)
         model, weights, choice = self._model(job, photo)
 
@@ -336,7 +338,8 @@ class Jobs:
         seconds = time.perf_counter() - start
         before = photo
         if job.deg.task == "sr":  # compared with the bicubic enlargement
-            before = Photo(as_compared(photo.pixels, job.deg), None, photo.icc_profile)
+            shown = as_compared(photo.to_8bit().pixels, job.deg)  # for the eye: 8 bits
+            before = Photo(shown, None, photo.icc_profile)
         save_photo(before, job.folder / "before.png")
         save_photo(restored, job.folder / "after.png")
         height, width = restored.pixels.shape[:2]
@@ -415,25 +418,30 @@ def process_runs(pid: int) -> bool:
     return True
 
 
-def degradation_of(task: str, level: float) -> Degradation:
+def degradation_of(task: str, level: float | str) -> Degradation:
     if task not in LEVELS:
         raise CsrnetError(f"unknown task {task!r}; choose from {', '.join(LEVELS)}")
-    return Degradation(task, level)
+    return level_setting(task, level)
 
 
 def options() -> dict[str, Any]:
-    """The tasks and levels the page offers, and the weights installed for each task."""
+    """The tasks and levels the page offers (camera noise where a model for it is installed),
+    and the weights installed for each task."""
     from csrnet.weights import available_weights
 
     installed: dict[str, list[str]] = {task: [] for task in LEVELS}
-    for info in available_weights():
+    found = available_weights()
+    for info in found:
         installed[info.task].append(info.name)
-    return {"tasks": LEVELS, "weights": installed}
+    tasks = {task: dict(spec) for task, spec in LEVELS.items()}
+    if not any(info.camera_share for info in found):  # nothing to restore camera noise with
+        del tasks["denoise"]["camera"]
+    return {"tasks": tasks, "weights": installed}
 
 
 def level_number(value: Any) -> float | str:
-    """A level of the form: a number, or "auto"."""
-    return AUTO if str(value) == AUTO else form_number(value, "level")
+    """A level of the form: a number, "auto" or "camera"."""
+    return str(value) if str(value) in (AUTO, CAMERA) else form_number(value, "level")
 
 
 def form_number(value: Any, name: str) -> float:

@@ -75,9 +75,8 @@ def make_batches(
     """(host batch iterator, None) or (None, device batches), as ``data.sampler`` says: the
     numpy stream through a DataLoader of ``data.workers``, or a PatchBank on ``device``."""
     d = cfg.data
-    recipe = PatchRecipe(
-        cfg.task.task, cfg.task.levels, cfg.task.level_range, d.patch_size, cfg.seed
-    )
+    t = cfg.task
+    recipe = PatchRecipe(t.task, t.levels, t.level_range, d.patch_size, cfg.seed, t.camera_share)
     if d.sampler == "device":
         return None, DeviceBatches(
             PatchBank.build(images, recipe, device), d.batch_size, rank, world

@@ -39,12 +39,16 @@ class TaskConfig:
         level_range: [low, high], drawn uniformly per patch instead of ``levels`` (blind
             denoising: continuous sigma; blind JPEG: integer quality).
         val_levels: settings to validate at; default ``levels``.
+        camera_share: the share of training patches taken through the camera pipeline
+            (``csrnet.protocol.camera``; RGB denoising), the others noised at a level as
+            above; with a share, validation scores camera noise too.
     """
 
     task: Literal["sr", "denoise", "jpeg"]
     levels: list[float] = field(default_factory=list)
     level_range: list[float] | None = None
     val_levels: list[float] = field(default_factory=list)
+    camera_share: float = 0.0
 
 
 @dataclass
@@ -343,15 +347,16 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise CsrnetError(f"config: {key} must be {hint.__name__}, got {value!r}")
 
 
-def _check_values(cfg: TrainConfig) -> None:
-    """Ranges and combinations that the types alone do not catch."""
+def _need(ok: bool, message: str) -> None:
+    if not ok:
+        raise CsrnetError(f"config: {message}")
+
+
+def _check_task(cfg: TrainConfig) -> None:
+    """The task section's levels, and the camera share's model and sampler."""
     from csrnet.protocol.degrade import Degradation
 
-    def need(ok: bool, message: str) -> None:
-        if not ok:
-            raise CsrnetError(f"config: {message}")
-
-    t = cfg.task
+    need, t = _need, cfg.task
     need(
         bool(t.levels) != (t.level_range is not None),
         "task: give exactly one of levels, level_range",
@@ -369,6 +374,20 @@ def _check_values(cfg: TrainConfig) -> None:
                 Degradation(t.task, level)
             except CsrnetError as exc:
                 raise CsrnetError(f"config: task: {exc}") from None
+    need(0 <= t.camera_share <= 1, "task.camera_share must be in [0, 1]")
+    need(
+        not t.camera_share or (t.task == "denoise" and cfg.model_config.image_channels == 3),
+        "task.camera_share is for RGB denoisers (task denoise, model.image_channels 3)",
+    )
+    need(
+        not t.camera_share or cfg.data.sampler == "host",
+        "task.camera_share needs data.sampler: host (the camera pipeline runs in numpy)",
+    )
+
+
+def _check_values(cfg: TrainConfig) -> None:
+    """Ranges and combinations that the types alone do not catch."""
+    need, t = _need, cfg.task
     need(cfg.time_budget_minutes >= 0, "time_budget_minutes must be >= 0")
     need(cfg.model.preset in PRESETS, f"model.preset must be one of {', '.join(PRESETS)}")
     try:
@@ -379,6 +398,7 @@ def _check_values(cfg: TrainConfig) -> None:
         model.image_channels == 1 or t.task != "sr",
         "model.image_channels 3 (RGB) is for denoise and jpeg; SR restores Y",
     )
+    _check_task(cfg)
     d = cfg.data
     need(len(d.train) > 0, "data.train must name at least one folder")
     need(d.patch_size >= 8, "data.patch_size must be at least 8")

@@ -20,7 +20,8 @@ __all__ = ["log_validation", "validate", "validation_settings"]
 
 def validation_settings(cfg: TrainConfig) -> list[Degradation]:
     levels = cfg.task.val_levels or cfg.task.levels
-    return [Degradation(cfg.task.task, level) for level in levels]
+    camera = [Degradation.camera()] if cfg.task.camera_share else []
+    return [Degradation(cfg.task.task, level) for level in levels] + camera
 
 
 def validate(model: CSRnet, cfg: TrainConfig, device: torch.device) -> dict[str, float]:

@@ -69,7 +69,7 @@ def restore_photo(
     tile = run.tile or auto_tile(model, run.memory_cap, size)
     network = restore_fn(model, run.device, run.ensemble, tile, run.overlap, on_tile, run.batch)
     if model.config.image_channels == 3:  # an RGB model: every channel through the network
-        rgb = _restore_rgb(network, pixels, run.strength, photo.peak)
+        rgb = _restore_rgb(network, pixels, run.strength)
         return Photo(rgb, photo.alpha, photo.icc_profile)
     channels = _planes(pixels, photo.peak)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
@@ -89,15 +89,15 @@ def restore_photo(
     return Photo(out, alpha, photo.icc_profile)
 
 
-def _restore_rgb(run, pixels: np.ndarray, strength: float, peak: int) -> np.ndarray:
+def _restore_rgb(run, pixels: np.ndarray, strength: float) -> np.ndarray:
     """An RGB model on a colour photo, or on a gray one as three equal channels (whose
     result is made gray again by averaging them)."""
     rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
-    scale = np.float32(255.0 / peak)  # the network's [0, 255] (exactly 1 for 8 bits)
+    scale = np.float32(255.0 / np.iinfo(pixels.dtype).max)  # to [0, 255] (1 for 8 bits)
     out = run(rgb.astype(np.float32) * scale)
     out = out if pixels.ndim == 3 else out.mean(axis=2)
     before = pixels.astype(np.float32) * scale
-    return quantize(_blend(before, out, strength), np.uint16 if peak == 65535 else np.uint8)
+    return quantize(_blend(before, out, strength), pixels.dtype)
 
 
 def _blend(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray:

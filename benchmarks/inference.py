@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csrnet.devices import device_label
+from csrnet.devices import cpu_bf16_flags, cpu_flags, device_label
 from csrnet.errors import CsrnetWarning
 from csrnet.inference.backends import BACKENDS, installed
 from csrnet.protocol.degrade import Degradation
@@ -118,7 +118,6 @@ def prepare(backends: list[str], tasks: list[str], colour: bool) -> dict[str, st
     print what each took: the preparation a first use pays (run with an empty
     ``$CSRNET_CACHE`` to time it; with the models cached it is the time to load them).
     Returns the back end ``--backend auto`` picks for each task."""
-    from csrnet.inference.backends import choose_backend
     from csrnet.inference.choice import ModelChoice
     from csrnet.inference.photo import Photo
 
@@ -132,7 +131,8 @@ def prepare(backends: list[str], tasks: list[str], colour: bool) -> dict[str, st
             _, info = ModelChoice(SETTINGS[task], backend=backend)(photo)
             seconds = time.perf_counter() - start
             print(f"| {task} | {backend} | {info.name} | {seconds:.1f} |")
-        auto[task] = choose_backend("auto", "cpu", info)
+        model, _ = ModelChoice(SETTINGS[task], backend="auto")(photo)  # measured once
+        auto[task] = getattr(model, "backend", "torch")
     print()
     return auto
 
@@ -207,12 +207,16 @@ def main() -> None:
         result["peak_mib"] = peak_mib()
         print(json.dumps(result))
         return
-    backends = [b for b in args.backends.split(",") if installed(b)]
+    bf16 = bool(cpu_bf16_flags())
+    backends = [
+        b for b in args.backends.split(",") if installed(b) and (bf16 or not b.endswith("bf16"))
+    ]
     skipped = sorted(set(args.backends.split(",")) - set(backends))
     print(
-        f"{device_label('cpu')}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{device_label('cpu')} ({', '.join(cpu_flags()) or 'no bf16/int8 flags'}); "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"{'colour' if args.colour else 'gray'} photos; "
-        f"back ends not installed: {', '.join(skipped) or 'none'}"
+        f"back ends not installed or without native bf16: {', '.join(skipped) or 'none'}"
     )
     auto = prepare(backends, args.tasks.split(","), args.colour)
     if not args.no_speed:

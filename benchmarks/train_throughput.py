@@ -61,14 +61,14 @@ import numpy as np
 import torch
 
 from csrnet.datasets.patches import TrainingImages
-from csrnet.devices import device_label
+from csrnet.devices import cpu_bf16_flags, device_label, native_bf16
 from csrnet.errors import CsrnetError, first_line
 from csrnet.model import CSRnet, multiply_adds_per_pixel
 from csrnet.training.batches import make_batches, next_batch
 from csrnet.training.config import load_config
 from csrnet.training.engine import engine_class
 from csrnet.training.optimizer import make_optimizer, use_training_layout
-from csrnet.training.precision import choose_precision, cpu_bf16_flags, native_bf16
+from csrnet.training.precision import choose_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {

@@ -1,5 +1,7 @@
 """Which torch device a command runs on: "cpu", "cuda" (this process's GPU under torchrun)
-or "auto"; and its name, as benchmarks and logs report it."""
+or "auto"; its name, as benchmarks and logs report it; and what the CPU computes natively
+(its bf16 and int8 units, read from ``/proc/cpuinfo``), on which the training precision and
+the inference back end are chosen."""
 
 from __future__ import annotations
 
@@ -11,7 +13,18 @@ import torch
 
 from csrnet.errors import CsrnetError
 
-__all__ = ["device_label", "resolve_device"]
+__all__ = [
+    "CPU_BF16_FLAGS",
+    "cpu_bf16_flags",
+    "cpu_flags",
+    "device_label",
+    "native_bf16",
+    "resolve_device",
+]
+
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # native bf16 arithmetic
+# the units a back end's speed and rounding depend on: bf16, int8 dot products, vector width
+CPU_MATH_FLAGS = (*CPU_BF16_FLAGS, "amx_int8", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,3 +48,24 @@ def device_label(device: str) -> str:
     except OSError:
         pass
     return f"cpu: {platform.processor() or platform.machine()}"
+
+
+def cpu_flags(names: tuple[str, ...] = CPU_MATH_FLAGS) -> list[str]:
+    """Those of the CPU flags ``names`` this machine reports (Linux; none elsewhere)."""
+    try:
+        words = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return []
+    return [flag for flag in names if flag in words]
+
+
+def cpu_bf16_flags() -> list[str]:
+    """The CPU flags of native bf16 arithmetic this machine reports, e.g. amx_bf16."""
+    return cpu_flags(CPU_BF16_FLAGS)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (not emulated in float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and bool(cpu_bf16_flags())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from csrnet import weights
+from csrnet import devices, weights
 from csrnet.cli import main
 from csrnet.errors import CsrnetError
 from csrnet.model import ModelConfig
@@ -27,17 +27,17 @@ TINY = ModelConfig(depth=1, res_blocks=1, channels=8, first_channels=8)
 @pytest.fixture
 def bf16_cpu(monkeypatch) -> None:
     """This CPU as one with AMX-BF16, whatever it is (torch's CPU autocast runs either way)."""
-    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ["amx_bf16"])
+    monkeypatch.setattr(devices, "cpu_bf16_flags", lambda: ["amx_bf16"])
 
 
 @pytest.fixture
 def plain_cpu(monkeypatch) -> None:
     """This CPU as one without native bf16 (an AMD EPYC or an older Xeon)."""
-    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: [])
+    monkeypatch.setattr(devices, "cpu_bf16_flags", lambda: [])
 
 
 def test_the_cpu_flags_are_read_from_proc_cpuinfo() -> None:
-    flags = precision.cpu_bf16_flags()
+    flags = devices.cpu_bf16_flags()
     assert set(flags) <= {"amx_bf16", "avx512_bf16"}
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     assert ("avx512_bf16" in flags) == (" avx512_bf16" in text)

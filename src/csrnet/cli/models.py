@@ -42,6 +42,22 @@ def cmd_models(args: argparse.Namespace) -> None:
             print(f"    validation ({subset}{data.get('val', '?')}): PSNR {val['psnr']:.2f} dB")
     if not found:
         print(f"(none; put .safetensors weights in {user_weights_dir()})")
+    _print_auto_choices()
+
+
+def _print_auto_choices() -> None:
+    """What ``--backend auto`` measured on this CPU, per weights file."""
+    from csrnet.inference.backend_choice import cpu_identity, measured_choices
+
+    choices = measured_choices()
+    print(f"--backend auto on this CPU, {cpu_identity()}:")
+    for entry in choices.values():
+        trials = "; ".join(
+            f"{t['backend']} {t['mpx_s']:.3f} Mpx/s, {t['db']:+.3f} dB" for t in entry["trials"]
+        )
+        print(f"    {entry['weights']}: {entry['chosen']}, {entry['why']} ({trials})")
+    if not choices:
+        print("    (nothing measured yet: a model's first restore measures the back ends)")
 
 
 def _published(task: str, benchmark: str, rgb: bool) -> str:

@@ -98,7 +98,8 @@ def add_backend_option(parser: argparse.ArgumentParser, backend: str = AUTO) -> 
         choices=[AUTO, *BACKENDS],
         default=backend,
         help=f"CPU runtime (default {backend}; auto: the fastest installed that keeps fp32's "
-        "PSNR; -int8: quantized, see docs/SPEED.md)",
+        "PSNR on this CPU, measured once per model; -int8: quantized; -bf16: where the CPU "
+        "computes bf16; see docs/SPEED.md)",
     )
 
 

@@ -73,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pass --port"
             ) from None
     from csrnet.devices import resolve_device
-    from csrnet.inference.backends import choose_backend
+    from csrnet.inference.backend_choice import choose_backend
     from csrnet.serve.guard import choose_token, is_loopback
     from csrnet.serve.server import serve
 

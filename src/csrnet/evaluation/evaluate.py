@@ -214,14 +214,13 @@ def evaluate_weights(
     colour sets for an RGB model) at each
     of its settings, run by ``backend`` (``inference.backends``); the method is named after the
     file, with "+" for the self-ensemble. ``log``: as for :func:`evaluate_folder`."""
-    from csrnet.inference.backends import choose_backend, compile_model
+    from csrnet.inference.backend_choice import choose_backend, compile_model
     from csrnet.inference.runner import restore_fn
     from csrnet.weights import load_weights
 
     path = Path(path)
     choose_backend(backend, device)  # an unknown or missing one: refused before loading
     model, info = load_weights(path, device)
-    backend = choose_backend(backend, device, info)
     settings = weights_settings(info, override)
     rgb = info.channels == 3
     sets = (COLOUR_SETS if rgb else DEFAULT_SETS)[info.task]
@@ -229,6 +228,7 @@ def evaluate_weights(
     run = compile_model(model, info, backend)
     restore = restore_fn(run, device, ensemble=ensemble, tile=tile)
     method = path.name.removesuffix(".safetensors") + ("+" if ensemble else "")
+    backend = getattr(run, "backend", "torch")  # what auto chose
     method += "" if backend == "torch" else f" ({backend})"
     return [
         evaluate_folder(folder, deg, restore, seed, progress, method=method, log=log, rgb=rgb)

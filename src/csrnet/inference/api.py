@@ -69,8 +69,10 @@ def restore(
         device: "cpu" or "cuda".
         channels: "auto" (a colour image gets an RGB model when one is installed for the
             setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
-        backend: "auto" (the fastest installed that keeps fp32's PSNR, docs/SPEED.md),
-            "torch", "openvino", "openvino-int8", "onnxruntime" or "onnxruntime-int8".
+        backend: "auto" (the fastest installed that keeps fp32's PSNR on this CPU, measured
+            once per model: docs/SPEED.md),
+            "torch", "openvino", "openvino-int8", "openvino-bf16", "onnxruntime" or
+            "onnxruntime-int8".
         strength: denoising and JPEG: how much of the model's change is kept (0: the input,
             1: the model's output, up to 1.5: stronger).
     """

@@ -1,6 +1,7 @@
 """CPU back ends that run a loaded model faster than PyTorch: OpenVINO and ONNX Runtime, in
 fp32 or int8 (post-training quantization, calibrated on training patches, never on test
-images: ``csrnet.inference.calibration``).
+images: ``csrnet.inference.calibration``), and OpenVINO in bf16 where the CPU computes it
+natively. Which one ``--backend auto`` runs: ``csrnet.inference.backend_choice``.
 
 A back end turns a :class:`~csrnet.model.CSRnet` into a :class:`CompiledModel`: called on an
 (N, C, H, W) float32 tensor on [0, 1], it returns the restored tensor, like the model itself,
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from csrnet.devices import cpu_bf16_flags
 from csrnet.errors import CsrnetError, warn
 from csrnet.inference.onnx import write_onnx
 from csrnet.inference.options import AUTO, BACKENDS
@@ -34,15 +36,15 @@ from csrnet.model import CSRnet, ModelConfig
 from csrnet.weights import WeightsInfo
 
 __all__ = [
-    "AUTO_ORDER",
-    "FP32_ORDER",
     "CompiledModel",
-    "choose_backend",
-    "compile_model",
+    "cache_dir",
+    "check_backend",
     "discard_conversions",
     "installed",
+    "model_key",
     "openvino_runner",
     "quantize_openvino",
+    "run_on",
 ]
 
 # What each back end imports, and the extra that installs it.
@@ -50,22 +52,10 @@ NEEDS = {
     "torch": ((), ""),
     "openvino": (("openvino", "onnx"), "openvino"),
     "openvino-int8": (("openvino", "nncf", "onnx"), "openvino"),
+    "openvino-bf16": (("openvino", "onnx"), "openvino"),
     "onnxruntime": (("onnx", "onnxruntime"), "onnx"),
     "onnxruntime-int8": (("onnx", "onnxruntime"), "onnx"),
 }
-# `auto`: the first installed of these, per (task, image channels): the fastest first among
-# the back ends that keep PSNR within 0.02 dB of PyTorch fp32 on Set5 x2, BSD68 sigma 25 and
-# Classic5 q10 (the Y models), and CBSD68 sigma 25 and LIVE1 q10 on RGB (the RGB models):
-# docs/SPEED.md, `python benchmarks/inference.py --no-speed --accuracy`.
-INT8_ORDER = ("openvino-int8", "openvino", "torch")
-AUTO_ORDER = {
-    ("sr", 1): INT8_ORDER,
-    ("denoise", 1): INT8_ORDER,
-    ("jpeg", 1): INT8_ORDER,
-    ("denoise", 3): INT8_ORDER,
-    ("jpeg", 3): INT8_ORDER,
-}
-FP32_ORDER = ("openvino", "torch")
 # Kept fp32 by openvino-int8, from a sensitivity sweep on SR x2 (scored on BSD200_train, never
 # on test images): 8-bit activations, not weights, cost the PSNR, and most of the loss sat in
 # these 9% of the multiply-adds. int8 everywhere: -0.215 dB on Set5 x2; with these kept:
@@ -95,15 +85,11 @@ def installed(backend: str) -> bool:
     return all(importlib.util.find_spec(name) for name in NEEDS[backend][0])
 
 
-def choose_backend(backend: str, device: str = "cpu", info: WeightsInfo | None = None) -> str:
-    """``backend`` itself (checked: known, installed, on the CPU), or for "auto" the first
-    installed of AUTO_ORDER for the task of the weights ``info`` describes (torch on a GPU;
-    without ``info``, the fp32 choice)."""
+def check_backend(backend: str, device: str = "cpu") -> None:
+    """Refuse, in one line, a back end that is unknown, not installed, not for ``device``, or
+    (bf16) one this CPU would only emulate; "auto" passes."""
     if backend == AUTO:
-        if str(device).startswith("cuda"):
-            return "torch"
-        kind = (info.task, info.channels) if info else None
-        return next(b for b in AUTO_ORDER.get(kind, FP32_ORDER) if installed(b))
+        return
     if backend not in NEEDS:
         raise CsrnetError(f"backend {backend!r}: choose from {AUTO}, {', '.join(BACKENDS)}")
     if backend != "torch" and str(device).startswith("cuda"):
@@ -111,20 +97,26 @@ def choose_backend(backend: str, device: str = "cpu", info: WeightsInfo | None =
     if not installed(backend):
         extra = NEEDS[backend][1]
         raise CsrnetError(f"backend {backend} is not installed: pip install 'csrnet[{extra}]'")
-    return backend
+    if backend.endswith("bf16") and not cpu_bf16_flags():
+        raise CsrnetError(
+            f"backend {backend}: this CPU (no amx_bf16 or avx512_bf16 flag) does not compute "
+            "bf16 natively; use openvino or openvino-int8"
+        )
 
 
-def compile_model(
+def run_on(
     model: CSRnet, info: WeightsInfo, backend: str, threads: int = 0
 ) -> CSRnet | CompiledModel:
-    """``model`` run by ``backend`` (a name of BACKENDS or "auto"; torch returns the model
-    itself) on ``threads`` CPU threads (0: torch's count)."""
-    backend = choose_backend(backend, str(next(model.parameters()).device), info)
+    """``model`` run by the named ``backend`` (torch returns the model itself) on
+    ``threads`` CPU threads (0: torch's count); "auto" is chosen by ``backend_choice``."""
+    if backend == AUTO:
+        raise ValueError("run_on runs a named back end; backend_choice.compile_model chooses")
+    check_backend(backend, str(next(model.parameters()).device))
     if backend == "torch":
         return model
-    threads = threads or torch.get_num_threads()  # choose_backend kept GPUs on torch
+    threads = threads or torch.get_num_threads()
     if backend.startswith("openvino"):
-        run = _openvino(model, info, backend.endswith("int8"), threads)
+        run = _openvino(model, info, backend.removeprefix("openvino").lstrip("-"), threads)
     else:
         run = _onnxruntime(model, info, backend.endswith("int8"), threads)
     return CompiledModel(run, model.config, backend)
@@ -198,12 +190,13 @@ def _calibration(info: WeightsInfo, backend: str) -> np.ndarray:
     return inputs
 
 
-def _openvino(model: CSRnet, info: WeightsInfo, int8: bool, threads: int) -> Runner:
+def _openvino(model: CSRnet, info: WeightsInfo, kind: str, threads: int) -> Runner:
+    """The OpenVINO runner of ``kind``: "" (fp32), "int8" or "bf16"."""
     import openvino as ov
 
     core = ov.Core()
     onnx_path = _onnx_file(model)
-    if int8:
+    if kind == "int8":
 
         def make(path: Path) -> None:
             start = time.perf_counter()
@@ -216,18 +209,19 @@ def _openvino(model: CSRnet, info: WeightsInfo, int8: bool, threads: int) -> Run
         ov_model = core.read_model(xml)
     else:
         ov_model = core.read_model(onnx_path)
-    return openvino_runner(ov_model, threads)
+    return openvino_runner(ov_model, threads, "bf16" if kind == "bf16" else "f32")
 
 
-def openvino_runner(ov_model: Any, threads: int) -> Runner:
-    """An OpenVINO model compiled for the CPU, computing in fp32 where it is not int8."""
+def openvino_runner(ov_model: Any, threads: int, precision: str = "f32") -> Runner:
+    """An OpenVINO model compiled for the CPU, computing in ``precision`` ("f32" or "bf16")
+    where it is not int8."""
     import openvino as ov
 
     config = {
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": threads,
-        # fp32 arithmetic: without it OpenVINO may run bf16 on CPUs that have it
-        "INFERENCE_PRECISION_HINT": "f32",
+        # pinned: without it OpenVINO runs bf16 on CPUs that have it, fp32 elsewhere
+        "INFERENCE_PRECISION_HINT": precision,
     }
     compiled = ov.Core().compile_model(ov_model, "CPU", config)
     return lambda x: compiled(x)[0]

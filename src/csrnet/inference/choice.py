@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from csrnet.errors import CsrnetError
-from csrnet.inference.backends import choose_backend, compile_model
+from csrnet.inference.backend_choice import choose_backend, compile_model
 from csrnet.inference.options import AUTO, check_channels
 from csrnet.inference.photo import Photo
 from csrnet.inference.runner import Model
@@ -97,7 +97,7 @@ class ModelChoice:
     with ``channels`` "auto", a colour photo gets the best RGB model installed for the
     setting (the Y model when there is none) and a gray photo the Y model; "y" and "rgb"
     force one kind. Models come from ``cache`` (made from ``device`` and ``backend`` when not
-    given; ``csrnet.inference.backends``, "auto": the fastest installed)."""
+    given; ``csrnet.inference.backend_choice``, "auto": the fastest accurate)."""
 
     def __init__(
         self,

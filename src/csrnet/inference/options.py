@@ -33,7 +33,14 @@ LEVEL_OPTIONS = {"sr": "scale", "denoise": "sigma", "jpeg": "quality"}  # task: 
 AUTO_SOURCES = {"denoise": "the noise estimate", "jpeg": "the JPEG tables"}  # what auto reads
 CAMERA = "camera"  # the sigma of a photo's own camera noise: the camera-noise model
 CHANNELS = (AUTO, "y", "rgb")
-BACKENDS = ("torch", "openvino", "openvino-int8", "onnxruntime", "onnxruntime-int8")
+BACKENDS = (
+    "torch",
+    "openvino",
+    "openvino-int8",
+    "openvino-bf16",
+    "onnxruntime",
+    "onnxruntime-int8",
+)
 DEFAULT_MEMORY_CAP = 2 * 1024**3
 DEFAULT_LEVELS = {"jpeg": AUTO, "denoise": CAMERA}  # a task's level when none is given
 STRENGTH_RANGE = (0.0, 1.5)  # 0: the input as it is, 1: the model's output, above: stronger

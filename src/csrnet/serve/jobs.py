@@ -116,7 +116,7 @@ class Jobs:
         self.max_disk_bytes = max_disk_bytes  # uploads and results kept, in all
         self.stopping = False
         self.preparing = False  # the worker loads (or converts) a model
-        self.backend = backend  # csrnet.inference.backends: "auto" for the fastest installed
+        self.backend = backend  # csrnet.inference.backend_choice: "auto" for the fastest accurate
         self.keep_seconds = keep_seconds
         remove_stale_folders()
         self.root = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # mode 0700

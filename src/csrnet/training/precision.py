@@ -16,19 +16,18 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+import csrnet.devices as devices
 from csrnet.errors import CsrnetError
 from csrnet.model import CSRnet, ModelConfig
 
-__all__ = ["LossOf", "Precision", "choose_precision", "cpu_bf16_flags", "native_bf16"]
+__all__ = ["LossOf", "Precision", "choose_precision"]
 
 PROBE_STEPS = 3  # timed forward-backward passes each way, after one untimed
-CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @dataclass
@@ -48,26 +47,9 @@ class Precision:
         return f"{self.name} ({self.reason}{'; probe: ' + times if times else ''})"
 
 
-def cpu_bf16_flags() -> list[str]:
-    """The CPU flags of native bf16 arithmetic this machine reports (Linux), e.g. amx_bf16."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    words = set(text.split())
-    return [flag for flag in CPU_BF16_FLAGS if flag in words]
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 natively (not emulated in float32)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    return device.type == "cpu" and bool(cpu_bf16_flags())
-
-
 def check_precision(name: str, device: torch.device) -> None:
     """Refuse, in one line, bf16 on a device that would only emulate it."""
-    if name == "bf16" and not native_bf16(device):
+    if name == "bf16" and not devices.native_bf16(device):
         what = "this GPU" if device.type == "cuda" else "this CPU (no amx_bf16 or avx512_bf16 flag)"
         raise CsrnetError(
             f"precision bf16: {what} does not compute bf16 natively; use precision fp32 or auto"
@@ -81,11 +63,11 @@ def choose_precision(
     check_precision(name, device)
     if name != "auto":
         return Precision(name, "the recipe's")
-    if not native_bf16(device):
+    if not devices.native_bf16(device):
         return Precision("fp32", f"{device.type} without native bf16")
     if device.type == "cuda":
         return Precision("bf16", "native on this GPU")
-    flags = "/".join(cpu_bf16_flags())
+    flags = "/".join(devices.cpu_bf16_flags())
     times = probe(device, model, batch_shape, loss)
     faster = "bf16" if times["bf16"] < times["fp32"] else "fp32"
     return Precision(faster, f"faster in the probe on this CPU ({flags})", times)

@@ -102,12 +102,14 @@ def pick(trials: list[Trial]) -> tuple[str, str]:
     """The back end to run, and why: the fastest of those within GATE_DB of torch (those
     within TIE of the fastest: the most accurate)."""
     kept = [t for t in trials if t.db >= -GATE_DB]
-    fastest = max(t.mpx_s for t in kept)
-    best = max((t for t in kept if t.mpx_s >= fastest * (1 - TIE)), key=lambda t: t.db)
-    dropped = [f"{t.backend} ({t.db:+.3f} dB)" for t in trials if t not in kept]
+    fastest = max(kept, key=lambda t: t.mpx_s)
+    best = max((t for t in kept if t.mpx_s >= fastest.mpx_s * (1 - TIE)), key=lambda t: t.db)
     why = f"the fastest within {GATE_DB} dB of torch fp32"
+    if best is not fastest:
+        why += f" (within {TIE:.0%} of {fastest.backend}'s speed, and more accurate)"
+    dropped = [f"{t.backend} ({t.db:+.3f} dB)" for t in trials if t not in kept]
     if dropped:
-        why += f"; over it: {', '.join(dropped)}"
+        why += f"; losing more: {', '.join(dropped)}"
     return best.backend, why
 
 

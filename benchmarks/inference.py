@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from csrnet.devices import cpu_bf16_flags, cpu_flags, device_label
+from csrnet.devices import cpu_flags, device_label
 from csrnet.errors import CsrnetWarning
-from csrnet.inference.backends import BACKENDS, installed
+from csrnet.inference.backends import BACKENDS, usable
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import data_root
 
@@ -207,10 +207,7 @@ def main() -> None:
         result["peak_mib"] = peak_mib()
         print(json.dumps(result))
         return
-    bf16 = bool(cpu_bf16_flags())
-    backends = [
-        b for b in args.backends.split(",") if installed(b) and (bf16 or not b.endswith("bf16"))
-    ]
+    backends = [b for b in args.backends.split(",") if usable(b)]
     skipped = sorted(set(args.backends.split(",")) - set(backends))
     print(
         f"{device_label('cpu')} ({', '.join(cpu_flags()) or 'no bf16/int8 flags'}); "

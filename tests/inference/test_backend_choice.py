@@ -40,9 +40,9 @@ def test_auto_takes_the_fastest_within_the_gate() -> None:
 
 def test_bf16_is_a_candidate_only_where_the_cpu_computes_it(monkeypatch) -> None:
     monkeypatch.setattr(backends, "installed", lambda name: True)
-    monkeypatch.setattr(backend_choice, "cpu_bf16_flags", lambda: ["avx512_bf16"])
+    monkeypatch.setattr(backends, "cpu_bf16_flags", lambda: ["avx512_bf16"])
     assert candidates() == ["openvino-int8", "openvino-bf16", "openvino", "torch"]
-    monkeypatch.setattr(backend_choice, "cpu_bf16_flags", lambda: [])
+    monkeypatch.setattr(backends, "cpu_bf16_flags", lambda: [])
     assert "openvino-bf16" not in candidates()
 
 

@@ -47,14 +47,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def _print_auto_choices() -> None:
     """What ``--backend auto`` measured on this CPU, per weights file."""
-    from csrnet.inference.backend_choice import cpu_identity, measured_choices
+    from csrnet.inference.backend_choice import Trial, cpu_identity, measured_choices
 
     choices = measured_choices()
     print(f"--backend auto on this CPU, {cpu_identity()}:")
     for entry in choices.values():
-        trials = "; ".join(
-            f"{t['backend']} {t['mpx_s']:.3f} Mpx/s, {t['db']:+.3f} dB" for t in entry["trials"]
-        )
+        trials = "; ".join(Trial(**t).describe() for t in entry["trials"])
         print(f"    {entry['weights']}: {entry['chosen']}, {entry['why']} ({trials})")
     if not choices:
         print("    (nothing measured yet: a model's first restore measures the back ends)")

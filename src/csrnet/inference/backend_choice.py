@@ -15,6 +15,7 @@ accuracy: docs/SPEED.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from csrnet.devices import cpu_bf16_flags, cpu_flags, device_label
+from csrnet.devices import cpu_flags, device_label
 from csrnet.errors import warn
 from csrnet.inference import backends
 from csrnet.inference.backends import (
@@ -38,6 +39,7 @@ from csrnet.inference.backends import (
 )
 from csrnet.inference.options import AUTO
 from csrnet.model import CSRnet
+from csrnet.protocol.metrics import psnr
 from csrnet.weights import WeightsInfo
 
 __all__ = ["GATE_DB", "Trial", "choose_backend", "compile_model", "measured_choices", "pick"]
@@ -94,8 +96,7 @@ def compile_model(
 def candidates() -> list[str]:
     """The back ends auto may pick here: the installed of CANDIDATES, bf16 only where the
     CPU computes it natively."""
-    bf16 = bool(cpu_bf16_flags())
-    return [b for b in CANDIDATES if backends.installed(b) and (bf16 or not b.endswith("bf16"))]
+    return [b for b in CANDIDATES if backends.usable(b)]
 
 
 def pick(trials: list[Trial]) -> tuple[str, str]:
@@ -152,11 +153,13 @@ def _psnr(run, inputs: np.ndarray, targets: np.ndarray, batch: int = 8) -> float
     with torch.inference_mode():
         for i in range(0, len(inputs), batch):
             out = run(torch.from_numpy(inputs[i : i + batch])).float().cpu().numpy()
-            got = np.round(np.clip(out, 0, 1) * 255)
-            ref = np.round(np.clip(targets[i : i + batch], 0, 1) * 255)
-            mse = ((got - ref) ** 2).reshape(len(got), -1).mean(axis=1)
-            scores.extend(10 * np.log10(255**2 / np.maximum(mse, 1e-10)))
+            for got, ref in zip(out, targets[i : i + batch], strict=True):
+                scores.append(psnr(_to_8bit(got), _to_8bit(ref)))
     return float(np.mean(scores))
+
+
+def _to_8bit(x: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(x, 0, 1) * 255)
 
 
 def _speed(run, tile: np.ndarray) -> float:
@@ -171,6 +174,7 @@ def _speed(run, tile: np.ndarray) -> float:
     return tile.shape[-1] * tile.shape[-2] / min(seconds[1:]) / 1e6
 
 
+@functools.cache
 def cpu_identity() -> str:
     """The CPU model, its arithmetic flags and the OpenVINO version: what a choice holds for."""
     version = ""

@@ -45,6 +45,7 @@ __all__ = [
     "openvino_runner",
     "quantize_openvino",
     "run_on",
+    "usable",
 ]
 
 # What each back end imports, and the extra that installs it.
@@ -83,6 +84,11 @@ class CompiledModel:
 def installed(backend: str) -> bool:
     """Whether the packages ``backend`` needs can be imported."""
     return all(importlib.util.find_spec(name) for name in NEEDS[backend][0])
+
+
+def usable(backend: str) -> bool:
+    """Whether ``backend`` is installed and runs natively here (bf16: with the CPU's units)."""
+    return installed(backend) and (not backend.endswith("bf16") or bool(cpu_bf16_flags()))
 
 
 def check_backend(backend: str, device: str = "cpu") -> None:

@@ -6,10 +6,11 @@ setting, scored by PSNR on RGB against the noise-free capture.
     python benchmarks/camera_noise.py [--sets CBSD68,LIVE1] [--images 20]
         [--settings input,camera,auto,s15y,s25,jpeg30] [--backend auto]
 
-Settings: ``input`` (the noisy photo), ``camera`` (no sigma: the camera-noise model, the
-default), ``auto`` (``sigma="auto"``, the white-noise estimate), ``sN`` (``sigma=N``, the best
-installed model), ``sNy`` (the same on Y with a gray model), ``jpegN`` (the JPEG deblocker at
-quality N), each optionally with ``@S`` for a strength S.
+Settings: ``input`` (the noisy photo), ``camera`` (no sigma: the camera-noise model at its
+automatic strength, the default), ``auto`` (``sigma="auto"``, the white-noise estimate),
+``sN`` (``sigma=N``, the best installed model), ``sNy`` (the same on Y with a gray model),
+``jpegN`` (the JPEG deblocker at quality N), each optionally with ``@S`` for a strength S (a
+number, or ``auto`` for ``camera``).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def camera_set(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]
 
 
 def restored(noisy: np.ndarray, setting: str, backend: str) -> np.ndarray:
-    base, _, strength = setting.partition("@")
-    options = {"backend": backend, "strength": float(strength or 1.0)}
+    base, _, strength = setting.partition("@")  # none given: each setting's default
+    options = {"backend": backend, "strength": strength or None}
     if base == "input":
         return noisy
     if base == "camera":

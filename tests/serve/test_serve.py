@@ -23,7 +23,7 @@ from csrnet.errors import CsrnetError  # noqa: E402
 from csrnet.serve.app import Jobs, make_app  # noqa: E402
 from csrnet.serve.jobs import PID_FILE, remove_stale_folders  # noqa: E402
 
-from conftest import sample_dir  # noqa: E402
+from conftest import sample_dir, tiny_weights  # noqa: E402
 
 pytest_plugins = ["serve_support"]  # the jobs and client fixtures
 
@@ -65,6 +65,20 @@ def test_the_strength_reaches_the_restore(client) -> None:
         assert answer.status_code == 400 and needle in answer.json()["error"]
     sr = client.post("/api/jobs", files=files, data={"task": "sr", "level": "2", "strength": "0.5"})
     assert sr.status_code == 400 and "SR has no input" in sr.json()["error"]
+    gaussian = client.post("/api/jobs", files=files, data={**form, "strength": "auto"})
+    assert gaussian.status_code == 400 and "chosen for camera noise" in gaussian.json()["error"]
+
+
+def test_camera_noise_gets_an_automatic_strength(client, weights_dir: Path) -> None:
+    tiny_weights(weights_dir, "tiny_real", "denoise", [], [0, 55], 3, camera_share=0.75)
+    files = {"image": ("photo.png", png_bytes((40, 32)), "image/png")}
+    for form in ({"task": "denoise", "level": "camera"}, {"strength": "auto"}, {"strength": "1"}):
+        form = {"task": "denoise", "level": "camera", **form}
+        status = wait(client, client.post("/api/jobs", files=files, data=form).json()["id"])
+        assert status["state"] == "done" and status["weights"] == "tiny_real", status
+        assert status["strength_auto"] == (form.get("strength", "auto") == "auto")
+        assert 0 <= status["strength"] <= 1.5
+        assert status["strength_auto"] or status["strength"] == 1
 
 
 def test_demo_mode_scores_the_result_on_y(client) -> None:

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -79,6 +80,20 @@ def server(tmp_path: Path):
     process.wait(timeout=30)
 
 
+def camera_photo(folder: Path) -> Path:
+    """A real photo (scikit-image's cat) as a camera at a high ISO would have saved it:
+    signal-dependent sensor noise, demosaicing, chroma smoothing and a JPEG."""
+    from skimage import data
+
+    from csrnet.protocol.camera import CameraNoise, camera_noise
+
+    capture = CameraNoise(shot=4e-3, read=2e-5, red_gain=2.1, blue_gain=1.7, chroma_blur=1.0)
+    noisy, _ = camera_noise(data.chelsea(), capture, np.random.default_rng(0))
+    path = folder / "cat.jpg"
+    Image.fromarray(noisy).save(path, quality=92)
+    return path
+
+
 def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -> None:
     photo, big = tmp_path / "small.png", tmp_path / "big.png"
     Image.open(sample_dir("Set5") / "bird.png").convert("RGB").crop((0, 0, 60, 44)).save(photo)
@@ -113,9 +128,6 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
             "/restoring: tile [1-9]/.test(document.getElementById('status').textContent)",
             timeout=120_000,
         )
-        page.screenshot(path=str(tmp_path / "serve.png"))
-        if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
-            shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
         other = browser.new_page()  # a second tab of the same client: past its cap
         other.goto(server)
         other.set_input_files("#file", str(photo))
@@ -131,18 +143,33 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         )
         assert page.is_hidden("#cancel") and not page.is_disabled("#restore")
         assert page.is_hidden("#strength-box")  # SR has no strength
-        page.set_input_files("#file", str(photo))  # a denoiser at half strength
+        page.set_input_files("#file", str(camera_photo(tmp_path)))  # a photo's own noise
         page.select_option("#task", "denoise")
-        assert page.is_visible("#strength-box")
-        assert page.is_checked("#camera") and page.is_disabled("#level")  # a photo's own noise
+        assert page.is_visible("#strength-box") and page.is_checked("#strength-auto")
+        assert page.is_checked("#camera") and page.is_disabled("#level")
+        assert page.is_disabled("#strength")  # chosen for the photo
+        page.click("#restore")
+        page.wait_for_function(
+            "/strength [0-9.]+ \\(auto\\)/.test(document.getElementById('info').textContent)",
+            timeout=120_000,
+        )
+        assert page.inner_text("#status") == "done: denoise camera"
+        for control, value in [("#slider", "50"), ("#zoom", "3")]:  # where the noise shows
+            page.fill(control, value)
+            page.dispatch_event(control, "input")
+        page.screenshot(path=str(tmp_path / "serve.png"))
+        if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
+            shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
+        assert page.inner_text("#strength-value") == "auto"
+        page.uncheck("#strength-auto")  # by hand: half strength
+        assert not page.is_disabled("#strength")
         page.fill("#strength", "0.5")
         page.dispatch_event("#strength", "input")
         assert page.inner_text("#strength-value") == "0.50"
         page.click("#restore")
         page.wait_for_function(
-            "/strength 0.5/.test(document.getElementById('info').textContent)", timeout=120_000
+            "/strength 0.5$/.test(document.getElementById('info').textContent)", timeout=120_000
         )
-        assert page.inner_text("#status") == "done: denoise camera"
         browser.close()
     assert Image.open(download).size == (120, 88)
     assert (tmp_path / "serve.png").stat().st_size > 10_000

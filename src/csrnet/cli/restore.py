@@ -25,7 +25,9 @@ from csrnet.inference.options import (
     CHANNELS,
     LEVEL_OPTIONS,
     check_strength,
+    default_strength,
     level_or_auto,
+    strength_value,
 )
 
 __all__ = ["add_commands"]
@@ -48,10 +50,9 @@ def add_commands(commands: Commands) -> None:
     )
     rs.add_argument(
         "--strength",
-        type=float,
-        default=1.0,
         help="denoise and jpeg: how much of the model's change to keep (0: the input, "
-        "1: the model's output (default), up to 1.5: stronger)",
+        "1: the model's output, up to 1.5: stronger; auto: chosen per photo from what the "
+        "model removed, for camera noise). Default: auto for camera noise, else 1",
     )
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
@@ -84,8 +85,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if deg == AUTO and args.demo:
         raise UsageError("--demo degrades its sample itself: give the level, not auto")
     check_tile_options(args.tile, args.overlap)
+    level = getattr(args, LEVEL_OPTIONS[args.task])
     try:
-        check_strength(args.task, args.strength)
+        given = args.strength
+        args.strength = default_strength(level) if given is None else strength_value(given)
+        check_strength(args.task, args.strength, level)
     except CsrnetError as exc:
         raise UsageError(f"--{exc}") from None
     if args.threads < 0:
@@ -161,7 +165,10 @@ def _summary(args: argparse.Namespace, deg, inputs: list, out: Path, result) -> 
         notes.append(counts)
     elif deg != AUTO and deg.camera_noise:
         notes.append("camera noise")
-    if args.strength != 1.0:
+    if args.strength == AUTO and result.strengths:
+        low, high = min(result.strengths), max(result.strengths)
+        notes.append(f"strength auto {low:.2f}" + (f" to {high:.2f}" if high > low else ""))
+    elif args.strength not in (1.0, AUTO):
         notes.append(f"strength {args.strength:g}")
     read = f" ({', '.join(notes)})" if notes else ""
     models = ", ".join(

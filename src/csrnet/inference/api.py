@@ -17,7 +17,9 @@ from csrnet.inference.options import (
     LEVEL_OPTIONS,
     RunOptions,
     check_strength,
+    default_strength,
     level_or_auto,
+    strength_value,
 )
 from csrnet.inference.photo import photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from csrnet.inference.pipeline import restore_photo
@@ -49,7 +51,7 @@ def restore(
     device: str = "cpu",
     channels: str = "auto",
     backend: str = "auto",
-    strength: float = 1.0,
+    strength: float | str | None = None,
 ) -> Image.Image | np.ndarray:
     """Restore a PIL image or a uint8 or uint16 numpy array; returns the same type (a
     16-bit image comes back with 16 bits). A model is loaded (and compiled for its back end)
@@ -74,7 +76,9 @@ def restore(
             "torch", "openvino", "openvino-int8", "openvino-bf16", "onnxruntime" or
             "onnxruntime-int8".
         strength: denoising and JPEG: how much of the model's change is kept (0: the input,
-            1: the model's output, up to 1.5: stronger).
+            1: the model's output, up to 1.5: stronger; "auto": chosen per photo from what
+            the model removed, for camera noise only). Default: "auto" for camera noise,
+            else 1.
     """
     option = LEVEL_OPTIONS.get(task)
     if option is None:
@@ -82,14 +86,15 @@ def restore(
     level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
     if level is None or (level == AUTO and task not in AUTO_SOURCES):
         raise CsrnetError(f"task {task} needs {option}")
-    check_strength(task, strength)
+    strength = default_strength(level) if strength is None else strength_value(strength)
+    check_strength(task, strength, level)
     name = "array" if isinstance(image, np.ndarray) else "image"
     photo = photo_from_array(image) if name == "array" else photo_from_pil(image, name)
     deg = LevelReader(task, level, ask=f"{option}=")(photo, name)
     choose = ModelChoice(deg, weights, channels=channels, cache=_model_cache(device, backend))
     if choose.strength != 1.0:
         warn(f"{name}: jpeg {choose.describe()}")
-    run = RunOptions(device, tile, self_ensemble, strength=strength * choose.strength)
+    run = RunOptions(device, tile, self_ensemble, strength=strength).faded(choose.strength)
     restored = photo  # passed through (strength 0): no model is loaded
     if run.strength:
         restored = restore_photo(photo, choose(photo)[0], choose.deg, run)

@@ -4,13 +4,13 @@ a failing image reported without stopping the others (``csrnet restore``)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.choice import ModelChoices
 from csrnet.inference.levels import LevelReader
-from csrnet.inference.options import RunOptions
+from csrnet.inference.options import AUTO, RunOptions
 from csrnet.inference.photo import open_photo, save_photo
 from csrnet.inference.pipeline import restore_photo
 
@@ -65,13 +65,14 @@ def output_paths(inputs: list[Path], out: Path) -> list[Path]:
 
 @dataclass
 class Restored:
-    """What :func:`restore_files` did: the failures, one line each, and how many photos it
+    """What :func:`restore_files` did: the failures, one line each, how many photos it
     restored at each setting (by label, e.g. "q10") and with each model ("weights on back
-    end")."""
+    end"), and the strengths "auto" chose."""
 
     failures: list[str] = field(default_factory=list)
     settings: Counter = field(default_factory=Counter)
     models: Counter = field(default_factory=Counter)
+    strengths: list[float] = field(default_factory=list)
 
 
 def restore_files(
@@ -110,11 +111,14 @@ def restore_files(
                 raise CsrnetError(f"{dst}: exists; pass --overwrite or --skip-existing")
             photo = open_photo(src)
             choice = choices(levels(photo, str(src)))
-            here = replace(run, strength=run.strength * choice.strength)
+            here = run.faded(choice.strength)
             if here.strength:
                 model, weights = choice(photo)
-                save_photo(restore_photo(photo, model, choice.deg, here), dst)
+                restored = restore_photo(photo, model, choice.deg, here)
+                save_photo(restored, dst)
                 done.models[f"{weights.name} on {getattr(model, 'backend', 'torch')}"] += 1
+                if run.strength == AUTO:
+                    done.strengths.append(restored.strength)
             else:  # passed through: no model is loaded (nor, for int8, prepared)
                 save_photo(photo, dst)
             done.settings[choice.describe()] += 1
@@ -128,4 +132,5 @@ def restore_files(
         [f for part in parts for f in part.failures],
         sum((p.settings for p in parts), Counter()),
         sum((p.models for p in parts), Counter()),
+        [s for part in parts for s in part.strengths],
     )

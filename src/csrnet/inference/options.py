@@ -7,7 +7,7 @@ Torch-free, so that the command line checks its options before it imports torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from csrnet.errors import CsrnetError
 from csrnet.inference.tiling import DEFAULT_OVERLAP
@@ -25,7 +25,9 @@ __all__ = [
     "RunOptions",
     "check_channels",
     "check_strength",
+    "default_strength",
     "level_or_auto",
+    "strength_value",
 ]
 
 AUTO = "auto"  # a level read from each photo, a back end or channels chosen for it
@@ -60,8 +62,33 @@ def check_channels(channels: str) -> None:
         raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
 
 
-def check_strength(task: str, strength: float) -> None:
-    """Refuse a strength out of range, or one for a task that has none (SR)."""
+def default_strength(level: float | str | None) -> float | str:
+    """The strength a restore keeps when none is given: for camera noise, chosen per photo
+    (``csrnet.inference.strength``); otherwise the model's output."""
+    return AUTO if level == CAMERA else 1.0
+
+
+def strength_value(strength: float | str) -> float | str:
+    """A strength as given (a number, or its text as the command line and the page send
+    it), or "auto"; a CsrnetError otherwise."""
+    if strength == AUTO:
+        return AUTO
+    try:
+        return float(strength)
+    except (TypeError, ValueError):
+        raise CsrnetError(f"strength {strength!r} is not a number or {AUTO!r}") from None
+
+
+def check_strength(task: str, strength: float | str, level: float | str | None = None) -> None:
+    """Refuse a strength out of range, one for a task that has none (SR), or "auto" where
+    it is not measured (anything but camera noise, at ``level`` "camera")."""
+    if strength == AUTO:
+        if task != "denoise" or level != CAMERA:
+            raise CsrnetError(
+                "strength auto is chosen for camera noise (denoising without a sigma): "
+                "give a number here"
+            )
+        return
     low, high = STRENGTH_RANGE
     if not low <= strength <= high:
         raise CsrnetError(
@@ -83,7 +110,8 @@ class RunOptions:
         memory_cap: bytes the restore may hold, which sets the tile when ``tile`` is 0.
         batch: tiles per call of the model.
         strength: how much of the change the model makes is kept (0: the input as it is,
-            1: the model's output, up to 1.5: more of the same); denoising and JPEG only.
+            1: the model's output, up to 1.5: more of the same; "auto": chosen per photo,
+            camera noise only); denoising and JPEG only.
     """
 
     device: str = "cpu"
@@ -92,7 +120,14 @@ class RunOptions:
     overlap: int = DEFAULT_OVERLAP
     memory_cap: int = DEFAULT_MEMORY_CAP
     batch: int = 1
-    strength: float = 1.0
+    strength: float | str = 1.0
+
+    def faded(self, share: float) -> RunOptions:
+        """These options keeping ``share`` of their strength (a light JPEG's fade; "auto"
+        is chosen per photo and kept as it is)."""
+        if share == 1.0 or self.strength == AUTO:
+            return self
+        return replace(self, strength=float(self.strength) * share)
 
 
 DEFAULT_RUN = RunOptions()

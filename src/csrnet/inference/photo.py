@@ -41,13 +41,15 @@ ORIENTATION = 0x0112  # the EXIF tag
 @dataclass
 class Photo:
     """A decoded photo: uint8 or uint16 ``pixels`` (H, W) or (H, W, 3), an optional
-    ``alpha`` of the same type, the ICC profile to write back, and, for a JPEG file, the IJG
-    quality its tables say."""
+    ``alpha`` of the same type, the ICC profile to write back, for a JPEG file the IJG
+    quality its tables say, and for a restored photo the strength it kept (denoising and
+    JPEG: the number "auto" chose)."""
 
     pixels: np.ndarray
     alpha: np.ndarray | None = None
     icc_profile: bytes | None = None
     jpeg_quality: int | None = None
+    strength: float | None = None
 
     @property
     def peak(self) -> int:

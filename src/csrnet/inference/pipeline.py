@@ -14,9 +14,10 @@ import math
 import numpy as np
 
 from csrnet.errors import CsrnetError
-from csrnet.inference.options import DEFAULT_RUN, RunOptions
+from csrnet.inference.options import AUTO, DEFAULT_RUN, RunOptions
 from csrnet.inference.photo import Photo, quantize
 from csrnet.inference.runner import Model, TileProgress, restore_fn
+from csrnet.inference.strength import auto_strength
 from csrnet.inference.tiling import DEFAULT_OVERLAP, MIN_CORE
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.matlab import imresize, rgb2ycbcr, ycbcr2rgb
@@ -63,20 +64,22 @@ def restore_photo(
             f"image is {pixels.shape[1]}x{pixels.shape[0]}; it needs at least 2x2 pixels"
         )
     if run.strength == 0.0:  # nothing of the model's change is kept: the photo as it is
-        return Photo(pixels.copy(), photo.alpha, photo.icc_profile)
+        return Photo(pixels.copy(), photo.alpha, photo.icc_profile, strength=0.0)
     scale = int(deg.level) if deg.task == "sr" else 1
     size = pixels.shape[0] * pixels.shape[1] * scale**2
     tile = run.tile or auto_tile(model, run.memory_cap, size)
     network = restore_fn(model, run.device, run.ensemble, tile, run.overlap, on_tile, run.batch)
     if model.config.image_channels == 3:  # an RGB model: every channel through the network
-        rgb = _restore_rgb(network, pixels, run.strength)
-        return Photo(rgb, photo.alpha, photo.icc_profile)
+        rgb, kept = _restore_rgb(network, pixels, run.strength)
+        return Photo(rgb, photo.alpha, photo.icc_profile, strength=_kept(deg, kept))
     channels = _planes(pixels, photo.peak)  # Y (and Cb, Cr) as float32 on [0, 1]
     if scale > 1:  # MATLAB bicubic: the network's input, and the colour of the result
         channels = [
             imresize(c.astype(np.float64), float(scale)).astype(np.float32) for c in channels
         ]
-    y_out = _blend(channels[0], network(channels[0] * 255.0) / 255.0, run.strength)
+    y = channels[0] * 255.0
+    y_out, kept = _blend(y, network(y), run.strength)
+    y_out /= 255.0
     if len(channels) == 1:
         out = quantize(y_out * 255.0, photo.depth)
     else:
@@ -86,23 +89,35 @@ def restore_photo(
         alpha = imresize(alpha, float(deg.level))
     elif alpha is not None and deg.task == "sr":
         alpha = quantize(imresize(alpha / 257.0, float(deg.level)), alpha.dtype)
-    return Photo(out, alpha, photo.icc_profile)
+    return Photo(out, alpha, photo.icc_profile, strength=_kept(deg, kept))
 
 
-def _restore_rgb(run, pixels: np.ndarray, strength: float) -> np.ndarray:
+def _kept(deg: Degradation, strength: float) -> float | None:
+    """The strength a restored photo reports: none for SR, which has no input to blend."""
+    return None if deg.task == "sr" else strength
+
+
+def _restore_rgb(run, pixels: np.ndarray, strength: float | str) -> tuple[np.ndarray, float]:
     """An RGB model on a colour photo, or on a gray one as three equal channels (whose
-    result is made gray again by averaging them)."""
+    result is made gray again by averaging them); and the strength kept."""
     rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
     scale = np.float32(255.0 / np.iinfo(pixels.dtype).max)  # to [0, 255] (1 for 8 bits)
     out = run(rgb.astype(np.float32) * scale)
     out = out if pixels.ndim == 3 else out.mean(axis=2)
     before = pixels.astype(np.float32) * scale
-    return quantize(_blend(before, out, strength), pixels.dtype)
+    blended, kept = _blend(before, out, strength)
+    return quantize(blended, pixels.dtype), kept
 
 
-def _blend(before: np.ndarray, after: np.ndarray, strength: float) -> np.ndarray:
-    """``strength`` of the change from ``before`` to ``after`` (1: ``after`` itself)."""
-    return after if strength == 1.0 else before + strength * (after - before)
+def _blend(
+    before: np.ndarray, after: np.ndarray, strength: float | str
+) -> tuple[np.ndarray, float]:
+    """``strength`` of the change from ``before`` to ``after`` (both on [0, 255]; 1:
+    ``after`` itself; "auto": chosen from the change), and the strength kept."""
+    if strength == AUTO:
+        strength = auto_strength(before, after)
+    strength = float(strength)
+    return (after if strength == 1.0 else before + strength * (after - before)), strength
 
 
 def _planes(pixels: np.ndarray, peak: int) -> list[np.ndarray]:

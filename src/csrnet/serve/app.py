@@ -40,7 +40,6 @@ from csrnet.serve.jobs import (
     Jobs,
     QueueFull,
     UploadTooLarge,
-    form_number,
     level_number,
     options,
 )
@@ -50,7 +49,7 @@ __all__ = ["UPLOAD_SECONDS", "Jobs", "make_app"]
 PAGE = Path(__file__).parent / "static" / "serve.html"
 UPLOAD_SECONDS = 120.0  # to send an upload's body (20 MiB at 1.4 Mbit/s)
 # an upload's image bytes, task, level, demo, channels and strength (``Jobs.submit``)
-Upload = tuple[bytes, str, float | str, bool, str, float]
+Upload = tuple[bytes, str, float | str, bool, str, str | None]
 
 
 def error(exc: CsrnetError) -> JSONResponse:
@@ -124,7 +123,8 @@ async def _read_form(request: Request, max_bytes: int) -> Upload:
         level = level_number(form.get("level"))
         demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
         channels = str(form.get("channels", "auto"))
-        strength = form_number(form.get("strength", "1"), "strength")
+        strength = form.get("strength")  # checked by Jobs.submit; none: the default
+        strength = None if strength is None else str(strength)
     return data, task, level, demo, channels, strength
 
 

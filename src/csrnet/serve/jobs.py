@@ -25,6 +25,8 @@ from csrnet.inference.options import (
     STRENGTH_RANGE,
     check_channels,
     check_strength,
+    default_strength,
+    strength_value,
 )
 from csrnet.protocol.degrade import Degradation
 
@@ -34,7 +36,6 @@ __all__ = [
     "Jobs",
     "QueueFull",
     "UploadTooLarge",
-    "form_number",
     "level_number",
     "options",
 ]
@@ -70,7 +71,7 @@ class Job:
     deg: Degradation
     demo: bool
     channels: str = "auto"
-    strength: float = 1.0  # of the model's change (inference.options.RunOptions)
+    strength: float | str = 1.0  # of the model's change, or "auto" (RunOptions)
     client: str = ""  # the address it came from: the per-client cap
     state: str = "queued"  # queued, running, done, error
     cancelled: bool = False  # by its page (DELETE): a running job stops at its next tile
@@ -137,7 +138,7 @@ class Jobs:
         level: float | str,
         demo: bool,
         channels: str = "auto",
-        strength: float = 1.0,
+        strength: float | str | None = None,
         client: str = "",
     ) -> Job:
         """Check an upload, keep it, and queue its restoration; a CsrnetError if refused
@@ -153,11 +154,7 @@ class Jobs:
             )
         if self.disk_use() + len(data) > self.max_disk_bytes:
             raise QueueFull("the server's space for images is full; try again in a minute")
-        deg = None if level == AUTO else degradation_of(task, level)
-        if level == AUTO and (demo or task not in AUTO_SOURCES):
-            raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
-        check_channels(channels)
-        check_strength(task, strength)
+        deg, strength = _checked_setting(task, level, demo, channels, strength)
         job_id, folder = secrets.token_urlsafe(12), self.root / secrets.token_hex(8)
         job = Job(job_id, folder, deg, demo, channels, strength, client)
         job.folder.mkdir(mode=0o700)
@@ -333,7 +330,7 @@ class Jobs:
                 raise JobStopped(job.id)
 
         start = time.perf_counter()
-        run = RunOptions(self.device, strength=job.strength * choice.strength)
+        run = RunOptions(self.device, strength=job.strength).faded(choice.strength)
         restored = restore_photo(photo, model, choice.deg, run, on_tile=progress)
         seconds = time.perf_counter() - start
         before = photo
@@ -349,7 +346,8 @@ class Jobs:
             "setting": choice.describe(),
             "read_from": AUTO_SOURCES.get(job.deg.task, "") if job.read_from else "",
             "channels": "RGB" if model.config.image_channels == 3 else "Y",
-            "strength": job.strength,
+            "strength": restored.strength,
+            "strength_auto": job.strength == AUTO,
             "megapixels": round(height * width / 1e6, 3),
             "width": width,
             "height": height,
@@ -437,6 +435,20 @@ def options() -> dict[str, Any]:
     if not any(info.camera_share for info in found):  # nothing to restore camera noise with
         del tasks["denoise"]["camera"]
     return {"tasks": tasks, "weights": installed}
+
+
+def _checked_setting(
+    task: str, level: float | str, demo: bool, channels: str, strength: float | str | None
+) -> tuple[Degradation | None, float | str]:
+    """A job's setting (None: read from the photo) and strength (none given: the default
+    for the level), or a CsrnetError saying what is wrong with them."""
+    deg = None if level == AUTO else degradation_of(task, level)
+    if level == AUTO and (demo or task not in AUTO_SOURCES):
+        raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
+    check_channels(channels)
+    strength = default_strength(level) if strength is None else strength_value(strength)
+    check_strength(task, strength, level)
+    return deg, strength
 
 
 def level_number(value: Any) -> float | str:

@@ -25,12 +25,14 @@ import numpy as np
 from scipy.optimize import minimize
 
 import csrnet
+from csrnet.evaluation.scorecache import weights_label
 from csrnet.inference.options import STRENGTH_RANGE
 from csrnet.inference.strength import STRENGTH_RULE, auto_strength, residual_statistics
 from csrnet.protocol import camera
 from csrnet.protocol.degrade import Degradation, image_rng
 from csrnet.protocol.images import data_root, list_images, read_image
 from csrnet.protocol.metrics import psnr
+from csrnet.weights import available_weights, find_weights
 
 FIT_SHOTS = (1e-5, camera.SHOT_RANGE[1])
 MILD_SHOTS = (1e-5, 1e-3)
@@ -59,6 +61,11 @@ class Restored:
         """The strength of least error (needs the reference), in the strength's range."""
         _, b, c = self.abc
         return float(np.clip(b / max(c, 1e-12), *STRENGTH_RANGE))
+
+
+def camera_model() -> Path:
+    """The weights file ``csrnet.restore`` takes for camera noise."""
+    return Path(find_weights(Degradation.camera(), 3, True, available_weights()))
 
 
 def captures(folder: Path, count: int, shots: tuple[float, float] | None, seed: int = 0):
@@ -111,6 +118,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         rule = ", ".join(f"{w:.3f}" for w in weights)
         print(f"fitted on {len(photos)} training captures in {seconds:.0f} s: ({rule})")
+        print(f"for {weights_label(camera_model())}")
     columns = ["input", *(f"{s:g}" for s in FIXED), "auto", "best per photo", "auto's range"]
     columns.append("worst photo over its input: 1 / auto")
     print(f"| set | images | {' | '.join(columns)} |")

@@ -14,7 +14,7 @@ from csrnet.errors import CsrnetError
 from csrnet.inference.options import AUTO, STRENGTH_RANGE, RunOptions, check_strength
 from csrnet.inference.photo import Photo
 from csrnet.inference.pipeline import restore_photo
-from csrnet.inference.strength import auto_strength, residual_statistics
+from csrnet.inference.strength import FITTED_FOR, auto_strength, residual_statistics
 from csrnet.protocol.degrade import Degradation
 from csrnet.protocol.images import read_image
 from csrnet.weights import load_model
@@ -48,6 +48,15 @@ def test_the_rule_keeps_less_of_a_heavy_tailed_change() -> None:
     noise_strength, edge_strength = (auto_strength(before, a) for a in (noise_like, edge_like))
     assert STRENGTH_RANGE[0] <= edge_strength < noise_strength <= STRENGTH_RANGE[1]
     assert auto_strength(before, before) == 1.0  # no change: nothing to choose
+
+
+def test_the_rule_was_fitted_on_the_shipped_camera_model() -> None:
+    """Replaced weights want the rule refitted: ``python benchmarks/camera_strength.py
+    --fit``, its weights and FITTED_FOR set from what it prints."""
+    from csrnet.evaluation.scorecache import weights_label
+    from csrnet.weights import PACKAGE_WEIGHTS
+
+    assert weights_label(PACKAGE_WEIGHTS / "denoise_real.safetensors") == FITTED_FOR
 
 
 def test_auto_is_for_camera_noise_only() -> None:

@@ -20,10 +20,11 @@ import numpy as np
 
 from csrnet.inference.options import STRENGTH_RANGE
 
-__all__ = ["LUMA", "STRENGTH_RULE", "auto_strength", "residual_statistics"]
+__all__ = ["FITTED_FOR", "LUMA", "STRENGTH_RULE", "auto_strength", "residual_statistics"]
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # JPEG's (and rgb2ycbcr's) luma
 STRENGTH_RULE = (2.453, -0.805, -0.230)  # strength = a + b ln(kurtosis) + c ln(std)
+FITTED_FOR = "denoise_real-4d74adc8c90d"  # the weights the rule was fitted on (weights_label)
 MIN_STD = 1e-3  # a residual this small (on [0, 255]) is no change at all
 ROWS_PER_CHUNK = 256
 

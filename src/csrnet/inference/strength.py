@@ -5,9 +5,9 @@ The camera-noise model removes too little from some photos and too much from oth
 the camera captures of CBSD68, knowing the best strength of each photo would gain 0.45 dB
 over strength 1). What it takes out, the residual (input minus output), tells which: noise
 leaves a near-Gaussian residual, while texture and edges taken for noise leave a
-heavy-tailed one. The rule reads two numbers of the residual's luma, its
-kurtosis and its standard deviation on the [0, 255] scale, and is linear in their logs,
-clipped to the strength's range. Its weights were fitted by ``python
+heavy-tailed one. The rule reads two numbers of the residual's luma, its kurtosis and its
+standard deviation on the [0, 255] scale, and is linear in their logs, clipped to the
+strength's range. Its weights were fitted by ``python
 benchmarks/camera_strength.py --fit`` (training images through the camera pipeline, shot
 noise from 10x below the model's training range to its top; the mean PSNR of the blend is
 maximised); measured there on the validation sets, auto gains 0.15-0.35 dB over the best
@@ -22,7 +22,7 @@ from csrnet.inference.options import STRENGTH_RANGE
 
 __all__ = ["FITTED_FOR", "LUMA", "STRENGTH_RULE", "auto_strength", "residual_statistics"]
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # JPEG's (and rgb2ycbcr's) luma
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601 full range, as JPEG
 STRENGTH_RULE = (2.453, -0.805, -0.230)  # strength = a + b ln(kurtosis) + c ln(std)
 FITTED_FOR = "denoise_real-4d74adc8c90d"  # the weights the rule was fitted on (weights_label)
 MIN_STD = 1e-3  # a residual this small (on [0, 255]) is no change at all

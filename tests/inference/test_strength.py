@@ -91,7 +91,8 @@ def test_the_command_line_says_the_strength_auto_chose(
             tmp_path / f"c{i}.png"
         )
     argv = ["restore", str(tmp_path / "c0.png"), str(tmp_path / "c1.png"), "-o"]
-    assert main([*argv, str(tmp_path / "out"), "--task", "denoise", "--backend", "torch"]) == 0
+    options = ["--task", "denoise", "--backend", "torch", "--strength", "auto"]
+    assert main([*argv, str(tmp_path / "out"), *options]) == 0
     line = capsys.readouterr().out
     assert "with tiny_real on torch (camera noise, strength auto " in line, line
     chosen = [float(s) for s in line.split("strength auto ")[1].rstrip(")\n").split(" to ")]

@@ -69,14 +69,14 @@ def test_the_strength_reaches_the_restore(client) -> None:
     assert gaussian.status_code == 400 and "chosen for camera noise" in gaussian.json()["error"]
 
 
-def test_camera_noise_gets_an_automatic_strength(client, weights_dir: Path) -> None:
+def test_camera_noise_takes_an_automatic_strength(client, weights_dir: Path) -> None:
     tiny_weights(weights_dir, "tiny_real", "denoise", [], [0, 55], 3, camera_share=0.75)
     files = {"image": ("photo.png", png_bytes((40, 32)), "image/png")}
-    for form in ({"task": "denoise", "level": "camera"}, {"strength": "auto"}, {"strength": "1"}):
+    for form in ({}, {"strength": "auto"}, {"strength": "1"}):
         form = {"task": "denoise", "level": "camera", **form}
         status = wait(client, client.post("/api/jobs", files=files, data=form).json()["id"])
         assert status["state"] == "done" and status["weights"] == "tiny_real", status
-        assert status["strength_auto"] == (form.get("strength", "auto") == "auto")
+        assert status["strength_auto"] == (form.get("strength") == "auto")
         assert 0 <= status["strength"] <= 1.5
         assert status["strength_auto"] or status["strength"] == 1
 

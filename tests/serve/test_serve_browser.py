@@ -145,12 +145,11 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         assert page.is_hidden("#strength-box")  # SR has no strength
         page.set_input_files("#file", str(camera_photo(tmp_path)))  # a photo's own noise
         page.select_option("#task", "denoise")
-        assert page.is_visible("#strength-box") and page.is_checked("#strength-auto")
+        assert page.is_visible("#strength-box") and not page.is_checked("#strength-auto")
         assert page.is_checked("#camera") and page.is_disabled("#level")
-        assert page.is_disabled("#strength")  # chosen for the photo
         page.click("#restore")
         page.wait_for_function(
-            "/strength [0-9.]+ \\(auto\\)/.test(document.getElementById('info').textContent)",
+            "/denoise_real \\(RGB\\)$/.test(document.getElementById('info').textContent)",
             timeout=120_000,
         )
         assert page.inner_text("#status") == "done: denoise camera"
@@ -160,7 +159,13 @@ def test_restore_compare_and_download_in_chromium(server: str, tmp_path: Path) -
         page.screenshot(path=str(tmp_path / "serve.png"))
         if os.environ.get("CSRNET_SCREENSHOT"):  # the README's picture of the page
             shutil.copy(tmp_path / "serve.png", os.environ["CSRNET_SCREENSHOT"])
-        assert page.inner_text("#strength-value") == "auto"
+        page.check("#strength-auto")  # chosen for the photo
+        assert page.is_disabled("#strength") and page.inner_text("#strength-value") == "auto"
+        page.click("#restore")
+        page.wait_for_function(
+            "/strength [0-9.]+ \\(auto\\)/.test(document.getElementById('info').textContent)",
+            timeout=120_000,
+        )
         page.uncheck("#strength-auto")  # by hand: half strength
         assert not page.is_disabled("#strength")
         page.fill("#strength", "0.5")

@@ -25,7 +25,6 @@ from csrnet.inference.options import (
     CHANNELS,
     LEVEL_OPTIONS,
     check_strength,
-    default_strength,
     level_or_auto,
     strength_value,
 )
@@ -50,9 +49,10 @@ def add_commands(commands: Commands) -> None:
     )
     rs.add_argument(
         "--strength",
+        default="1",
         help="denoise and jpeg: how much of the model's change to keep (0: the input, "
-        "1: the model's output, up to 1.5: stronger; auto: chosen per photo from what the "
-        "model removed, for camera noise). Default: auto for camera noise, else 1",
+        "1: the model's output (default), up to 1.5: stronger; auto: chosen per photo from "
+        "what the model removed, for camera noise)",
     )
     rs.add_argument("--tile", type=int, default=0, help="tile side (0: from a 2 GiB cap)")
     rs.add_argument("--overlap", type=int, default=32, help="tile margin in pixels")
@@ -87,8 +87,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     check_tile_options(args.tile, args.overlap)
     level = getattr(args, LEVEL_OPTIONS[args.task])
     try:
-        given = args.strength
-        args.strength = default_strength(level) if given is None else strength_value(given)
+        args.strength = strength_value(args.strength)
         check_strength(args.task, args.strength, level)
     except CsrnetError as exc:
         raise UsageError(f"--{exc}") from None

@@ -17,7 +17,6 @@ from csrnet.inference.options import (
     LEVEL_OPTIONS,
     RunOptions,
     check_strength,
-    default_strength,
     level_or_auto,
     strength_value,
 )
@@ -51,7 +50,7 @@ def restore(
     device: str = "cpu",
     channels: str = "auto",
     backend: str = "auto",
-    strength: float | str | None = None,
+    strength: float | str = 1.0,
 ) -> Image.Image | np.ndarray:
     """Restore a PIL image or a uint8 or uint16 numpy array; returns the same type (a
     16-bit image comes back with 16 bits). A model is loaded (and compiled for its back end)
@@ -77,8 +76,7 @@ def restore(
             "onnxruntime-int8".
         strength: denoising and JPEG: how much of the model's change is kept (0: the input,
             1: the model's output, up to 1.5: stronger; "auto": chosen per photo from what
-            the model removed, for camera noise only). Default: "auto" for camera noise,
-            else 1.
+            the model removed, for camera noise only: docs/RESTORING.md).
     """
     option = LEVEL_OPTIONS.get(task)
     if option is None:
@@ -86,7 +84,7 @@ def restore(
     level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
     if level is None or (level == AUTO and task not in AUTO_SOURCES):
         raise CsrnetError(f"task {task} needs {option}")
-    strength = default_strength(level) if strength is None else strength_value(strength)
+    strength = strength_value(strength)
     check_strength(task, strength, level)
     name = "array" if isinstance(image, np.ndarray) else "image"
     photo = photo_from_array(image) if name == "array" else photo_from_pil(image, name)

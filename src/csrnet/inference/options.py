@@ -25,7 +25,6 @@ __all__ = [
     "RunOptions",
     "check_channels",
     "check_strength",
-    "default_strength",
     "level_or_auto",
     "strength_value",
 ]
@@ -60,12 +59,6 @@ def level_or_auto(task: str, level: float | str | None) -> float | str | None:
 def check_channels(channels: str) -> None:
     if channels not in CHANNELS:
         raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
-
-
-def default_strength(level: float | str | None) -> float | str:
-    """The strength a restore keeps when none is given: for camera noise, chosen per photo
-    (``csrnet.inference.strength``); otherwise the model's output."""
-    return AUTO if level == CAMERA else 1.0
 
 
 def strength_value(strength: float | str) -> float | str:

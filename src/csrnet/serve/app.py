@@ -123,7 +123,7 @@ async def _read_form(request: Request, max_bytes: int) -> Upload:
         level = level_number(form.get("level"))
         demo = str(form.get("demo", "")).lower() in ("1", "true", "on")
         channels = str(form.get("channels", "auto"))
-        strength = form.get("strength")  # checked by Jobs.submit; none: the default
+        strength = form.get("strength")  # checked by Jobs.submit; none: 1
         strength = None if strength is None else str(strength)
     return data, task, level, demo, channels, strength
 

@@ -25,7 +25,6 @@ from csrnet.inference.options import (
     STRENGTH_RANGE,
     check_channels,
     check_strength,
-    default_strength,
     strength_value,
 )
 from csrnet.protocol.degrade import Degradation
@@ -440,13 +439,13 @@ def options() -> dict[str, Any]:
 def _checked_setting(
     task: str, level: float | str, demo: bool, channels: str, strength: float | str | None
 ) -> tuple[Degradation | None, float | str]:
-    """A job's setting (None: read from the photo) and strength (none given: the default
-    for the level), or a CsrnetError saying what is wrong with them."""
+    """A job's setting (None: read from the photo) and strength (none given: 1), or a
+    CsrnetError saying what is wrong with them."""
     deg = None if level == AUTO else degradation_of(task, level)
     if level == AUTO and (demo or task not in AUTO_SOURCES):
         raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
     check_channels(channels)
-    strength = default_strength(level) if strength is None else strength_value(strength)
+    strength = 1.0 if strength is None else strength_value(strength)
     check_strength(task, strength, level)
     return deg, strength
 

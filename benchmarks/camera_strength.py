@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 import csrnet
 from csrnet.evaluation.scorecache import weights_label
 from csrnet.inference.options import STRENGTH_RANGE
-from csrnet.inference.strength import STRENGTH_RULE, auto_strength, residual_statistics
+from csrnet.inference.strength import STRENGTH_RULE, residual_statistics, rule_strength
 from csrnet.protocol import camera
 from csrnet.protocol.degrade import Degradation, image_rng
 from csrnet.protocol.images import data_root, list_images, read_image
@@ -86,11 +86,11 @@ def captures(folder: Path, count: int, shots: tuple[float, float] | None, seed: 
 
 def fit(photos: list[Restored]) -> np.ndarray:
     """The rule's weights maximising the mean PSNR of the blends over ``photos``."""
-    logs = np.array([[1.0, np.log(k), np.log(s)] for k, s in (p.statistics for p in photos)])
-    a, b, c = (np.array(column) for column in zip(*(p.abc for p in photos), strict=True))
+    kurtosis, std = np.array([p.statistics for p in photos]).T
+    a, b, c = np.array([p.abc for p in photos]).T
 
     def loss(weights: np.ndarray) -> float:
-        s = np.clip(logs @ weights, *STRENGTH_RANGE)
+        s = rule_strength(kurtosis, std, weights)
         mse = np.maximum(a - 2 * b * s + c * s * s, 1e-9)
         return -float(np.mean(10 * np.log10(255.0**2 / mse)))
 
@@ -127,7 +127,7 @@ def main() -> None:
         folder, _, kind = name.partition(":")
         shots = MILD_SHOTS if kind == "mild" else None
         photos = [Restored(n, r) for n, r in captures(root / folder, args.images, shots)]
-        chosen = [auto_strength(p.noisy, p.output) for p in photos]
+        chosen = [float(rule_strength(*p.statistics)) for p in photos]
         scores = [
             [p.at(0.0) for p in photos],
             *([p.at(s) for p in photos] for s in FIXED),

@@ -22,7 +22,14 @@ import numpy as np
 
 from csrnet.inference.options import STRENGTH_RANGE
 
-__all__ = ["FITTED_FOR", "LUMA", "STRENGTH_RULE", "auto_strength", "residual_statistics"]
+__all__ = [
+    "FITTED_FOR",
+    "LUMA",
+    "STRENGTH_RULE",
+    "auto_strength",
+    "residual_statistics",
+    "rule_strength",
+]
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601 full range, as JPEG
 STRENGTH_RULE = (2.453, -0.805, -0.230)  # strength = a + b ln(kurtosis) + c ln(std)
@@ -54,8 +61,11 @@ def auto_strength(before: np.ndarray, after: np.ndarray) -> float:
     """The share of the change from ``before`` to ``after`` a photo keeps: the rule above,
     clipped to the strength's range (1 where the model changed nothing)."""
     kurtosis, std = residual_statistics(before, after)
-    if std == 0.0:
-        return 1.0
-    a, b, c = STRENGTH_RULE
-    low, high = STRENGTH_RANGE
-    return float(np.clip(a + b * np.log(kurtosis) + c * np.log(std), low, high))
+    return 1.0 if std == 0.0 else float(rule_strength(kurtosis, std))
+
+
+def rule_strength(kurtosis, std, rule=STRENGTH_RULE):
+    """The rule's strength for a residual's kurtosis and standard deviation (numbers or
+    arrays), with ``rule``'s weights, clipped to the strength's range."""
+    a, b, c = rule
+    return np.clip(a + b * np.log(kurtosis) + c * np.log(std), *STRENGTH_RANGE)

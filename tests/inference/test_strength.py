@@ -11,7 +11,7 @@ from PIL import Image
 
 from csrnet.cli import main
 from csrnet.errors import CsrnetError
-from csrnet.inference.options import AUTO, STRENGTH_RANGE, RunOptions, check_strength
+from csrnet.inference.options import AUTO, STRENGTH_RANGE, RunOptions, checked_strength
 from csrnet.inference.photo import Photo
 from csrnet.inference.pipeline import restore_photo
 from csrnet.inference.strength import FITTED_FOR, auto_strength, residual_statistics
@@ -60,10 +60,14 @@ def test_the_rule_was_fitted_on_the_shipped_camera_model() -> None:
 
 
 def test_auto_is_for_camera_noise_only() -> None:
-    check_strength("denoise", AUTO, "camera")
+    assert checked_strength("denoise", AUTO, "camera") == AUTO
+    assert checked_strength("jpeg", "0.5", 10) == 0.5  # the page and the CLI send text
+    for bad in ["strong", "2"]:
+        with pytest.raises(CsrnetError, match="strength"):
+            checked_strength("jpeg", bad, 10)
     for task, level in [("denoise", 25), ("denoise", AUTO), ("jpeg", 10), ("sr", 2)]:
         with pytest.raises(CsrnetError, match="strength auto is chosen for camera noise"):
-            check_strength(task, AUTO, level)
+            checked_strength(task, AUTO, level)
 
 
 def test_a_restore_at_auto_keeps_the_strength_it_reports(weights_dir: Path) -> None:

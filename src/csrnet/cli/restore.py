@@ -24,9 +24,8 @@ from csrnet.inference.options import (
     AUTO_SOURCES,
     CHANNELS,
     LEVEL_OPTIONS,
-    check_strength,
+    checked_strength,
     level_or_auto,
-    strength_value,
 )
 
 __all__ = ["add_commands"]
@@ -87,8 +86,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     check_tile_options(args.tile, args.overlap)
     level = getattr(args, LEVEL_OPTIONS[args.task])
     try:
-        args.strength = strength_value(args.strength)
-        check_strength(args.task, args.strength, level)
+        args.strength = checked_strength(args.task, args.strength, level)
     except CsrnetError as exc:
         raise UsageError(f"--{exc}") from None
     if args.threads < 0:

@@ -16,9 +16,8 @@ from csrnet.inference.options import (
     AUTO_SOURCES,
     LEVEL_OPTIONS,
     RunOptions,
-    check_strength,
+    checked_strength,
     level_or_auto,
-    strength_value,
 )
 from csrnet.inference.photo import photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from csrnet.inference.pipeline import restore_photo
@@ -84,8 +83,7 @@ def restore(
     level = level_or_auto(task, {"scale": scale, "sigma": sigma, "quality": quality}[option])
     if level is None or (level == AUTO and task not in AUTO_SOURCES):
         raise CsrnetError(f"task {task} needs {option}")
-    strength = strength_value(strength)
-    check_strength(task, strength, level)
+    strength = checked_strength(task, strength, level)
     name = "array" if isinstance(image, np.ndarray) else "image"
     photo = photo_from_array(image) if name == "array" else photo_from_pil(image, name)
     deg = LevelReader(task, level, ask=f"{option}=")(photo, name)

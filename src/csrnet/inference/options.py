@@ -24,9 +24,8 @@ __all__ = [
     "STRENGTH_RANGE",
     "RunOptions",
     "check_channels",
-    "check_strength",
+    "checked_strength",
     "level_or_auto",
-    "strength_value",
 ]
 
 AUTO = "auto"  # a level read from each photo, a back end or channels chosen for it
@@ -61,34 +60,29 @@ def check_channels(channels: str) -> None:
         raise CsrnetError(f"channels {channels!r}: choose from {', '.join(CHANNELS)}")
 
 
-def strength_value(strength: float | str) -> float | str:
-    """A strength as given (a number, or its text as the command line and the page send
-    it), or "auto"; a CsrnetError otherwise."""
-    if strength == AUTO:
-        return AUTO
-    try:
-        return float(strength)
-    except (TypeError, ValueError):
-        raise CsrnetError(f"strength {strength!r} is not a number or {AUTO!r}") from None
-
-
-def check_strength(task: str, strength: float | str, level: float | str | None = None) -> None:
-    """Refuse a strength out of range, one for a task that has none (SR), or "auto" where
-    it is not measured (anything but camera noise, at ``level`` "camera")."""
+def checked_strength(
+    task: str, strength: float | str, level: float | str | None = None
+) -> float | str:
+    """A strength as given (a number, its text as the command line and the page send it, or
+    "auto"), parsed; a CsrnetError for one out of range, one for a task that has none (SR),
+    or "auto" where it is not measured (anything but camera noise, at ``level`` "camera")."""
     if strength == AUTO:
         if task != "denoise" or level != CAMERA:
             raise CsrnetError(
                 "strength auto is chosen for camera noise (denoising without a sigma): "
                 "give a number here"
             )
-        return
+        return AUTO
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise CsrnetError(f"strength {strength!r} is not a number or {AUTO!r}") from None
     low, high = STRENGTH_RANGE
-    if not low <= strength <= high:
-        raise CsrnetError(
-            f"strength {strength:g}: give {low:g} to {high:g} (1: the model's output)"
-        )
-    if task == "sr" and strength != 1.0:
+    if not low <= value <= high:
+        raise CsrnetError(f"strength {value:g}: give {low:g} to {high:g} (1: the model's output)")
+    if task == "sr" and value != 1.0:
         raise CsrnetError("strength is for denoising and JPEG: SR has no input to blend with")
+    return value
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from csrnet.inference.options import (
     LEVEL_OPTIONS,
     STRENGTH_RANGE,
     check_channels,
-    check_strength,
-    strength_value,
+    checked_strength,
 )
 from csrnet.protocol.degrade import Degradation
 
@@ -445,9 +444,7 @@ def _checked_setting(
     if level == AUTO and (demo or task not in AUTO_SOURCES):
         raise CsrnetError("auto reads the sigma or quality of a photo: give a level here")
     check_channels(channels)
-    strength = 1.0 if strength is None else strength_value(strength)
-    check_strength(task, strength, level)
-    return deg, strength
+    return deg, checked_strength(task, 1.0 if strength is None else strength, level)
 
 
 def level_number(value: Any) -> float | str:

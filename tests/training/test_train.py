@@ -137,14 +137,22 @@ def test_time_budget_fits_the_schedule_and_stops(
 
 
 def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
+    """SIGTERM to the run's process group (``timeout``, a batch scheduler's cancel), its
+    data worker included, stops it after the step with a checkpoint and no traceback."""
     path = tiny_config(tmp_path, "jpeg", steps=100_000, ckpt_every=5)
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "csrnet", "train", str(path), "--run-dir", str(run_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*cmd, "--set", "data.workers=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while not (run_dir / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted at step" in err and "Traceback" not in err

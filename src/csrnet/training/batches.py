@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from collections.abc import Iterator
 
 import torch
@@ -83,9 +84,21 @@ def make_batches(
         )
     stream = PatchStream(images, recipe, d.batch_size, start_step, rank, world)
     loader = DataLoader(
-        stream, batch_size=None, num_workers=d.workers, pin_memory=device.type == "cuda"
+        stream,
+        batch_size=None,
+        num_workers=d.workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_leave_stop_signals_to_the_trainer,
     )
     return iter(loader), None
+
+
+def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    """A data worker ignores SIGINT and SIGTERM sent to the whole process group (Ctrl-C,
+    ``timeout``, a batch scheduler's cancel): the trainer stops after its step and
+    checkpoints, then shuts its workers down (a worker also exits when the trainer dies)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def next_batch(host_batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -200,6 +200,26 @@ def test_a_subset_gets_no_delta_against_the_paper(
         assert f"Table {number} among the paper's methods: on whole sets only" in text
 
 
+def test_a_file_at_none_of_the_papers_levels_gets_no_column(
+    tmp_path: Path, small_data: Path, weights_dir: Path
+) -> None:
+    """A specialist beyond the paper's levels (sigma 25) is left out of Table III, whose
+    rows are the paper's sigmas, rather than given a column of dashes."""
+    model = CSRnet(depth=1, res_blocks=1, channels=4, first_channels=4, input_skip=True)
+    meta = {
+        "task": {"task": "denoise", "levels": [25], "level_range": None, "val_levels": []},
+        "steps": 3,
+        "recipe": "fast_denoise_s25",
+        "config": {"name": "fast_denoise_s25", "model": {"preset": "CSRnet-Dense"}},
+    }
+    save_weights(weights_dir / "denoise_s25_tiny.safetensors", model, meta)
+    out = tmp_path / "RESULTS.md"
+    argv = ["report", "--weights-dir", str(weights_dir), "-o", str(out), "--limit", "1"]
+    assert main([*argv, "--data-root", str(small_data), "--no-progress"]) == 0
+    table = out.read_text().split("## Table III: ")[1].split("\n## ")[0]
+    assert "denoise_tiny" in table and "denoise_s25_tiny" not in table
+
+
 def test_cached_report_scores_nothing_and_lists_what_is_missing(
     tmp_path: Path, small_data: Path, weights_dir: Path
 ) -> None:

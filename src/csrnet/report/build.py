@@ -165,6 +165,7 @@ def _paper_sections(task, ours, fns, logs, root, score: Scorer, bm3d_cache, limi
     then where ours land among the paper's methods."""
     number, title, paper_table = PAPER_TABLES[task]
     levels = [lv for lv in PAPER_LEVELS[task] if any(lv in w.levels for w in ours)]
+    ours = [w for w in ours if any(lv in w.levels for lv in levels)]  # no empty column
     input_log = score.cache.log("input")
     rows = []
     for level in levels:

@@ -64,7 +64,11 @@ def auto_strength(before: np.ndarray, after: np.ndarray) -> float:
     return 1.0 if std == 0.0 else float(rule_strength(kurtosis, std))
 
 
-def rule_strength(kurtosis, std, rule=STRENGTH_RULE):
+def rule_strength(
+    kurtosis: float | np.ndarray,
+    std: float | np.ndarray,
+    rule: tuple[float, float, float] | np.ndarray = STRENGTH_RULE,
+) -> np.ndarray:
     """The rule's strength for a residual's kurtosis and standard deviation (numbers or
     arrays), with ``rule``'s weights, clipped to the strength's range."""
     a, b, c = rule

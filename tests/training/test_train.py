@@ -168,6 +168,30 @@ def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
     assert read_checkpoint(run_dir / "last.pt")["step"] == step + 3
 
 
+def test_resume_keeps_the_settings_the_run_started_with(tmp_path: Path, capsys) -> None:
+    """The resume command a stopped run prints (its recipe, --resume, --run-dir) continues
+    with the --set the run started with, not the recipe file's values; a --set given to the
+    resume still applies; a model that differs from the checkpoint's is one line."""
+    path = tiny_config(tmp_path, "jpeg", steps=4)
+    run = tmp_path / "run"
+    cmd = ["train", str(path), "--run-dir", str(run), "--no-progress"]
+    started = ["--set", "seed=7", "--set", "model.input_skip=true", "--set", "log_every=2"]
+    assert main([*cmd, *started]) == 0
+    capsys.readouterr()
+    assert main([*cmd, "--resume", "--set", "steps=6"]) == 0
+    note = capsys.readouterr().err
+    assert "model.input_skip, seed" in note and "steps" not in note
+    state = read_checkpoint(run / "last.pt")
+    assert state["step"] == 6 and state["config"]["steps"] == 6
+    assert state["config"]["seed"] == 7 and state["config"]["log_every"] == 2
+    assert state["config"]["model"]["input_skip"] is True
+    assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 7
+    assert main([*cmd, "--resume", "--set", "steps=8", "--set", "model.input_skip=false"]) == 1
+    err = capsys.readouterr().err
+    assert "keeps its model" in err and "input_skip True -> False" in err
+    assert len(err.strip().splitlines()) == 2 and read_checkpoint(run / "last.pt")["step"] == 6
+
+
 def test_export_round_trip(tmp_path: Path) -> None:
     cfg = load_config(tiny_config(tmp_path, "denoise", steps=12, val_every=6))
     train(cfg, tmp_path / "run", progress=False)

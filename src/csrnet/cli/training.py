@@ -33,7 +33,12 @@ def _add_train(commands: Commands) -> None:
     """`csrnet train`: a run from a YAML recipe."""
     tr = add_command(commands, cmd_train, "train")
     tr.add_argument("config", metavar="CONFIG", help="a recipe, e.g. configs/fast/sr_x2.yaml")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --run-dir with the settings it started with (its "
+        "config.yaml; --set still changes one)",
+    )
     tr.add_argument(
         "--set",
         action="append",
@@ -64,12 +69,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     Train from a YAML recipe. Several GPUs: torchrun --nproc_per_node=N -m csrnet train CONFIG
     [options].
     """
-    from csrnet.training.config import load_config
+    from csrnet.training.config import RUN_CONFIG, load_config, resume_config
     from csrnet.training.loop import train
 
     overrides = [*args.set, *([f"device={args.device}"] if args.device else [])]
     cfg = load_config(args.config, overrides)
     run_dir = Path(args.run_dir or Path("runs") / cfg.name)
+    if args.resume:
+        cfg, differ = resume_config(cfg, run_dir, overrides)
+        if differ:
+            print(
+                f"csrnet: resuming with the run's own settings ({run_dir / RUN_CONFIG}), "
+                f"which differ from {args.config} in {', '.join(differ)}; --set changes one",
+                file=sys.stderr,
+            )
     result = train(
         cfg, run_dir, resume=args.resume, dry_run=args.dry_run, progress=not args.no_progress
     )

@@ -2,7 +2,8 @@
 
 A recipe may name ``base`` recipes (a path or a list of paths relative to its own file,
 merged in order) whose keys it overrides; ``--set section.key=value`` overrides keys once
-more (values parsed as YAML).
+more (values parsed as YAML). A run folder keeps its resolved recipe as ``config.yaml``; a
+resumed run takes its settings from there (:func:`resume_config`), not from the recipe file.
 
 Everything is checked before training starts: unknown keys, wrong types, out-of-range values
 give a :class:`CsrnetError` naming the key.
@@ -23,9 +24,11 @@ import yaml
 
 from csrnet.errors import CsrnetError, first_line
 from csrnet.model import PRESETS, ModelConfig
-from csrnet.protocol.images import data_root
+from csrnet.protocol.images import data_root, write_atomic
 
-__all__ = ["TrainConfig", "load_config"]
+__all__ = ["RUN_CONFIG", "TrainConfig", "load_config", "resume_config", "write_run_config"]
+
+RUN_CONFIG = "config.yaml"  # a run folder's resolved recipe
 
 
 @dataclass
@@ -244,6 +247,39 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
             raise CsrnetError(f"--set {item!r}: not a YAML value ({first_line(exc)})") from None
         _set_dotted(raw, key.strip(), parsed)
     return config_from_dict(raw)
+
+
+def resume_config(
+    recipe: TrainConfig, run_dir: str | os.PathLike, overrides: typing.Sequence[str] = ()
+) -> tuple[TrainConfig, list[str]]:
+    """The settings to resume the run in ``run_dir`` with: the recipe it was started with,
+    as resolved then (its ``config.yaml``, the first call's ``--set`` included), with this
+    call's ``overrides`` on top; and the keys in which ``recipe`` (the recipe file with the
+    same overrides) differs from them. A folder without ``config.yaml`` resumes ``recipe``."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.is_file():
+        return recipe, []
+    own = load_config(path, overrides)
+    mine, theirs = _flat(own.to_dict()), _flat(recipe.to_dict())
+    keys = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+    return own, [k for k in keys if k != "notes"]
+
+
+def write_run_config(run_dir: Path, cfg: TrainConfig) -> None:
+    """The resolved recipe as ``run_dir/config.yaml``, what :func:`resume_config` reads."""
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    write_atomic(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(text))
+
+
+def _flat(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def config_from_dict(raw: dict[str, Any]) -> TrainConfig:

@@ -4,6 +4,7 @@ checkpoints, validation records and TensorBoard logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import threading
@@ -14,17 +15,15 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import yaml
 from tqdm import tqdm
 
 from csrnet.datasets.patches import TrainingImages
 from csrnet.devices import device_label
 from csrnet.errors import CsrnetError, first_line, warn
 from csrnet.model import CSRnet
-from csrnet.protocol.images import write_atomic
 from csrnet.training.batches import make_batches, next_batch
 from csrnet.training.checkpoint import previous, read_checkpoint, write_checkpoint
-from csrnet.training.config import TrainConfig
+from csrnet.training.config import ModelSpec, TrainConfig, write_run_config
 from csrnet.training.engine import EagerStep, LossLog, engine_class
 from csrnet.training.optimizer import make_optimizer, use_lr_kind, use_training_layout
 from csrnet.training.precision import Precision, choose_precision
@@ -32,7 +31,7 @@ from csrnet.training.schedule import FIT_EVERY, BudgetFit, StepClock, lr_at
 from csrnet.training.validation import log_validation, validate
 from csrnet.weights import load_weights
 
-__all__ = ["TrainResult", "Trainer", "read_resume_state", "write_config"]
+__all__ = ["TrainResult", "Trainer", "read_resume_state"]
 
 
 @dataclass
@@ -95,12 +94,6 @@ def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     return state
 
 
-def write_config(run_dir: Path, cfg: TrainConfig) -> None:
-    """The resolved recipe as ``run_dir/config.yaml``."""
-    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
-    write_atomic(run_dir / "config.yaml", lambda tmp: tmp.write_text(text))
-
-
 def read_resume_state(last: Path) -> dict[str, Any]:
     """``last.pt``, or, if it is missing or damaged, the checkpoint before it (with a warning)."""
     try:
@@ -148,13 +141,27 @@ class Trainer:
         self.writer = None
         if self.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            write_config(run_dir, cfg)
+            write_run_config(run_dir, cfg)
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(run_dir / "tb"))
 
     def _restore(self, cfg: TrainConfig, state: dict[str, Any]) -> TrainConfig:
         """Take up a checkpoint's weights, optimiser, step, history, fitted length and RNG."""
+        trained, asked = (
+            ModelSpec.from_dict(state["config"].get("model", {})).build(),
+            cfg.model_config,
+        )
+        changed = [  # a change without weights of its own (input_skip) would load silently
+            f"{f.name} {getattr(trained, f.name)} -> {getattr(asked, f.name)}"
+            for f in dataclasses.fields(trained)
+            if getattr(trained, f.name) != getattr(asked, f.name)
+        ]
+        if changed:
+            raise CsrnetError(
+                f"{self.run_dir / 'last.pt'}: a resumed run keeps its model; this config "
+                f"changes model {', '.join(changed)}"
+            )
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -225,7 +232,7 @@ class Trainer:
         self.cfg, self.fitted = replace(self.cfg, steps=steps), True
         bar.total = steps
         if self.is_main and changed:
-            write_config(self.run_dir, self.cfg)
+            write_run_config(self.run_dir, self.cfg)
 
     def _any_rank(self, flag: bool) -> bool:
         if self.world == 1:

@@ -94,6 +94,18 @@ def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     return state
 
 
+def model_changes(trained: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """How ``cfg``'s model differs from the one a checkpoint's config (``trained``) built,
+    as "field old -> new": a change without weights of its own (``input_skip``) would
+    otherwise load the checkpoint silently."""
+    old, new = ModelSpec.from_dict(trained.get("model", {})).build(), cfg.model_config
+    return [
+        f"{f.name} {getattr(old, f.name)} -> {getattr(new, f.name)}"
+        for f in dataclasses.fields(old)
+        if getattr(old, f.name) != getattr(new, f.name)
+    ]
+
+
 def read_resume_state(last: Path) -> dict[str, Any]:
     """``last.pt``, or, if it is missing or damaged, the checkpoint before it (with a warning)."""
     try:
@@ -148,15 +160,7 @@ class Trainer:
 
     def _restore(self, cfg: TrainConfig, state: dict[str, Any]) -> TrainConfig:
         """Take up a checkpoint's weights, optimiser, step, history, fitted length and RNG."""
-        trained, asked = (
-            ModelSpec.from_dict(state["config"].get("model", {})).build(),
-            cfg.model_config,
-        )
-        changed = [  # a change without weights of its own (input_skip) would load silently
-            f"{f.name} {getattr(trained, f.name)} -> {getattr(asked, f.name)}"
-            for f in dataclasses.fields(trained)
-            if getattr(trained, f.name) != getattr(asked, f.name)
-        ]
+        changed = model_changes(state["config"], cfg)
         if changed:
             raise CsrnetError(
                 f"{self.run_dir / 'last.pt'}: a resumed run keeps its model; this config "

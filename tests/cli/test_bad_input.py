@@ -242,6 +242,21 @@ def test_restore_outputs_that_are_not_files_or_folders(
     assert Path("/dev/null").is_char_device()
 
 
+def test_restore_checks_its_files_before_it_loads_a_model(capsys, tmp_path: Path) -> None:
+    # weights that do not exist: their error, were they loaded first, would come instead
+    weights = ["--weights", str(tmp_path / "none.safetensors")]
+    sr = ["--task", "sr", "--scale", "2", *weights]
+    code, err = run_cli(capsys, "restore", str(tmp_path / "gone.png"), "-o", "out.png", *sr)
+    assert code == 1
+    one_line(err, "gone.png: no such file or folder")
+    demo = tmp_path / "demo.png"
+    demo.write_bytes(b"keep me")
+    code, err = run_cli(capsys, "restore", "--demo", "-o", str(demo), *sr)
+    assert code == 1
+    one_line(err, "demo.png: exists; pass --overwrite")
+    assert demo.read_bytes() == b"keep me"
+
+
 def test_csv_and_markdown_outputs_never_replace_a_device(capsys, tmp_path: Path) -> None:
     data = sample_dir("Set5")
     for argv in (

@@ -100,7 +100,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     from csrnet.devices import resolve_device
     from csrnet.inference.choice import ModelCache, ModelChoices
-    from csrnet.inference.files import expand_inputs, restore_files
+    from csrnet.inference.files import restore_files
     from csrnet.inference.levels import LevelReader
     from csrnet.inference.options import RunOptions
 
@@ -108,20 +108,35 @@ def cmd_restore(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = str(resolve_device(args.device))
     first = None if deg == AUTO else deg
-    cache = ModelCache(device, args.backend)
+    cache = ModelCache(device, args.backend)  # checks the back end: no model loaded yet
+    out, inputs = _checked_paths(args)
     choices = ModelChoices(cache, args.weights, args.channels, first)
     run = RunOptions(device, args.tile, args.self_ensemble, args.overlap, strength=args.strength)
 
     if args.demo:
         return _restore_demo(args, deg, choices, run)
 
-    inputs = expand_inputs(args.inputs)
-    out = Path(args.output)
     levels = LevelReader(args.task, deg)
     result = restore_files(
         inputs, out, choices, levels, run, args.skip_existing, args.overwrite, not args.no_progress
     )
     return _summary(args, deg, inputs, out, result)
+
+
+def _checked_paths(args: argparse.Namespace) -> tuple[Path, list[Path]]:
+    """The output path and the inputs (none for the demo), checked before a model is loaded,
+    or measured by auto."""
+    from csrnet.inference.files import expand_inputs, output_paths
+
+    out = Path(args.output)
+    if args.demo:
+        check_output_folder(str(out))
+        if out.exists() and not args.overwrite:
+            raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
+        return out, []
+    inputs = expand_inputs(args.inputs)
+    output_paths(inputs, out)
+    return out, inputs
 
 
 def _restore_demo(args: argparse.Namespace, deg, choices, run) -> int:
@@ -131,9 +146,6 @@ def _restore_demo(args: argparse.Namespace, deg, choices, run) -> int:
     from csrnet.protocol.images import write_atomic
 
     out = Path(args.output)
-    check_output_folder(str(out))
-    if out.exists() and not args.overwrite:
-        raise CsrnetError(f"{out}: exists; pass --overwrite to replace it")
     model, weights = choices(deg)(Photo(demo_image(deg)[1]))  # the sample photo is colour
     sheet, before, after, space = make_demo(model, deg, run)
     write_atomic(out, lambda tmp: sheet.save(tmp, format="PNG"))

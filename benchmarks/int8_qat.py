@@ -120,13 +120,13 @@ def main() -> None:
     ):
         ov_model = ov.Core().read_model(onnx)
         quantized = quantize_openvino(ov_model, inputs, info.task, keep, keep_types)
-        runners[name] = openvino_runner(quantized, threads)
+        runners[name] = openvino_runner(quantized, "f32", threads)
     start = time.perf_counter()
     quantized = qat_model(model, info, inputs)
     curve = fine_tune(quantized, info, args)
     minutes = (time.perf_counter() - start) / 60
     name = f"QAT, everywhere ({args.steps} steps, lr {args.lr:g}, {minutes:.0f} min)"
-    runners[name] = openvino_runner(to_openvino(quantized, model), threads)
+    runners[name] = openvino_runner(to_openvino(quantized, model), "f32", threads)
     print("QAT L1 loss, mean of each 50 steps: " + ", ".join(f"{v:.5f}" for v in curve))
     print("\ntiming and scoring", flush=True)
     fp32, _ = load_weights(resolve_weights(args.weights))  # as restore runs it (channels_last)

@@ -101,7 +101,7 @@ def main() -> None:
         for name, (keep, keep_types, bits) in VARIANTS.items():
             model_file = ov.Core().read_model(onnx)
             quantized = quantize_openvino(model_file, inputs, info.task, keep, keep_types, bits)
-            run = openvino_runner(quantized, threads)
+            run = openvino_runner(quantized, "f32", threads)
             seconds = best_time(run)
             psnr = score(CompiledModel(run, model.config, "openvino-int8"), deg, folder)
             print(f"| {name} | {psnr - reference:+.3f} | {seconds:.3f} |", flush=True)

@@ -41,9 +41,10 @@ def test_auto_takes_the_fastest_within_the_gate() -> None:
 def test_bf16_is_a_candidate_only_where_the_cpu_computes_it(monkeypatch) -> None:
     monkeypatch.setattr(backends, "installed", lambda name: True)
     monkeypatch.setattr(backends, "cpu_bf16_flags", lambda: ["avx512_bf16"])
-    assert candidates() == ["openvino-int8", "openvino-bf16", "openvino", "torch"]
+    both = ["openvino-int8-bf16", "openvino-int8", "openvino-bf16", "openvino", "torch"]
+    assert candidates() == both
     monkeypatch.setattr(backends, "cpu_bf16_flags", lambda: [])
-    assert "openvino-bf16" not in candidates()
+    assert candidates() == ["openvino-int8", "openvino", "torch"]
 
 
 def test_bf16_without_native_bf16_is_a_one_line_error(monkeypatch, capsys) -> None:

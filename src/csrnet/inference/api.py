@@ -70,9 +70,7 @@ def restore(
         channels: "auto" (a colour image gets an RGB model when one is installed for the
             setting), "y" (the paper's way: restore Y, keep or enlarge Cb/Cr) or "rgb".
         backend: "auto" (the fastest installed that keeps fp32's PSNR on this CPU, measured
-            once per model: docs/SPEED.md),
-            "torch", "openvino", "openvino-int8", "openvino-bf16", "onnxruntime" or
-            "onnxruntime-int8".
+            once per model: docs/SPEED.md) or one of ``csrnet.inference.options.BACKENDS``.
         strength: denoising and JPEG: how much of the model's change is kept (0: the input,
             1: the model's output, up to 1.5: stronger; "auto": chosen per photo from what
             the model removed, for camera noise only: docs/RESTORING.md).

@@ -46,7 +46,7 @@ __all__ = ["GATE_DB", "Trial", "choose_backend", "compile_model", "measured_choi
 
 GATE_DB = 0.02  # PSNR a back end may lose against PyTorch fp32 and still be chosen
 TIE = 0.05  # speeds within 5% count as tied: the more accurate is chosen
-CANDIDATES = ("openvino-int8", "openvino-bf16", "openvino", "torch")
+CANDIDATES = ("openvino-int8-bf16", "openvino-int8", "openvino-bf16", "openvino", "torch")
 GATE_PATCHES, GATE_SIDE, GATE_STEP = 24, 120, 1  # the calibration's draw is step 0
 # the levels of the accuracy cells (Set5 x2, BSD68 / CBSD68 sigma 25, Classic5 / LIVE1 q10)
 GATE_LEVELS = {"sr": 2.0, "denoise": 25.0, "jpeg": 10.0}

@@ -42,6 +42,8 @@ __all__ = [
     "discard_conversions",
     "installed",
     "model_key",
+    "openvino_config",
+    "openvino_model",
     "openvino_runner",
     "quantize_openvino",
     "run_on",
@@ -53,6 +55,7 @@ NEEDS = {
     "torch": ((), ""),
     "openvino": (("openvino", "onnx"), "openvino"),
     "openvino-int8": (("openvino", "nncf", "onnx"), "openvino"),
+    "openvino-int8-bf16": (("openvino", "nncf", "onnx"), "openvino"),
     "openvino-bf16": (("openvino", "onnx"), "openvino"),
     "onnxruntime": (("onnx", "onnxruntime"), "onnx"),
     "onnxruntime-int8": (("onnx", "onnxruntime"), "onnx"),
@@ -122,7 +125,7 @@ def run_on(
         return model
     threads = threads or torch.get_num_threads()
     if backend.startswith("openvino"):
-        run = _openvino(model, info, backend.removeprefix("openvino").lstrip("-"), threads)
+        run = openvino_runner(*openvino_model(model, info, backend), threads)
     else:
         run = _onnxruntime(model, info, backend.endswith("int8"), threads)
     return CompiledModel(run, model.config, backend)
@@ -196,40 +199,45 @@ def _calibration(info: WeightsInfo, backend: str) -> np.ndarray:
     return inputs
 
 
-def _openvino(model: CSRnet, info: WeightsInfo, kind: str, threads: int) -> Runner:
-    """The OpenVINO runner of ``kind``: "" (fp32), "int8" or "bf16"."""
+def openvino_model(model: CSRnet, info: WeightsInfo, backend: str) -> tuple[Any, str]:
+    """The OpenVINO graph ``backend`` runs and the precision it is compiled in: the fp32
+    graph for openvino (f32) and openvino-bf16, the int8 graph for openvino-int8 (f32: its
+    layers kept from int8 compute in fp32) and openvino-int8-bf16 (in bf16)."""
     import openvino as ov
 
     core = ov.Core()
     onnx_path = _onnx_file(model)
-    if kind == "int8":
+    precision = "bf16" if backend.endswith("bf16") else "f32"
+    if "int8" not in backend:
+        return core.read_model(onnx_path), precision
 
-        def make(path: Path) -> None:
-            start = time.perf_counter()
-            inputs = _calibration(info, "openvino-int8")
-            quantized = quantize_openvino(core.read_model(onnx_path), inputs, info.task)
-            ov.save_model(quantized, str(path), compress_to_fp16=False)
-            warn(f"openvino-int8: ready in {time.perf_counter() - start:.0f} s")
+    def make(path: Path) -> None:
+        start = time.perf_counter()
+        inputs = _calibration(info, "openvino-int8")
+        quantized = quantize_openvino(core.read_model(onnx_path), inputs, info.task)
+        ov.save_model(quantized, str(path), compress_to_fp16=False)
+        warn(f"openvino-int8: ready in {time.perf_counter() - start:.0f} s")
 
-        xml = _cached(f"{onnx_path.stem}-openvino-int8", make, (".xml", ".bin"))
-        ov_model = core.read_model(xml)
-    else:
-        ov_model = core.read_model(onnx_path)
-    return openvino_runner(ov_model, threads, "bf16" if kind == "bf16" else "f32")
+    xml = _cached(f"{onnx_path.stem}-openvino-int8", make, (".xml", ".bin"))
+    return core.read_model(xml), precision
 
 
-def openvino_runner(ov_model: Any, threads: int, precision: str = "f32") -> Runner:
-    """An OpenVINO model compiled for the CPU, computing in ``precision`` ("f32" or "bf16")
-    where it is not int8."""
-    import openvino as ov
-
-    config = {
+def openvino_config(threads: int, precision: str = "f32") -> dict[str, Any]:
+    """How csrnet compiles an OpenVINO model for the CPU: latency, ``threads``, and
+    ``precision`` ("f32" or "bf16") where the graph is not int8."""
+    return {
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": threads,
         # pinned: without it OpenVINO runs bf16 on CPUs that have it, fp32 elsewhere
         "INFERENCE_PRECISION_HINT": precision,
     }
-    compiled = ov.Core().compile_model(ov_model, "CPU", config)
+
+
+def openvino_runner(ov_model: Any, precision: str, threads: int) -> Runner:
+    """An OpenVINO model compiled for the CPU (:func:`openvino_config`)."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(ov_model, "CPU", openvino_config(threads, precision))
     return lambda x: compiled(x)[0]
 
 

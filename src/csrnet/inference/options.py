@@ -37,6 +37,7 @@ BACKENDS = (
     "torch",
     "openvino",
     "openvino-int8",
+    "openvino-int8-bf16",
     "openvino-bf16",
     "onnxruntime",
     "onnxruntime-int8",

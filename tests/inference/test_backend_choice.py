@@ -65,7 +65,7 @@ def test_auto_measures_once_per_cpu_and_says_what_it_chose(tiny, monkeypatch, ca
         run = compile_model(model, info, "auto")
     notes = [str(w.message) for w in caught if w.category is CsrnetWarning]
     assert any("measuring" in n for n in notes), notes
-    (entry,) = backend_choice.measured_choices().values()
+    ((key, entry),) = backend_choice.measured_choices().items()
     names = [t["backend"] for t in entry["trials"]]
     assert names[0] == "torch" and set(names) == set(candidates())
     assert entry["chosen"] == getattr(run, "backend", "torch")
@@ -79,6 +79,13 @@ def test_auto_measures_once_per_cpu_and_says_what_it_chose(tiny, monkeypatch, ca
     capsys.readouterr()
     assert main(["models"]) == 0
     assert f"    {info.name}: {entry['chosen']}, the fastest within" in capsys.readouterr().out
+    # a candidate the record lacks (installed since, or new in csrnet) measures again
+    entry["trials"] = [t for t in entry["trials"] if t["backend"] != candidates()[0]]
+    backend_choice._remember(key, entry)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compile_model(model, info, "auto")
+    assert any("measuring" in str(w.message) for w in caught)
     # another CPU model (or runtime version) measures again
     monkeypatch.setattr(backend_choice, "cpu_identity", lambda: "another CPU")
     assert backend_choice.measured_choices() == {}

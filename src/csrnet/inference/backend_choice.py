@@ -87,8 +87,10 @@ def compile_model(
     if names == ["torch"]:
         return model
     key = f"{model_key(model)}-v{CACHE_VERSION}"
-    chosen = measured_choices().get(key, {}).get("chosen")
-    if chosen not in names:
+    entry = measured_choices().get(key, {})
+    chosen = entry.get("chosen")
+    tried = {t.get("backend") for t in entry.get("trials", []) if isinstance(t, dict)}
+    if chosen not in names or not tried >= set(names):  # a candidate new since: measure
         chosen = _measure(model, info, names, threads, key)
     return run_on(model, info, chosen, threads)
 
